@@ -1,0 +1,163 @@
+// Package vendors is the single table every part of token-refresher derives
+// from: the function code reads a vendor's lifetime and refresh threshold from
+// it, and the CDK stack derives schedules, secrets, permissions and alarms
+// from the same rows. Adding a vendor is adding a row.
+//
+// The package has no dependencies beyond the standard library so that the
+// infrastructure code can import it cheaply.
+package vendors
+
+import (
+	"fmt"
+	"time"
+)
+
+// Spec describes one vendor.
+type Spec struct {
+	// Name is the vendor's short name: the function folder
+	// (functions/<Name>), the "vendor" field of its token secret and the
+	// dimension of its metrics.
+	Name string
+	// Title is the vendor's display name.
+	Title string
+	// Lifetime is the nominal lifetime of an access token. A token whose
+	// vendor states a longer one is still treated as expiring after Lifetime.
+	// Zero means the token does not expire on a schedule (Invoca).
+	Lifetime time.Duration
+	// RefreshBelow is the fraction of the lifetime under which a stored
+	// token is refreshed: with 0.5, a scheduled run skips the vendor call
+	// while more than half of the token's life is left.
+	RefreshBelow float64
+	// Every is the period of the schedule that invokes the refresher.
+	Every time.Duration
+	// URLEnv is the environment variable that overrides the vendor endpoint
+	// the refresher calls, and DefaultURL its production value.
+	URLEnv     string
+	DefaultURL string
+	// CredentialFields are the fields of the credentials secret that must be
+	// present and non-empty.
+	CredentialFields []string
+	// OptionalFields are credentials fields the vendor understands but does
+	// not require.
+	OptionalFields []string
+	// AuthCode marks a vendor connected by a person through the OAuth2
+	// authorization-code flow; it has a refresh-token secret, a signing-key
+	// secret and a callback function.
+	AuthCode bool
+}
+
+// FunctionName is the folder under functions/ that holds the refresher.
+func (s Spec) FunctionName() string { return s.Name }
+
+// CallbackFunctionName is the folder of the authorization-code callback
+// function, or "" when the vendor has none.
+func (s Spec) CallbackFunctionName() string {
+	if !s.AuthCode {
+		return ""
+	}
+	return s.Name + "-callback"
+}
+
+// Expires reports whether the vendor's tokens expire on a schedule.
+func (s Spec) Expires() bool { return s.Lifetime > 0 }
+
+// Names of the vendors, as used in function folders and token secrets.
+const (
+	HasOffers = "hasoffers"
+	Invoca    = "invoca"
+	Fyber     = "fyber"
+	Merchenta = "merchenta"
+	Admitad   = "admitad"
+)
+
+// quarter is the default schedule: a quarter of the token's lifetime, so a
+// token refreshed below half its life always has at least half of it left
+// and two missed runs are survivable.
+func quarter(lifetime time.Duration) time.Duration { return lifetime / 4 }
+
+var table = []Spec{
+	{
+		Name:             HasOffers,
+		Title:            "HasOffers / TUNE Integrator API",
+		Lifetime:         24 * time.Hour,
+		RefreshBelow:     0.5,
+		Every:            quarter(24 * time.Hour),
+		URLEnv:           "TOKEN_URL",
+		DefaultURL:       "https://integrator-auth.hasoffers.com/authorize",
+		CredentialFields: []string{"client_id", "client_secret", "audience", "integrator_id"},
+	},
+	{
+		Name:             Invoca,
+		Title:            "Invoca",
+		Lifetime:         0,
+		RefreshBelow:     0,
+		Every:            24 * time.Hour,
+		URLEnv:           "VALIDATE_URL",
+		DefaultURL:       "",
+		CredentialFields: []string{"api_token"},
+		OptionalFields:   []string{"validate_url"},
+	},
+	{
+		Name:             Fyber,
+		Title:            "Fyber / Digital Turbine Offer Wall Reporting",
+		Lifetime:         time.Hour,
+		RefreshBelow:     0.5,
+		Every:            quarter(time.Hour),
+		URLEnv:           "TOKEN_URL",
+		DefaultURL:       "https://reporting.fyber.com/auth/v1/token",
+		CredentialFields: []string{"client_id", "client_secret"},
+	},
+	{
+		Name:             Merchenta,
+		Title:            "Merchenta RTB",
+		Lifetime:         time.Hour,
+		RefreshBelow:     0.5,
+		Every:            quarter(time.Hour),
+		URLEnv:           "TOKEN_URL",
+		DefaultURL:       "https://rtbapi.io/v3/oauth/accessToken",
+		CredentialFields: []string{"username", "password", "advertiser"},
+	},
+	{
+		// Admitad's access token lives 7 days; its refresh token's lifetime
+		// is undocumented and the token rotates on every use. Refreshing
+		// once the access token is a day old keeps the refresh token in
+		// use daily, and a 6-hour schedule survives three missed runs.
+		Name:             Admitad,
+		Title:            "Admitad",
+		Lifetime:         7 * 24 * time.Hour,
+		RefreshBelow:     6.0 / 7.0,
+		Every:            6 * time.Hour,
+		URLEnv:           "TOKEN_URL",
+		DefaultURL:       "https://api.admitad.com/token/",
+		CredentialFields: []string{"client_id", "client_secret", "scope"},
+		OptionalFields:   []string{"expected_username"},
+		AuthCode:         true,
+	},
+}
+
+// All returns every vendor, in a stable order. The slice is a copy.
+func All() []Spec {
+	out := make([]Spec, len(table))
+	copy(out, table)
+	return out
+}
+
+// Lookup returns the vendor named name.
+func Lookup(name string) (Spec, error) {
+	for _, s := range table {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return Spec{}, fmt.Errorf("vendors: unknown vendor %q", name)
+}
+
+// MustLookup is Lookup for names known at compile time; it panics on an
+// unknown name.
+func MustLookup(name string) Spec {
+	s, err := Lookup(name)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
