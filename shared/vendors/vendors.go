@@ -95,7 +95,7 @@ var table = []Spec{
 		URLEnv:           "VALIDATE_URL",
 		DefaultURL:       "",
 		CredentialFields: []string{"api_token"},
-		OptionalFields:   []string{"validate_url"},
+		OptionalFields:   []string{"validate_url", "vanity", "network_id"},
 	},
 	{
 		Name:             Fyber,

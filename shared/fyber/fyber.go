@@ -1,0 +1,116 @@
+// Package fyber speaks the token protocol of Digital Turbine's (Fyber's)
+// Offer Wall Reporting API:
+//
+//	POST https://reporting.fyber.com/auth/v1/token
+//	{"grant_type": "client_credentials", "client_id": "...", "client_secret": "..."}
+//	→ {"accessToken": "<JWT>", "tokenType": "bearer", "expiresIn": 3600}
+//
+// The token is a JWT with numeric iat/exp that lives one hour. Errors come
+// as {"error": "<code>"}: 400 unsupported_grant_type, invalid_request or
+// invalid_client, and 500 internal_server_error.
+package fyber
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/token-refresher/token-refresher/shared/jwtexp"
+	"github.com/token-refresher/token-refresher/shared/refresh"
+	"github.com/token-refresher/token-refresher/shared/vendorhttp"
+)
+
+// Client fetches Fyber tokens. The zero value is usable.
+type Client struct {
+	HTTP vendorhttp.Client
+}
+
+var _ refresh.Vendor = (*Client)(nil)
+
+// Reply is the token endpoint's successful reply.
+type Reply struct {
+	AccessToken string `json:"accessToken"`
+	TokenType   string `json:"tokenType"`
+	ExpiresIn   int64  `json:"expiresIn"`
+}
+
+// ParseReply decodes and checks a successful reply body.
+func ParseReply(body []byte, contentType string) (Reply, error) {
+	var r Reply
+	if err := vendorhttp.DecodeJSONBody(body, contentType, &r); err != nil {
+		return Reply{}, err
+	}
+	switch {
+	case r.AccessToken == "":
+		return Reply{}, errors.New("reply has no accessToken")
+	case r.ExpiresIn < 0:
+		return Reply{}, errors.New("reply has a negative expiresIn")
+	}
+	return r, nil
+}
+
+// explanations say what each documented error code means for an operator.
+var explanations = map[string]string{
+	"unsupported_grant_type": "grant_type was refused (it must be client_credentials)",
+	"invalid_request":        "request refused as malformed: missing or invalid client_id or client_secret",
+	"invalid_client":         "credentials not found, incorrect, disabled or revoked: check client_id and client_secret",
+	"internal_server_error":  "unexpected error on Digital Turbine's side",
+}
+
+// Explain returns the operator-facing meaning of a Fyber error code.
+func Explain(code string) string { return explanations[code] }
+
+func decodeError(status int, body []byte) (string, string) {
+	code, desc := vendorhttp.OAuthError(status, body)
+	if e := explanations[code]; e != "" {
+		desc = e
+	}
+	return code, desc
+}
+
+// Fetch requests a token with the credentials' client_id and client_secret.
+func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Grant, error) {
+	body, err := json.Marshal(map[string]string{
+		"grant_type":    "client_credentials",
+		"client_id":     req.Credentials.Get("client_id"),
+		"client_secret": req.Credentials.Get("client_secret"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fyber: encode request: %w", err)
+	}
+	resp, err := c.HTTP.Do(ctx, vendorhttp.Request{
+		Vendor: "fyber",
+		NewRequest: func(ctx context.Context) (*http.Request, error) {
+			r, err := http.NewRequestWithContext(ctx, http.MethodPost, req.Endpoint, bytes.NewReader(body))
+			if err != nil {
+				return nil, err
+			}
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Accept", "application/json")
+			return r, nil
+		},
+		DecodeError: decodeError,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fyber: request token: %w", err)
+	}
+	reply, err := ParseReply(resp.Body, resp.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, fmt.Errorf("fyber: token reply: %w", err)
+	}
+	g := &refresh.Grant{
+		AccessToken: reply.AccessToken,
+		TokenType:   reply.TokenType,
+		ExpiresIn:   time.Duration(reply.ExpiresIn) * time.Second,
+		Date:        resp.Date,
+		Sent:        resp.Sent,
+	}
+	if exp, ok := jwtexp.Numeric(reply.AccessToken); ok {
+		g.NotAfter = exp
+	}
+	return g, nil
+}

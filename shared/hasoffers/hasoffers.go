@@ -1,0 +1,98 @@
+// Package hasoffers speaks the HasOffers / TUNE Integrator API's token
+// protocol: an OAuth2 two-legged client-credentials flow with an audience.
+//
+//	POST https://integrator-auth.hasoffers.com/authorize
+//	{"client_id": "...", "client_secret": "...", "audience": "BrandAPI"}
+//	→ {"access_token": "<JWT>", "token_type": "Bearer", "expires_in": 86400}
+//
+// The token is a JWT that lives 24 hours and serves every network the
+// integrator may access. Apps also need the IntegratorId on every call, so
+// it is published next to the token as "integrator_id".
+package hasoffers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/token-refresher/token-refresher/shared/jwtexp"
+	"github.com/token-refresher/token-refresher/shared/refresh"
+	"github.com/token-refresher/token-refresher/shared/vendorhttp"
+)
+
+// Client fetches HasOffers tokens. The zero value is usable.
+type Client struct {
+	HTTP vendorhttp.Client
+}
+
+var _ refresh.Vendor = (*Client)(nil)
+
+// Reply is the token endpoint's successful reply.
+type Reply struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+}
+
+// ParseReply decodes and checks a successful reply body.
+func ParseReply(body []byte, contentType string) (Reply, error) {
+	var r Reply
+	if err := vendorhttp.DecodeJSONBody(body, contentType, &r); err != nil {
+		return Reply{}, err
+	}
+	switch {
+	case r.AccessToken == "":
+		return Reply{}, fmt.Errorf("reply has no access_token")
+	case r.ExpiresIn < 0:
+		return Reply{}, fmt.Errorf("reply has a negative expires_in")
+	}
+	return r, nil
+}
+
+// Fetch requests a token with the credentials' client_id, client_secret and
+// audience.
+func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Grant, error) {
+	body, err := json.Marshal(map[string]string{
+		"client_id":     req.Credentials.Get("client_id"),
+		"client_secret": req.Credentials.Get("client_secret"),
+		"audience":      req.Credentials.Get("audience"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hasoffers: encode request: %w", err)
+	}
+	resp, err := c.HTTP.Do(ctx, vendorhttp.Request{
+		Vendor: "hasoffers",
+		NewRequest: func(ctx context.Context) (*http.Request, error) {
+			r, err := http.NewRequestWithContext(ctx, http.MethodPost, req.Endpoint, bytes.NewReader(body))
+			if err != nil {
+				return nil, err
+			}
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Accept", "application/json")
+			return r, nil
+		},
+		DecodeError: vendorhttp.OAuthError,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hasoffers: request token: %w", err)
+	}
+	reply, err := ParseReply(resp.Body, resp.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, fmt.Errorf("hasoffers: token reply: %w", err)
+	}
+	g := &refresh.Grant{
+		AccessToken: reply.AccessToken,
+		TokenType:   reply.TokenType,
+		ExpiresIn:   time.Duration(reply.ExpiresIn) * time.Second,
+		Date:        resp.Date,
+		Sent:        resp.Sent,
+		Extras:      map[string]string{"integrator_id": req.Credentials.Get("integrator_id")},
+	}
+	if exp, ok := jwtexp.Numeric(reply.AccessToken); ok {
+		g.NotAfter = exp
+	}
+	return g, nil
+}

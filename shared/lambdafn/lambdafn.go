@@ -1,0 +1,157 @@
+// Package lambdafn wires a vendor into a Lambda function: it reads the
+// function's environment once at cold start, builds the Secrets Manager
+// client and the refresher, and serves invocations.
+//
+// Environment (a public contract, set by the stack):
+//
+//	CREDENTIALS_SECRET_ID  secret holding the vendor credentials (read only)
+//	TOKEN_SECRET_ID        secret the token is written to
+//	REFRESH_SECRET_ID      refresh-token secret (Admitad only)
+//	TOKEN_URL              vendor endpoint (Invoca: VALIDATE_URL); defaults
+//	                       to the vendor's production URL
+//
+// plus the AWS SDK's own variables (AWS_REGION, AWS_ENDPOINT_URL_SECRETS_MANAGER...).
+package lambdafn
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/token-refresher/token-refresher/shared/refresh"
+	"github.com/token-refresher/token-refresher/shared/secretstore"
+	"github.com/token-refresher/token-refresher/shared/vendorhttp"
+	"github.com/token-refresher/token-refresher/shared/vendors"
+)
+
+// Config is a refresher function's configuration.
+type Config struct {
+	Spec     vendors.Spec
+	Target   refresh.Target
+	Endpoint string
+	// FunctionName is AWS_LAMBDA_FUNCTION_NAME.
+	FunctionName string
+}
+
+// LoadConfig reads the configuration of spec's refresher from getenv.
+// Errors name the variable that is wrong.
+func LoadConfig(spec vendors.Spec, getenv func(string) string) (Config, error) {
+	c := Config{
+		Spec: spec,
+		Target: refresh.Target{
+			CredentialsSecretID: getenv("CREDENTIALS_SECRET_ID"),
+			TokenSecretID:       getenv("TOKEN_SECRET_ID"),
+			RefreshSecretID:     getenv("REFRESH_SECRET_ID"),
+		},
+		Endpoint:     getenv(spec.URLEnv),
+		FunctionName: getenv("AWS_LAMBDA_FUNCTION_NAME"),
+	}
+	switch {
+	case c.Target.CredentialsSecretID == "":
+		return Config{}, fmt.Errorf("%s: CREDENTIALS_SECRET_ID is not set", spec.Name)
+	case c.Target.TokenSecretID == "":
+		return Config{}, fmt.Errorf("%s: TOKEN_SECRET_ID is not set", spec.Name)
+	case spec.AuthCode && c.Target.RefreshSecretID == "":
+		return Config{}, fmt.Errorf("%s: REFRESH_SECRET_ID is not set", spec.Name)
+	}
+	if c.Endpoint == "" {
+		c.Endpoint = spec.DefaultURL
+	}
+	if c.Endpoint != "" {
+		if err := vendorhttp.CheckEndpoint(c.Endpoint); err != nil {
+			return Config{}, fmt.Errorf("%s: %s: %w", spec.Name, spec.URLEnv, err)
+		}
+	}
+	return c, nil
+}
+
+// NewVendor builds a vendor client for a configuration. It may read
+// Config.Endpoint and use the store (Admitad keeps its refresh token there).
+type NewVendor func(cfg Config, store *secretstore.Store) (refresh.Vendor, error)
+
+// Main runs the refresher function of the vendor named name. It never
+// returns; a configuration error ends the cold start with a message naming
+// the variable.
+func Main(name string, newVendor NewVendor) {
+	h, err := NewHandler(context.Background(), vendors.MustLookup(name), os.Getenv, newVendor, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Invoke)
+}
+
+// Handler serves invocations of one refresher function.
+type Handler struct {
+	cfg       Config
+	refresher *refresh.Refresher
+	log       *slog.Logger
+}
+
+// NewHandler builds everything an invocation needs, once.
+func NewHandler(ctx context.Context, spec vendors.Spec, getenv func(string) string, newVendor NewVendor, out io.Writer) (*Handler, error) {
+	cfg, err := LoadConfig(spec, getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: load AWS configuration: %w", spec.Name, err)
+	}
+	store := &secretstore.Store{API: secretsmanager.NewFromConfig(awsCfg)}
+	v, err := newVendor(cfg, store)
+	if err != nil {
+		return nil, err
+	}
+	log := NewLogger(out)
+	return &Handler{
+		cfg: cfg,
+		log: log,
+		refresher: &refresh.Refresher{
+			Spec:         spec,
+			Vendor:       v,
+			Store:        store,
+			Endpoint:     cfg.Endpoint,
+			FunctionName: cfg.FunctionName,
+			Log:          log,
+			Metrics:      out,
+		},
+	}, nil
+}
+
+// NewLogger returns the JSON logger every function uses: slog's JSON
+// handler with Lambda's key names (timestamp, message).
+func NewLogger(out io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr}))
+}
+
+// reportMargin is kept back from the Lambda deadline so a run that ran out
+// of time still logs, emits metrics and returns its error.
+const reportMargin = 750 * time.Millisecond
+
+// Invoke handles one event.
+func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (refresh.Summary, error) {
+	ev, err := refresh.ParseEvent(raw)
+	if err != nil {
+		return refresh.Summary{}, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-reportMargin))
+		defer cancel()
+	}
+	r := *h.refresher
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		r.Log = h.log.With("requestId", lc.AwsRequestID)
+	}
+	return r.Run(ctx, h.cfg.Target, ev)
+}

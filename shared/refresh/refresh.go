@@ -1,0 +1,424 @@
+// Package refresh is the one refresh path every vendor plugs into:
+//
+//	read the credentials secret → decide whether a refresh is due → ask the
+//	vendor → validate the reply → write the token secret → one log line and
+//	one metrics line.
+//
+// A vendor package implements Vendor and knows only its own protocol; the
+// policy (when to refresh, how expiry is computed, what may be written) is
+// here, once.
+package refresh
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/token-refresher/token-refresher/shared/secretstore"
+	"github.com/token-refresher/token-refresher/shared/token"
+	"github.com/token-refresher/token-refresher/shared/vendors"
+)
+
+// Vendor obtains a token from one vendor.
+//
+// Fetch must not log, and its errors must not contain a credential or a
+// token; the refresher additionally scrubs every credential value and every
+// value passed to Request.Hide from the errors it returns and logs.
+type Vendor interface {
+	Fetch(ctx context.Context, req *Request) (*Grant, error)
+}
+
+// VendorFunc adapts a function to Vendor.
+type VendorFunc func(ctx context.Context, req *Request) (*Grant, error)
+
+// Fetch calls f.
+func (f VendorFunc) Fetch(ctx context.Context, req *Request) (*Grant, error) { return f(ctx, req) }
+
+// Target names the secrets of one refresh. They are parameters of a run,
+// not process globals, so one function can serve several accounts.
+type Target struct {
+	// CredentialsSecretID is read, never written.
+	CredentialsSecretID string
+	// TokenSecretID receives the token.
+	TokenSecretID string
+	// RefreshSecretID holds a rotating refresh token, for vendors that
+	// have one (Admitad); empty otherwise.
+	RefreshSecretID string
+}
+
+// Request is what a vendor gets for one fetch.
+type Request struct {
+	Target Target
+	// Credentials is the validated credentials secret: every field the
+	// vendor table requires is present and non-empty.
+	Credentials Credentials
+	// Current is the token in the token secret, nil when there is none or
+	// it cannot be parsed.
+	Current *token.Token
+	// Endpoint is the vendor URL to call (already checked).
+	Endpoint string
+
+	hide func(...string)
+}
+
+// Hide registers values (a refresh token, a code) that must be scrubbed
+// from any error or log line of this run.
+func (r *Request) Hide(values ...string) {
+	if r.hide != nil {
+		r.hide(values...)
+	}
+}
+
+// Grant is a vendor's answer.
+type Grant struct {
+	AccessToken string
+	// TokenType as the vendor names it ("bearer", "Bearer", "token").
+	TokenType string
+	// Authorization is the exact header value to send; empty means
+	// "Bearer <AccessToken>".
+	Authorization string
+	// ExpiresIn is the lifetime the vendor stated; zero if none.
+	ExpiresIn time.Duration
+	// NotAfter is an absolute expiry by the vendor's clock (a JWT exp);
+	// zero if none.
+	NotAfter time.Time
+	// Date is the vendor's Date header, Sent when the request was sent by
+	// the local clock. NotAfter is measured against Date when present.
+	Date, Sent time.Time
+	// Extras are published next to the token (integrator_id, scope...).
+	Extras map[string]string
+	// Validated marks a grant that confirmed an existing static token
+	// (Invoca) rather than obtaining a new one.
+	Validated bool
+}
+
+// Actions a run reports.
+const (
+	ActionRefreshed = "refreshed"
+	ActionSkipped   = "skipped"
+	ActionValidated = "validated"
+)
+
+// Event is the input of a run. It accepts an EventBridge (or Scheduler)
+// event, whose fields it ignores except "detail", and a plain object.
+type Event struct {
+	// Force refreshes even when the stored token is fresh.
+	Force bool `json:"force"`
+	// RejectedFingerprint asks for a refresh because an app was refused
+	// with the token of that fingerprint; the vendor is called only if the
+	// stored token still has it.
+	RejectedFingerprint string `json:"rejected_fingerprint"`
+}
+
+// ParseEvent reads a run's input: {}, {"force":true},
+// {"rejected_fingerprint":"..."}, or an EventBridge event carrying those in
+// "detail". Anything else is an error naming the problem.
+func ParseEvent(raw []byte) (Event, error) {
+	var ev struct {
+		Event
+		Detail json.RawMessage `json:"detail"`
+	}
+	trimmed := strings.TrimSpace(string(raw))
+	if trimmed == "" || trimmed == "null" {
+		return Event{}, nil
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return Event{}, fmt.Errorf("refresh: event is not a JSON object with force/rejected_fingerprint: %w", err)
+	}
+	out := ev.Event
+	if len(ev.Detail) > 0 && ev.Detail[0] == '{' {
+		var d Event
+		if err := json.Unmarshal(ev.Detail, &d); err != nil {
+			return Event{}, fmt.Errorf("refresh: event detail: %w", err)
+		}
+		out.Force = out.Force || d.Force
+		if out.RejectedFingerprint == "" {
+			out.RejectedFingerprint = d.RejectedFingerprint
+		}
+	}
+	return out, nil
+}
+
+// Summary is the result of a run, returned to the invoker.
+type Summary struct {
+	Vendor      string `json:"vendor"`
+	Action      string `json:"action"`
+	ExpiresAt   string `json:"expires_at,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// Refresher runs refreshes for one vendor. It is safe for concurrent use,
+// though the deployment runs one refresh per vendor at a time.
+type Refresher struct {
+	Spec   vendors.Spec
+	Vendor Vendor
+	Store  *secretstore.Store
+	// Endpoint is the vendor URL (from TOKEN_URL or the table's default).
+	Endpoint string
+	// FunctionName is published as the token's "refresher".
+	FunctionName string
+	// Log receives one line per run; nil discards.
+	Log *slog.Logger
+	// Metrics receives one Embedded Metric Format line per run; nil
+	// discards.
+	Metrics io.Writer
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+}
+
+// Run performs one refresh of target. The returned error is safe to log and
+// to return to Lambda: it contains no secret.
+func (r *Refresher) Run(ctx context.Context, target Target, ev Event) (Summary, error) {
+	start := r.now()
+	sc := &scrubber{}
+	res := outcome{vendor: r.Spec.Name}
+	sum, err := r.run(ctx, target, ev, sc, &res)
+	if err != nil {
+		err = &Error{Vendor: r.Spec.Name, msg: sc.scrub(err.Error()), cause: err}
+		res.action = "failed"
+	}
+	res.duration = r.now().Sub(start)
+	r.report(ctx, res, err)
+	return sum, err
+}
+
+type outcome struct {
+	vendor      string
+	action      string
+	current     *token.Token
+	written     *token.Token
+	latency     time.Duration
+	duration    time.Duration
+	attemptedAt time.Time
+}
+
+func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *scrubber, res *outcome) (Summary, error) {
+	creds, err := r.readCredentials(ctx, target.CredentialsSecretID)
+	if err != nil {
+		return Summary{}, err
+	}
+	for _, v := range creds {
+		sc.add(v)
+	}
+	current, err := r.readCurrent(ctx, target.TokenSecretID)
+	if err != nil {
+		return Summary{}, err
+	}
+	if current != nil {
+		sc.add(current.AccessToken)
+		res.current = current
+	}
+	now := r.now()
+	if !r.due(current, ev, now) {
+		res.action = ActionSkipped
+		return summarise(r.Spec.Name, ActionSkipped, current), nil
+	}
+
+	req := &Request{Target: target, Credentials: creds, Current: current, Endpoint: r.Endpoint, hide: sc.add}
+	callStart := r.now()
+	g, err := r.Vendor.Fetch(ctx, req)
+	res.latency = r.now().Sub(callStart)
+	if err != nil {
+		// Vendor packages prefix their errors with the vendor and step.
+		return Summary{}, err
+	}
+	sc.add(g.AccessToken)
+	tok, err := r.build(g, now)
+	if err != nil {
+		return Summary{}, err
+	}
+	body, err := json.Marshal(tok)
+	if err != nil {
+		return Summary{}, fmt.Errorf("%s: encode token secret: %w", r.Spec.Name, err)
+	}
+	if len(body) > token.MaxSecretSize {
+		return Summary{}, fmt.Errorf("%s: token secret would be %d bytes, over Secrets Manager's %d: old token kept", r.Spec.Name, len(body), token.MaxSecretSize)
+	}
+	if err := secretstore.Retry(ctx, func(ctx context.Context) error {
+		_, err := r.Store.Put(ctx, target.TokenSecretID, string(body))
+		return err
+	}); err != nil {
+		return Summary{}, fmt.Errorf("%s: write token: %w", r.Spec.Name, err)
+	}
+	res.written = &tok
+	res.action = ActionRefreshed
+	if g.Validated {
+		res.action = ActionValidated
+	}
+	return summarise(r.Spec.Name, res.action, &tok), nil
+}
+
+func summarise(vendor, action string, t *token.Token) Summary {
+	s := Summary{Vendor: vendor, Action: action}
+	if t != nil {
+		s.Fingerprint = t.Fingerprint
+		if !t.ExpiresAt.IsZero() {
+			s.ExpiresAt = t.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+	}
+	return s
+}
+
+// due decides whether the vendor must be called.
+func (r *Refresher) due(current *token.Token, ev Event, now time.Time) bool {
+	switch {
+	case ev.RejectedFingerprint != "":
+		// Refresh only if the rejected token is still the stored one;
+		// otherwise a refresh already happened.
+		return current == nil || current.Fingerprint == ev.RejectedFingerprint
+	case ev.Force, current == nil, !r.Spec.Expires(), current.ExpiresAt.IsZero():
+		return true
+	}
+	remaining := current.ExpiresAt.Sub(now)
+	lifetime := current.ExpiresAt.Sub(current.RefreshedAt)
+	return remaining <= time.Duration(r.Spec.RefreshBelow*float64(lifetime))
+}
+
+// readCurrent returns the stored token, or nil when there is none yet or the
+// stored value is not a valid token of this vendor (a freshly created
+// secret holds a random string).
+func (r *Refresher) readCurrent(ctx context.Context, id string) (*token.Token, error) {
+	v, err := r.Store.Get(ctx, id)
+	if errors.Is(err, secretstore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: read token secret: %w", r.Spec.Name, err)
+	}
+	t, err := token.Parse(v.String)
+	if err != nil || t.Vendor != r.Spec.Name {
+		return nil, nil
+	}
+	return &t, nil
+}
+
+// build turns a grant into the token to publish, or explains why it must
+// not be published.
+func (r *Refresher) build(g *Grant, now time.Time) (token.Token, error) {
+	name := r.Spec.Name
+	if err := token.CheckValue(g.AccessToken); err != nil {
+		return token.Token{}, fmt.Errorf("%s: vendor reply: access token %v: old token kept", name, err)
+	}
+	sent := g.Sent
+	if sent.IsZero() {
+		sent = now
+	}
+	expiresAt, err := r.expiry(g, sent)
+	if err != nil {
+		return token.Token{}, err
+	}
+	typ := g.TokenType
+	if typ == "" || strings.EqualFold(typ, "bearer") {
+		typ = "Bearer"
+	}
+	auth := g.Authorization
+	if auth == "" {
+		auth = "Bearer " + g.AccessToken
+	}
+	t := token.Token{
+		Vendor:        name,
+		AccessToken:   g.AccessToken,
+		TokenType:     typ,
+		Authorization: auth,
+		ExpiresAt:     expiresAt,
+		RefreshedAt:   sent.UTC().Truncate(time.Second),
+		Fingerprint:   token.Fingerprint(g.AccessToken),
+		Refresher:     r.FunctionName,
+		Extras:        g.Extras,
+	}
+	if err := t.Validate(); err != nil {
+		return token.Token{}, fmt.Errorf("%s: vendor reply: %w: old token kept", name, err)
+	}
+	return t, nil
+}
+
+// expiry is the earliest of what the vendor says and the nominal lifetime,
+// measured from when the request was sent. An absolute expiry in the
+// vendor's clock is measured against its Date header so a skewed local clock
+// does not shift it.
+func (r *Refresher) expiry(g *Grant, sent time.Time) (time.Time, error) {
+	name := r.Spec.Name
+	var life time.Duration
+	consider := func(d time.Duration) {
+		if life == 0 || d < life {
+			life = d
+		}
+	}
+	if g.ExpiresIn < 0 {
+		return time.Time{}, fmt.Errorf("%s: vendor reply: negative expires_in: old token kept", name)
+	}
+	if g.ExpiresIn > 0 {
+		consider(g.ExpiresIn)
+	}
+	if !g.NotAfter.IsZero() {
+		ref := g.Date
+		if ref.IsZero() {
+			ref = sent
+		}
+		d := g.NotAfter.Sub(ref)
+		if d <= 0 {
+			return time.Time{}, fmt.Errorf("%s: vendor reply: token is already expired: old token kept", name)
+		}
+		consider(d)
+	}
+	if r.Spec.Lifetime > 0 {
+		consider(r.Spec.Lifetime)
+	}
+	if life == 0 {
+		return time.Time{}, nil
+	}
+	if life < time.Minute && r.Spec.Lifetime >= time.Hour {
+		// A token that dies within a minute cannot serve anyone; treat
+		// as a bad reply rather than churn.
+		return time.Time{}, fmt.Errorf("%s: vendor reply: token lives only %s: old token kept", name, life)
+	}
+	return sent.Add(life).UTC().Truncate(time.Second), nil
+}
+
+func (r *Refresher) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Error is a failed run. Its message is scrubbed of secrets; Unwrap gives
+// the original error for errors.As (its own text may hold secrets: never
+// print it).
+type Error struct {
+	Vendor string
+	msg    string
+	cause  error
+}
+
+func (e *Error) Error() string { return e.msg }
+func (e *Error) Unwrap() error { return e.cause }
+
+// scrubber removes known secret values from text.
+type scrubber struct{ values []string }
+
+func (s *scrubber) add(values ...string) {
+	for _, v := range values {
+		// Very short values (a numeric id) would mangle messages and are
+		// not secrets worth hiding.
+		if len(v) >= 6 {
+			s.values = append(s.values, v)
+			if q := url.QueryEscape(v); q != v {
+				s.values = append(s.values, q)
+			}
+		}
+	}
+}
+
+func (s *scrubber) scrub(text string) string {
+	for _, v := range s.values {
+		text = strings.ReplaceAll(text, v, "[redacted]")
+	}
+	return text
+}

@@ -1,0 +1,171 @@
+// Package secretstore reads and writes the secrets token-refresher keeps in
+// AWS Secrets Manager: the credentials secret an operator fills, the token
+// secret apps read, and Admitad's refresh-token secret.
+//
+// Writes are idempotent: every PutSecretValue carries a ClientRequestToken
+// derived from the value, so a retried write cannot create a second
+// version. Errors name the secret and the step, never the value.
+package secretstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
+)
+
+// API is the part of the Secrets Manager client the store calls.
+type API interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+}
+
+var _ API = (*secretsmanager.Client)(nil)
+
+// ErrNotFound is returned when a secret, or its current value, does not
+// exist.
+var ErrNotFound = errors.New("secret not found")
+
+// ErrChanged is returned by Swap when the secret's current version is no
+// longer the one the caller read: someone else wrote it in between.
+var ErrChanged = errors.New("secret changed since it was read")
+
+// Store reads and writes secrets. It is safe for concurrent use.
+type Store struct {
+	API API
+}
+
+// Value is a secret's current value and the version that holds it.
+type Value struct {
+	String    string
+	VersionID string
+}
+
+// Get returns the current (AWSCURRENT) value of id. A secret that does not
+// exist, or has no value yet, gives an error wrapping ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (Value, error) {
+	out, err := s.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return Value{}, fmt.Errorf("secretstore: read %s: %w", id, ErrNotFound)
+		}
+		return Value{}, fmt.Errorf("secretstore: read %s: %w", id, err)
+	}
+	if out.SecretString == nil {
+		return Value{}, fmt.Errorf("secretstore: read %s: no string value (binary secrets are not supported): %w", id, ErrNotFound)
+	}
+	return Value{String: *out.SecretString, VersionID: aws.ToString(out.VersionId)}, nil
+}
+
+// RequestToken derives the ClientRequestToken for writing value: 64 hex
+// digits of its SHA-256, inside the 32–64 characters Secrets Manager allows.
+func RequestToken(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return hex.EncodeToString(sum[:])
+}
+
+// Put writes value as the new current version of id; the previous value
+// becomes AWSPREVIOUS. Writing the same value again returns the same
+// version instead of creating one. It returns the version id.
+func (s *Store) Put(ctx context.Context, id, value string) (string, error) {
+	return s.put(ctx, id, value, nil)
+}
+
+// PutPending writes value as a new version of id labelled stage, without
+// making it current; Swap makes it current.
+func (s *Store) PutPending(ctx context.Context, id, value, stage string) (string, error) {
+	return s.put(ctx, id, value, []string{stage})
+}
+
+func (s *Store) put(ctx context.Context, id, value string, stages []string) (string, error) {
+	out, err := s.API.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(id),
+		SecretString:       aws.String(value),
+		ClientRequestToken: aws.String(RequestToken(value)),
+		VersionStages:      stages,
+	})
+	if err != nil {
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return "", fmt.Errorf("secretstore: write %s: %w", id, ErrNotFound)
+		}
+		return "", fmt.Errorf("secretstore: write %s: %w", id, err)
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+// Swap makes version newID current only if oldID is still current: a
+// compare-and-swap on the AWSCURRENT staging label. When another writer moved
+// the label first, it returns an error wrapping ErrChanged and leaves the
+// secret as that writer left it. An empty oldID (the secret had no value)
+// moves the label unconditionally.
+func (s *Store) Swap(ctx context.Context, id, oldID, newID string) error {
+	in := &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId:        aws.String(id),
+		VersionStage:    aws.String("AWSCURRENT"),
+		MoveToVersionId: aws.String(newID),
+	}
+	if oldID != "" {
+		in.RemoveFromVersionId = aws.String(oldID)
+	}
+	_, err := s.API.UpdateSecretVersionStage(ctx, in)
+	if err == nil {
+		return nil
+	}
+	var ip *types.InvalidParameterException
+	if errors.As(err, &ip) {
+		return fmt.Errorf("secretstore: swap %s: %w", id, ErrChanged)
+	}
+	return fmt.Errorf("secretstore: swap %s: %w", id, err)
+}
+
+// Retryable reports whether a failed store call may succeed if tried again.
+func Retryable(err error) bool {
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrChanged) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "AccessDeniedException", "InvalidParameterException", "InvalidRequestException",
+			"ResourceExistsException", "EncryptionFailure", "DecryptionFailure", "LimitExceededException":
+			return false
+		}
+	}
+	return true
+}
+
+// Retry calls fn until it succeeds, fails with an error Retryable rejects,
+// or the next wait would pass ctx's deadline. Waits grow from 100 ms to 2 s.
+func Retry(ctx context.Context, fn func(context.Context) error) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := fn(ctx)
+		if err == nil || !Retryable(err) {
+			return err
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		if wait *= 2; wait > 2*time.Second {
+			wait = 2 * time.Second
+		}
+	}
+}

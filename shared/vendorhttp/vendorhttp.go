@@ -1,0 +1,359 @@
+// Package vendorhttp is the HTTP client every vendor package calls its token
+// endpoint with. It adds what a token request needs and net/http does not:
+// bounded retries with exponential backoff and full jitter on 429 (honouring
+// Retry-After), 5xx and network errors, all inside the caller's deadline; a
+// size limit on response bodies; and errors that never carry the request's
+// query string, where some vendors (Merchenta) put passwords.
+//
+// A Client is safe for concurrent use.
+package vendorhttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults for a zero Client field.
+const (
+	DefaultMaxAttempts    = 4
+	DefaultBaseDelay      = 200 * time.Millisecond
+	DefaultMaxDelay       = 5 * time.Second
+	DefaultMaxBody        = 64 << 10
+	DefaultAttemptTimeout = 10 * time.Second
+)
+
+// Error is a failed vendor call. It is the model of golang/oauth2's
+// RetrieveError: callers decide on retry with errors.As and Retryable, never
+// by matching strings. Its message never contains a request's query string,
+// a request body or a response body from a successful call.
+type Error struct {
+	// Vendor is the vendor's short name.
+	Vendor string
+	// Status is the HTTP status, or 0 when no response arrived.
+	Status int
+	// Code is the vendor's own error code ("invalid_client", "AUTH001"),
+	// when the reply had one.
+	Code string
+	// Description is the vendor's human-readable message, shortened.
+	Description string
+	// Retryable reports whether asking again may succeed.
+	Retryable bool
+	// RetryAfter is the delay the vendor asked for, if any.
+	RetryAfter time.Duration
+	// Err is the underlying transport error, when no response arrived.
+	Err error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Status == 0 {
+		b.WriteString("no response")
+	} else {
+		fmt.Fprintf(&b, "HTTP %d", e.Status)
+	}
+	if e.Code != "" {
+		fmt.Fprintf(&b, " %s", e.Code)
+	}
+	if e.Description != "" {
+		fmt.Fprintf(&b, ": %s", e.Description)
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Response is a successful (2xx) reply, body fully read.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	// Date is the vendor's Date header, zero when absent or unparseable.
+	Date time.Time
+	// Sent is when the request that produced this reply was sent, by the
+	// local clock. Expiry arithmetic measures from here.
+	Sent time.Time
+	// Attempts is how many requests it took.
+	Attempts int
+}
+
+// ErrorDecoder turns a non-2xx reply into the vendor's code and description.
+// It must not return text that could contain a secret.
+type ErrorDecoder func(status int, body []byte) (code, description string)
+
+// Client sends token requests. The zero value is usable.
+type Client struct {
+	// HTTP is the underlying client; nil uses a client with sane
+	// transport timeouts.
+	HTTP *http.Client
+	// MaxAttempts bounds the number of requests per Do.
+	MaxAttempts int
+	// BaseDelay and MaxDelay shape the backoff: attempt n waits a random
+	// duration in [0, min(MaxDelay, BaseDelay*2^n)).
+	BaseDelay, MaxDelay time.Duration
+	// AttemptTimeout bounds one request.
+	AttemptTimeout time.Duration
+	// MaxBody is the largest body read; a larger one is an error.
+	MaxBody int64
+	// Sleep waits between attempts; nil uses a timer honouring ctx.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+}
+
+var defaultHTTP = &http.Client{
+	Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: 10 * time.Second,
+		MaxIdleConnsPerHost:   2,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	},
+	// Token endpoints do not redirect; following one could send
+	// credentials somewhere unexpected.
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// Request describes one call. NewRequest is called for every attempt so a
+// body can be sent again.
+type Request struct {
+	Vendor     string
+	NewRequest func(ctx context.Context) (*http.Request, error)
+	// DecodeError reads the vendor's error body; nil leaves Code empty.
+	DecodeError ErrorDecoder
+	// Permanent reports vendor codes that must not be retried even on a
+	// retryable status (e.g. an OAuth "invalid_grant" sent with a 5xx).
+	Permanent func(code string) bool
+}
+
+// Do sends req until it succeeds, fails permanently, runs out of attempts,
+// or the next wait would pass ctx's deadline. A non-2xx reply or a transport
+// failure is returned as *Error.
+func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
+	attempts := c.MaxAttempts
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
+	}
+	var last *Error
+	for n := 0; n < attempts; n++ {
+		if n > 0 {
+			wait := c.backoff(n, last.RetryAfter)
+			if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
+				return nil, last
+			}
+			if err := c.sleep(ctx, wait); err != nil {
+				return nil, last
+			}
+		}
+		resp, err := c.once(ctx, req)
+		if err == nil {
+			resp.Attempts = n + 1
+			return resp, nil
+		}
+		var ve *Error
+		if !errors.As(err, &ve) {
+			return nil, err
+		}
+		last = ve
+		if !ve.Retryable || ctx.Err() != nil {
+			return nil, ve
+		}
+	}
+	return nil, last
+}
+
+func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
+	timeout := c.AttemptTimeout
+	if timeout <= 0 {
+		timeout = DefaultAttemptTimeout
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	hreq, err := req.NewRequest(actx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: build request: %w", req.Vendor, Redact(err))
+	}
+	sent := c.now()
+	hc := c.HTTP
+	if hc == nil {
+		hc = defaultHTTP
+	}
+	resp, err := hc.Do(hreq)
+	if err != nil {
+		return nil, &Error{Vendor: req.Vendor, Retryable: true, Err: Redact(err)}
+	}
+	defer resp.Body.Close()
+	limit := c.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, &Error{Vendor: req.Vendor, Status: resp.StatusCode, Retryable: true, Err: fmt.Errorf("read body: %w", Redact(err))}
+	}
+	if int64(len(body)) > limit {
+		return nil, &Error{Vendor: req.Vendor, Status: resp.StatusCode, Description: fmt.Sprintf("reply body larger than %d bytes", limit)}
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: body, Sent: sent}
+		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+			r.Date = d
+		}
+		return r, nil
+	}
+	ve := &Error{
+		Vendor:    req.Vendor,
+		Status:    resp.StatusCode,
+		Retryable: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500,
+	}
+	if req.DecodeError != nil {
+		code, desc := req.DecodeError(resp.StatusCode, body)
+		ve.Code, ve.Description = Clean(code, 64), Clean(desc, 200)
+	}
+	if ve.Code != "" && req.Permanent != nil && req.Permanent(ve.Code) {
+		ve.Retryable = false
+	}
+	ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+	return nil, ve
+}
+
+func (c *Client) backoff(n int, retryAfter time.Duration) time.Duration {
+	base, max := c.BaseDelay, c.MaxDelay
+	if base <= 0 {
+		base = DefaultBaseDelay
+	}
+	if max <= 0 {
+		max = DefaultMaxDelay
+	}
+	ceil := base << (n - 1)
+	if ceil > max || ceil <= 0 {
+		ceil = max
+	}
+	d := rand.N(ceil) + 1
+	if retryAfter > d {
+		d = retryAfter
+	}
+	return d
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Client) sleep(ctx context.Context, d time.Duration) error {
+	if c.Sleep != nil {
+		return c.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// retryAfter parses a Retry-After value: delta-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// Redact removes query strings and user info from every URL inside err, so
+// a failed request cannot print a password sent in the query. The returned
+// error keeps the type of the innermost cause (timeouts stay timeouts).
+func Redact(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	return &url.Error{Op: ue.Op, URL: RedactURL(ue.URL), Err: Redact(ue.Err)}
+}
+
+// RedactURL returns raw without query, fragment and user info.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparseable URL]"
+	}
+	hadQuery := u.RawQuery != "" || u.ForceQuery
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment, u.User = "", false, "", "", nil
+	if hadQuery {
+		return u.String() + "?[redacted]"
+	}
+	return u.String()
+}
+
+// Clean shortens s to max bytes and removes control characters, for vendor
+// text that goes into error messages and logs.
+func Clean(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.TrimSpace(s))
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8Start(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// CheckEndpoint refuses a URL that is not HTTPS unless its host is loopback,
+// so a misconfigured endpoint cannot send credentials in clear text.
+func CheckEndpoint(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("endpoint %q is not an absolute URL", RedactURL(raw))
+	}
+	if u.User != nil {
+		return fmt.Errorf("endpoint %s must not carry user info", RedactURL(raw))
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if host == "localhost" {
+			return nil
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("endpoint %s is not HTTPS (plain HTTP is allowed only on loopback)", RedactURL(raw))
+	default:
+		return fmt.Errorf("endpoint %s has scheme %q, want https", RedactURL(raw), u.Scheme)
+	}
+}
