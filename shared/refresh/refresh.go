@@ -103,7 +103,16 @@ const (
 	ActionRefreshed = "refreshed"
 	ActionSkipped   = "skipped"
 	ActionValidated = "validated"
+	// ActionSuperseded: a newer writer (an Admitad reconnect) replaced the
+	// refresh state during the run; the run stepped back and published
+	// nothing.
+	ActionSuperseded = "superseded"
 )
+
+// ErrSuperseded is returned (wrapped) by a Vendor whose state was replaced
+// by a newer writer during the fetch. The refresher then publishes nothing
+// and reports ActionSuperseded without failing.
+var ErrSuperseded = errors.New("superseded by a newer write")
 
 // Event is the input of a run. It accepts an EventBridge (or Scheduler)
 // event, whose fields it ignores except "detail", and a plain object.
@@ -224,27 +233,18 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *scrubb
 	callStart := r.now()
 	g, err := r.Vendor.Fetch(ctx, req)
 	res.latency = r.now().Sub(callStart)
+	if errors.Is(err, ErrSuperseded) {
+		res.action = ActionSuperseded
+		return Summary{Vendor: r.Spec.Name, Action: ActionSuperseded}, nil
+	}
 	if err != nil {
 		// Vendor packages prefix their errors with the vendor and step.
 		return Summary{}, err
 	}
 	sc.add(g.AccessToken)
-	tok, err := r.build(g, now)
+	tok, err := r.Publish(ctx, target.TokenSecretID, g)
 	if err != nil {
 		return Summary{}, err
-	}
-	body, err := json.Marshal(tok)
-	if err != nil {
-		return Summary{}, fmt.Errorf("%s: encode token secret: %w", r.Spec.Name, err)
-	}
-	if len(body) > token.MaxSecretSize {
-		return Summary{}, fmt.Errorf("%s: token secret would be %d bytes, over Secrets Manager's %d: old token kept", r.Spec.Name, len(body), token.MaxSecretSize)
-	}
-	if err := secretstore.Retry(ctx, func(ctx context.Context) error {
-		_, err := r.Store.Put(ctx, target.TokenSecretID, string(body))
-		return err
-	}); err != nil {
-		return Summary{}, fmt.Errorf("%s: write token: %w", r.Spec.Name, err)
 	}
 	res.written = &tok
 	res.action = ActionRefreshed
@@ -296,6 +296,30 @@ func (r *Refresher) readCurrent(ctx context.Context, id string) (*token.Token, e
 		return nil, nil
 	}
 	return &t, nil
+}
+
+// Publish validates g and writes it to the token secret id in the public
+// contract. A grant that fails validation is not written: the old token
+// stays. Writes are idempotent and retried until ctx's deadline.
+func (r *Refresher) Publish(ctx context.Context, id string, g *Grant) (token.Token, error) {
+	tok, err := r.build(g, r.now())
+	if err != nil {
+		return token.Token{}, err
+	}
+	body, err := json.Marshal(tok)
+	if err != nil {
+		return token.Token{}, fmt.Errorf("%s: encode token secret: %w", r.Spec.Name, err)
+	}
+	if len(body) > token.MaxSecretSize {
+		return token.Token{}, fmt.Errorf("%s: token secret would be %d bytes, over Secrets Manager's %d: old token kept", r.Spec.Name, len(body), token.MaxSecretSize)
+	}
+	if err := secretstore.Retry(ctx, func(ctx context.Context) error {
+		_, err := r.Store.Put(ctx, id, string(body))
+		return err
+	}); err != nil {
+		return token.Token{}, fmt.Errorf("%s: write token: %w", r.Spec.Name, err)
+	}
+	return tok, nil
 }
 
 // build turns a grant into the token to publish, or explains why it must
