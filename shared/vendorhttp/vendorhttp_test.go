@@ -1,0 +1,284 @@
+package vendorhttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// script answers the n-th request with steps[n] (the last step repeats).
+type step struct {
+	status     int
+	body       string
+	retryAfter string
+	delay      time.Duration
+	drop       bool
+}
+
+func serve(t *testing.T, steps ...step) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(n.Add(1)) - 1
+		if i >= len(steps) {
+			i = len(steps) - 1
+		}
+		s := steps[i]
+		if s.delay > 0 {
+			select {
+			case <-time.After(s.delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if s.drop {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		if s.retryAfter != "" {
+			w.Header().Set("Retry-After", s.retryAfter)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(s.status)
+		fmt.Fprint(w, s.body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func get(url string) Request {
+	return Request{
+		Vendor: "acme",
+		NewRequest: func(ctx context.Context) (*http.Request, error) {
+			return http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		},
+		DecodeError: OAuthError,
+		Permanent:   func(code string) bool { return code == "invalid_grant" },
+	}
+}
+
+func TestDo(t *testing.T) {
+	big := strings.Repeat("x", 2000)
+	tests := []struct {
+		name      string
+		steps     []step
+		maxBody   int64
+		wantErr   bool
+		wantCalls int32
+		wantCode  string
+		wantRetry bool
+		check     func(t *testing.T, slept []time.Duration)
+	}{
+		{name: "success", steps: []step{{status: 200, body: `{}`}}, wantCalls: 1},
+		{name: "5xx then success", steps: []step{{status: 502, body: `Internal Server Error`}, {status: 503}, {status: 200, body: `{}`}}, wantCalls: 3},
+		{name: "429 honours Retry-After", steps: []step{{status: 429, retryAfter: "3"}, {status: 200, body: `{}`}}, wantCalls: 2,
+			check: func(t *testing.T, slept []time.Duration) {
+				if len(slept) != 1 || slept[0] != 3*time.Second {
+					t.Errorf("slept %v, want [3s]", slept)
+				}
+			}},
+		{name: "4xx not retried", steps: []step{{status: 400, body: `{"error":"invalid_client","error_description":"bad"}`}}, wantErr: true, wantCalls: 1, wantCode: "invalid_client"},
+		{name: "permanent code on 5xx not retried", steps: []step{{status: 500, body: `{"error":"invalid_grant"}`}}, wantErr: true, wantCalls: 1, wantCode: "invalid_grant"},
+		{name: "5xx forever stops at max attempts", steps: []step{{status: 500, body: `{"error":"internal_server_error"}`}}, wantErr: true, wantCalls: 4, wantCode: "internal_server_error", wantRetry: true},
+		{name: "dropped connection retried", steps: []step{{drop: true}, {status: 200, body: `{}`}}, wantCalls: 2},
+		{name: "oversized body", steps: []step{{status: 200, body: big}}, maxBody: 1000, wantErr: true, wantCalls: 1},
+		{name: "oversized error body", steps: []step{{status: 400, body: big}}, maxBody: 1000, wantErr: true, wantCalls: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, calls := serve(t, tt.steps...)
+			var slept []time.Duration
+			c := &Client{MaxBody: tt.maxBody, Sleep: func(_ context.Context, d time.Duration) error {
+				slept = append(slept, d)
+				return nil
+			}}
+			resp, err := c.Do(context.Background(), get(srv.URL))
+			if got := calls.Load(); got != tt.wantCalls {
+				t.Errorf("calls = %d, want %d", got, tt.wantCalls)
+			}
+			if tt.check != nil {
+				tt.check(t, slept)
+			}
+			if !tt.wantErr {
+				if err != nil {
+					t.Fatalf("Do: %v", err)
+				}
+				if resp.Date.IsZero() {
+					t.Error("Date header not parsed")
+				}
+				if resp.Attempts != int(tt.wantCalls) {
+					t.Errorf("Attempts = %d, want %d", resp.Attempts, tt.wantCalls)
+				}
+				return
+			}
+			var ve *Error
+			if !errors.As(err, &ve) {
+				t.Fatalf("error %v is not *Error", err)
+			}
+			if ve.Code != tt.wantCode {
+				t.Errorf("Code = %q, want %q", ve.Code, tt.wantCode)
+			}
+			if ve.Retryable != tt.wantRetry {
+				t.Errorf("Retryable = %v, want %v", ve.Retryable, tt.wantRetry)
+			}
+		})
+	}
+}
+
+func TestDoBackoffGrowsWithJitter(t *testing.T) {
+	srv, _ := serve(t, step{status: 503})
+	var slept []time.Duration
+	c := &Client{MaxAttempts: 6, BaseDelay: 100 * time.Millisecond, MaxDelay: 400 * time.Millisecond,
+		Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}
+	if _, err := c.Do(context.Background(), get(srv.URL)); err == nil {
+		t.Fatal("want error")
+	}
+	ceilings := []time.Duration{100, 200, 400, 400, 400}
+	if len(slept) != len(ceilings) {
+		t.Fatalf("slept %d times, want %d", len(slept), len(ceilings))
+	}
+	for i, d := range slept {
+		if c := ceilings[i] * time.Millisecond; d <= 0 || d > c {
+			t.Errorf("wait %d = %v, want in (0, %v]", i, d, c)
+		}
+	}
+}
+
+func TestDoStaysInsideDeadline(t *testing.T) {
+	srv, calls := serve(t, step{status: 429, retryAfter: "30"})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := (&Client{}).Do(ctx, get(srv.URL))
+	var ve *Error
+	if !errors.As(err, &ve) || ve.Status != 429 {
+		t.Fatalf("err = %v, want the 429", err)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("calls = %d: a Retry-After past the deadline must not be waited for", calls.Load())
+	}
+	if time.Since(start) > time.Second {
+		t.Errorf("took %v", time.Since(start))
+	}
+}
+
+func TestDoAttemptTimeout(t *testing.T) {
+	srv, calls := serve(t, step{status: 200, delay: 5 * time.Second}, step{status: 200, body: `{}`})
+	c := &Client{AttemptTimeout: 100 * time.Millisecond, Sleep: func(context.Context, time.Duration) error { return nil }}
+	resp, err := c.Do(context.Background(), get(srv.URL))
+	if err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	if calls.Load() != 2 || resp.Attempts != 2 {
+		t.Errorf("calls = %d, attempts = %d, want 2", calls.Load(), resp.Attempts)
+	}
+}
+
+func TestTransportErrorHidesQuery(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: connection refused
+	const password = "hunter2-very-secret"
+	c := &Client{MaxAttempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}
+	_, err = c.Do(context.Background(), get("http://"+addr+"/token?username=u&password="+password))
+	if err == nil {
+		t.Fatal("want error")
+	}
+	if strings.Contains(err.Error(), password) || strings.Contains(fmt.Sprintf("%+v", err), password) {
+		t.Fatalf("error leaks the password: %v", err)
+	}
+	if !strings.Contains(err.Error(), "[redacted]") {
+		t.Errorf("error %q does not mark the redaction", err)
+	}
+	var ve *Error
+	if !errors.As(err, &ve) || !ve.Retryable || ve.Status != 0 {
+		t.Errorf("want retryable transport *Error, got %#v", err)
+	}
+}
+
+func TestCheckEndpoint(t *testing.T) {
+	tests := []struct {
+		url string
+		ok  bool
+	}{
+		{"https://reporting.fyber.com/auth/v1/token", true},
+		{"http://127.0.0.1:8080/token", true},
+		{"http://localhost:8080/token", true},
+		{"http://[::1]:8080/token", true},
+		{"http://reporting.fyber.com/auth/v1/token", false},
+		{"http://10.0.0.1/token", false},
+		{"ftp://example.com/x", false},
+		{"https://user:pw@example.com/x", false},
+		{"/relative", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			err := CheckEndpoint(tt.url)
+			if (err == nil) != tt.ok {
+				t.Errorf("CheckEndpoint(%q) = %v, want ok=%v", tt.url, err, tt.ok)
+			}
+			if err != nil && strings.Contains(err.Error(), "pw@") {
+				t.Errorf("error leaks user info: %v", err)
+			}
+		})
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := map[string]time.Duration{
+		"":                              0,
+		"7":                             7 * time.Second,
+		"-1":                            0,
+		"soon":                          0,
+		"Thu, 01 Jan 2026 00:00:10 GMT": 10 * time.Second,
+		"Wed, 31 Dec 2025 23:59:00 GMT": 0,
+	}
+	for in, want := range tests {
+		if got := retryAfter(in, now); got != want {
+			t.Errorf("retryAfter(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestDecodeJSONBody(t *testing.T) {
+	var v struct {
+		A string `json:"a"`
+	}
+	tests := []struct {
+		body, ctype, want string
+	}{
+		{`<html><body>Bad gateway</body></html>`, "text/html; charset=utf-8", "not a JSON object (text/html"},
+		{``, "", "empty"},
+		{`{"a": 1}`, "application/json", `field "a" is a JSON number`},
+		{`{"a": "x"`, "application/json", "not valid JSON"},
+	}
+	for _, tt := range tests {
+		err := DecodeJSONBody([]byte(tt.body), tt.ctype, &v)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("DecodeJSONBody(%q) = %v, want %q", tt.body, err, tt.want)
+		}
+	}
+}
+
+func TestClean(t *testing.T) {
+	if got := Clean("a\nb\x00c", 10); got != "a b c" {
+		t.Errorf("Clean = %q", got)
+	}
+	if got := Clean(strings.Repeat("é", 10), 5); got != "éé…" {
+		t.Errorf("Clean cut = %q", got)
+	}
+}
