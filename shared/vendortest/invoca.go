@@ -1,0 +1,98 @@
+package vendortest
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/token-refresher/token-refresher/shared/vendors"
+)
+
+// InvocaAPIVersion is the API version in TokenURL.
+const InvocaAPIVersion = "2020-10-01"
+
+// NewInvoca starts a fake Invoca API. Invoca has no token endpoint: its
+// tokens are made by a person and never expire on a schedule. The server
+// accepts the sandbox token of Credentials("invoca") (and those made by
+// NewAPIToken) on GET /api/<version>/networks/transactions/<id>.csv, the
+// cheap call a refresher validates with; TokenURL is that call's full URL.
+// opts.Lifetime is ignored.
+func NewInvoca(opts Options) *Server {
+	s := newServer(vendors.Invoca, opts, 0, invocaErrorBody)
+	s.tokenPath = "/api/" + InvocaAPIVersion + "/networks/transactions/" + InvocaNetworkID +
+		".csv?limit=1&include_columns=transaction_id"
+	s.record(invocaToken, time.Time{})
+	s.mux.HandleFunc("/api/{version}/networks/transactions/{file}", s.tokenEndpoint(s.invocaTransactions))
+	return s.start(opts)
+}
+
+// NewAPIToken stands in for a person creating a new API credential in
+// Invoca's UI: it returns a new token the API accepts.
+func (s *Server) NewAPIToken() string {
+	for {
+		// Invoca's tokens are 32 alphanumerics; hex is a subset.
+		tok := randomHex(16)
+		if s.record(tok, time.Time{}) {
+			return tok
+		}
+	}
+}
+
+func invocaBody(class, message string) string {
+	return jsonString(map[string]any{"errors": map[string]string{"class": class, "invalid_data": message}})
+}
+
+func invocaErrorBody(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return invocaBody("NotAuthorized", "invalid or missing oauth_token")
+	case http.StatusForbidden:
+		return invocaBody("Forbidden", "the token's user may not access this resource")
+	}
+	return invocaBody(strings.ReplaceAll(http.StatusText(status), " ", ""), http.StatusText(status))
+}
+
+func (s *Server) invocaTransactions(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeRaw(w, http.StatusMethodNotAllowed, invocaErrorBody(http.StatusMethodNotAllowed))
+		return
+	}
+	network, ext, _ := strings.Cut(r.PathValue("file"), ".")
+	if ext != "csv" && ext != "json" {
+		writeRaw(w, http.StatusNotFound, invocaErrorBody(http.StatusNotFound))
+		return
+	}
+	tok := r.Header.Get("Authorization")
+	if tok != "" {
+		// The documented form is "Authorization: <token>"; a scheme
+		// (Bearer, Token, Basic) makes it a different, unknown token.
+		if strings.ContainsAny(strings.TrimSpace(tok), " \t") {
+			writeRaw(w, http.StatusUnauthorized, invocaErrorBody(http.StatusUnauthorized))
+			return
+		}
+		tok = strings.TrimSpace(tok)
+	} else {
+		tok = r.URL.Query().Get("oauth_token")
+	}
+	switch s.check(tok) {
+	case tokenOK:
+	case tokenForbidden:
+		writeRaw(w, http.StatusForbidden, invocaErrorBody(http.StatusForbidden))
+		return
+	default:
+		writeRaw(w, http.StatusUnauthorized, invocaErrorBody(http.StatusUnauthorized))
+		return
+	}
+	if network != InvocaNetworkID {
+		writeRaw(w, http.StatusForbidden, invocaErrorBody(http.StatusForbidden))
+		return
+	}
+	id := randomHex(8)
+	if ext == "json" {
+		writeJSON(w, http.StatusOK, []map[string]string{{"transaction_id": id}})
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv")
+	w.Write([]byte("transaction_id\n" + id + "\n"))
+}
