@@ -175,7 +175,10 @@ func (t *Token) UnmarshalJSON(b []byte) error {
 func Parse(secret string) (Token, error) {
 	var t Token
 	if err := json.Unmarshal([]byte(secret), &t); err != nil {
-		return Token{}, err
+		if errors.Is(err, ErrMalformed) {
+			return Token{}, err
+		}
+		return Token{}, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err))
 	}
 	if err := t.Validate(); err != nil {
 		return Token{}, err
