@@ -52,7 +52,10 @@ type Value struct {
 // Get returns the current (AWSCURRENT) value of id. A secret that does not
 // exist, or has no value yet, gives an error wrapping ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (Value, error) {
-	out, err := s.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	// The stage is explicit: moto_server, unlike AWS, can answer an
+	// unlabelled read with the version that held AWSCURRENT before an
+	// UpdateSecretVersionStage.
+	out, err := s.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String("AWSCURRENT")})
 	if err != nil {
 		var nf *types.ResourceNotFoundException
 		if errors.As(err, &nf) {

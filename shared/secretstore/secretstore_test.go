@@ -1,0 +1,125 @@
+package secretstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/token-refresher/token-refresher/internal/localaws"
+	"github.com/token-refresher/token-refresher/shared/secretstore"
+)
+
+func TestMain(m *testing.M) { os.Exit(localaws.RunTests(m)) }
+
+// newSecret creates a secret in moto_server and returns a store on the real
+// SDK client.
+func newSecret(t *testing.T, value string) (*secretstore.Store, *secretsmanager.Client, string) {
+	t.Helper()
+	moto := localaws.MotoForTest(t)
+	sm, err := moto.SecretsManager(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("secretstore/%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), time.Now().UnixNano())
+	in := &secretsmanager.CreateSecretInput{Name: aws.String(id)}
+	if value != "" {
+		in.SecretString = aws.String(value)
+	}
+	if _, err := sm.CreateSecret(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	return &secretstore.Store{API: sm}, sm, id
+}
+
+func TestGetNotFound(t *testing.T) {
+	s, _, id := newSecret(t, "")
+	ctx := context.Background()
+	if _, err := s.Get(ctx, id); !errors.Is(err, secretstore.ErrNotFound) {
+		t.Errorf("secret without value: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Get(ctx, id+"-missing"); !errors.Is(err, secretstore.ErrNotFound) {
+		t.Errorf("missing secret: %v, want ErrNotFound", err)
+	}
+}
+
+func TestPutIsIdempotentAndKeepsPrevious(t *testing.T) {
+	s, sm, id := newSecret(t, `{"v":0}`)
+	ctx := context.Background()
+	v1, err := s.Put(ctx, id, `{"v":1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Put(ctx, id, `{"v":1}`)
+	if err != nil || again != v1 {
+		t.Fatalf("retried write = %q, %v; want the same version %q", again, err, v1)
+	}
+	got, err := s.Get(ctx, id)
+	if err != nil || got.String != `{"v":1}` || got.VersionID != v1 {
+		t.Fatalf("Get = %+v, %v", got, err)
+	}
+	prev, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String("AWSPREVIOUS")})
+	if err != nil || aws.ToString(prev.SecretString) != `{"v":0}` {
+		t.Errorf("AWSPREVIOUS = %v, %v", aws.ToString(prev.SecretString), err)
+	}
+	versions, err := sm.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(id)})
+	if err != nil || len(versions.Versions) != 2 {
+		t.Errorf("versions = %d, %v; want 2", len(versions.Versions), err)
+	}
+}
+
+func TestSwapIsCompareAndSwap(t *testing.T) {
+	s, sm, id := newSecret(t, "rt-0")
+	ctx := context.Background()
+	read, err := s.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Our writer stages its value without making it current.
+	pending, err := s.PutPending(ctx, id, "rt-ours", "PENDING")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := s.Get(ctx, id); cur.String != "rt-0" {
+		t.Fatalf("PutPending changed the current value to %q", cur.String)
+	}
+	// Another writer wins meanwhile.
+	if _, err := s.Put(ctx, id, "rt-theirs"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Swap(ctx, id, read.VersionID, pending); !errors.Is(err, secretstore.ErrChanged) {
+		t.Fatalf("Swap after a concurrent write = %v, want ErrChanged", err)
+	}
+	if cur, _ := s.Get(ctx, id); cur.String != "rt-theirs" {
+		t.Errorf("current = %q, want the other writer's value kept", cur.String)
+	}
+	// Without interference the swap succeeds.
+	read, _ = s.Get(ctx, id)
+	pending, err = s.PutPending(ctx, id, "rt-next", "PENDING")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Swap(ctx, id, read.VersionID, pending); err != nil {
+		t.Fatalf("Swap: %v", err)
+	}
+	if cur, _ := s.Get(ctx, id); cur.String != "rt-next" {
+		versions, _ := sm.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(id)})
+		for _, v := range versions.Versions {
+			t.Logf("version %s %v", aws.ToString(v.VersionId), v.VersionStages)
+		}
+		t.Errorf("current = %q (%s), want rt-next (%s) moved from %s", cur.String, cur.VersionID, pending, read.VersionID)
+	}
+}
+
+func TestRequestToken(t *testing.T) {
+	a, b := secretstore.RequestToken("x"), secretstore.RequestToken("y")
+	if len(a) < 32 || len(a) > 64 || a == b || a != secretstore.RequestToken("x") {
+		t.Errorf("RequestToken: %q %q", a, b)
+	}
+}
