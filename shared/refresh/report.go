@@ -34,6 +34,9 @@ func (r *Refresher) report(ctx context.Context, res outcome, err error) {
 			slog.String("vendor", res.vendor),
 			slog.String("action", res.action),
 			slog.Int64("duration_ms", res.duration.Milliseconds()),
+			// A whole run takes a few milliseconds, which duration_ms
+			// rounds away; duration_us keeps the resolution.
+			slog.Int64("duration_us", res.duration.Microseconds()),
 		}
 		if live != nil {
 			attrs = append(attrs, slog.String("fingerprint", live.Fingerprint))
@@ -55,7 +58,7 @@ func (r *Refresher) report(ctx context.Context, res outcome, err error) {
 				attrs = append(attrs, slog.Int("vendor_status", ve.Status), slog.String("vendor_code", ve.Code), slog.Bool("retryable", ve.Retryable))
 			}
 		}
-		r.Log.LogAttrs(ctx, level, "refresh "+res.action, attrs...)
+		r.Log.LogAttrs(ctx, level, "refresh", attrs...)
 	}
 	if r.Metrics != nil {
 		m := metrics{vendor: res.vendor}
