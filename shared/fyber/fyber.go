@@ -11,15 +11,10 @@
 package fyber
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"time"
 
-	"github.com/token-refresher/token-refresher/shared/jwtexp"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/vendorhttp"
 )
@@ -74,27 +69,11 @@ func decodeError(status int, body []byte) (string, string) {
 
 // Fetch requests a token with the credentials' client_id and client_secret.
 func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Grant, error) {
-	body, err := json.Marshal(map[string]string{
+	resp, err := c.HTTP.PostJSON(ctx, "fyber", req.Endpoint, map[string]string{
 		"grant_type":    "client_credentials",
 		"client_id":     req.Credentials.Get("client_id"),
 		"client_secret": req.Credentials.Get("client_secret"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("fyber: encode request: %w", err)
-	}
-	resp, err := c.HTTP.Do(ctx, vendorhttp.Request{
-		Vendor: "fyber",
-		NewRequest: func(ctx context.Context) (*http.Request, error) {
-			r, err := http.NewRequestWithContext(ctx, http.MethodPost, req.Endpoint, bytes.NewReader(body))
-			if err != nil {
-				return nil, err
-			}
-			r.Header.Set("Content-Type", "application/json")
-			r.Header.Set("Accept", "application/json")
-			return r, nil
-		},
-		DecodeError: decodeError,
-	})
+	}, decodeError)
 	if err != nil {
 		return nil, fmt.Errorf("fyber: request token: %w", err)
 	}
@@ -102,15 +81,6 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 	if err != nil {
 		return nil, fmt.Errorf("fyber: token reply: %w", err)
 	}
-	g := &refresh.Grant{
-		AccessToken: reply.AccessToken,
-		TokenType:   reply.TokenType,
-		ExpiresIn:   time.Duration(reply.ExpiresIn) * time.Second,
-		Date:        resp.Date,
-		Sent:        resp.Sent,
-	}
-	if exp, ok := jwtexp.Numeric(reply.AccessToken); ok {
-		g.NotAfter = exp
-	}
+	g := refresh.NewGrant(resp, reply.AccessToken, reply.TokenType, reply.ExpiresIn)
 	return g, nil
 }

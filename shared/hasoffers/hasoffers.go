@@ -11,14 +11,9 @@
 package hasoffers
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"time"
 
-	"github.com/token-refresher/token-refresher/shared/jwtexp"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/vendorhttp"
 )
@@ -55,27 +50,11 @@ func ParseReply(body []byte, contentType string) (Reply, error) {
 // Fetch requests a token with the credentials' client_id, client_secret and
 // audience.
 func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Grant, error) {
-	body, err := json.Marshal(map[string]string{
+	resp, err := c.HTTP.PostJSON(ctx, "hasoffers", req.Endpoint, map[string]string{
 		"client_id":     req.Credentials.Get("client_id"),
 		"client_secret": req.Credentials.Get("client_secret"),
 		"audience":      req.Credentials.Get("audience"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("hasoffers: encode request: %w", err)
-	}
-	resp, err := c.HTTP.Do(ctx, vendorhttp.Request{
-		Vendor: "hasoffers",
-		NewRequest: func(ctx context.Context) (*http.Request, error) {
-			r, err := http.NewRequestWithContext(ctx, http.MethodPost, req.Endpoint, bytes.NewReader(body))
-			if err != nil {
-				return nil, err
-			}
-			r.Header.Set("Content-Type", "application/json")
-			r.Header.Set("Accept", "application/json")
-			return r, nil
-		},
-		DecodeError: vendorhttp.OAuthError,
-	})
+	}, vendorhttp.OAuthError)
 	if err != nil {
 		return nil, fmt.Errorf("hasoffers: request token: %w", err)
 	}
@@ -83,16 +62,7 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 	if err != nil {
 		return nil, fmt.Errorf("hasoffers: token reply: %w", err)
 	}
-	g := &refresh.Grant{
-		AccessToken: reply.AccessToken,
-		TokenType:   reply.TokenType,
-		ExpiresIn:   time.Duration(reply.ExpiresIn) * time.Second,
-		Date:        resp.Date,
-		Sent:        resp.Sent,
-		Extras:      map[string]string{"integrator_id": req.Credentials.Get("integrator_id")},
-	}
-	if exp, ok := jwtexp.Numeric(reply.AccessToken); ok {
-		g.NotAfter = exp
-	}
+	g := refresh.NewGrant(resp, reply.AccessToken, reply.TokenType, reply.ExpiresIn)
+	g.Extras = map[string]string{"integrator_id": req.Credentials.Get("integrator_id")}
 	return g, nil
 }

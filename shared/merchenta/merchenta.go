@@ -119,13 +119,8 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 	if err != nil {
 		return nil, fmt.Errorf("merchenta: token reply: %w", err)
 	}
-	g := &refresh.Grant{
-		AccessToken: tok,
-		TokenType:   "Bearer",
-		Date:        resp.Date,
-		Sent:        resp.Sent,
-		Extras:      map[string]string{"advertiser": req.Credentials.Get("advertiser")},
-	}
+	g := refresh.NewGrant(resp, tok, "Bearer", 0)
+	g.Extras = map[string]string{"advertiser": req.Credentials.Get("advertiser")}
 	if exp, ok := jwtexp.ISO(tok); ok {
 		g.NotAfter = exp
 	}

@@ -9,7 +9,9 @@
 package vendorhttp
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -356,4 +358,26 @@ func CheckEndpoint(raw string) error {
 	default:
 		return fmt.Errorf("endpoint %s has scheme %q, want https", RedactURL(raw), u.Scheme)
 	}
+}
+
+// PostJSON sends body, encoded as JSON, to url with Do. decode reads the
+// vendor's error bodies.
+func (c *Client) PostJSON(ctx context.Context, vendor, url string, body any, decode ErrorDecoder) (*Response, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encode request: %w", vendor, err)
+	}
+	return c.Do(ctx, Request{
+		Vendor: vendor,
+		NewRequest: func(ctx context.Context) (*http.Request, error) {
+			r, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+			if err != nil {
+				return nil, err
+			}
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Accept", "application/json")
+			return r, nil
+		},
+		DecodeError: decode,
+	})
 }
