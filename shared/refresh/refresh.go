@@ -200,13 +200,12 @@ func (r *Refresher) Run(ctx context.Context, target Target, ev Event) (Summary, 
 }
 
 type outcome struct {
-	vendor      string
-	action      string
-	current     *token.Token
-	written     *token.Token
-	latency     time.Duration
-	duration    time.Duration
-	attemptedAt time.Time
+	vendor   string
+	action   string
+	current  *token.Token
+	written  *token.Token
+	latency  time.Duration
+	duration time.Duration
 }
 
 func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *scrubber, res *outcome) (Summary, error) {
