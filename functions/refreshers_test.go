@@ -46,7 +46,7 @@ type env struct {
 	errors  []string
 }
 
-func newEnv(t *testing.T, vendor string, creds map[string]string) *env {
+func newEnv(t *testing.T, vendor string, creds map[string]string, extraEnv ...string) *env {
 	t.Helper()
 	moto := localaws.MotoForTest(t)
 	ctx := context.Background()
@@ -84,6 +84,7 @@ func newEnv(t *testing.T, vendor string, creds map[string]string) *env {
 		"AWS_LAMBDA_FUNCTION_NAME=token-refresher-"+vendor,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=20",
 	)
+	fnEnv = append(fnEnv, extraEnv...)
 	e.fn = localaws.FunctionForTest(t, vendor, fnEnv)
 	t.Cleanup(e.scan)
 	return e
@@ -277,5 +278,24 @@ func TestMalformedCredentials(t *testing.T) {
 				t.Errorf("vendor was called %d times", e.srv.TokenRequests())
 			}
 		})
+	}
+}
+
+// A vendor slower than the function's deadline: the run gives up inside the
+// deadline, returns its own error and logs it, instead of being killed by
+// Lambda with nothing said.
+func TestSlowVendorFailsInsideDeadline(t *testing.T) {
+	e := newEnv(t, vendors.Fyber, nil, "AWS_LAMBDA_FUNCTION_TIMEOUT=4")
+	e.srv.Inject(vendortest.Fault{Delay: time.Minute, Count: 100})
+	start := time.Now()
+	_, errMsg := e.invoke("force.json")
+	if errMsg == "" || strings.Contains(errMsg, "Task timed out") {
+		t.Fatalf("error %q, want the refresher's own error", errMsg)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("invoke took %v, past the 4 s deadline", d)
+	}
+	if !strings.Contains(e.fn.Output(), `"action":"failed"`) {
+		t.Errorf("no failure log line:\n%s", e.fn.Output())
 	}
 }
