@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCDKCLISynthOffline runs the CDK CLI's synth on cdk.json exactly as an
+// operator would, with every proxy pointed at a closed port so that any
+// network attempt would fail. The CLI is installed by
+// `npm install --prefix .tools/cdk aws-cdk@2.1148.1` (or named by CDK_CLI);
+// without it the test is skipped, unless REQUIRE_CDK_CLI is set.
+func TestCDKCLISynthOffline(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := os.Getenv("CDK_CLI")
+	if cli == "" {
+		cli = filepath.Join(root, ".tools", "cdk", "node_modules", ".bin", "cdk")
+	}
+	if _, err := os.Stat(cli); err != nil {
+		if os.Getenv("REQUIRE_CDK_CLI") != "" {
+			t.Fatalf("CDK CLI not found at %s: %v", cli, err)
+		}
+		t.Skipf("CDK CLI not installed at %s (npm install --prefix .tools/cdk aws-cdk@2.1148.1)", cli)
+	}
+
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cli, "synth", "--no-notices", "--no-version-reporting", "-q",
+		"-c", "assetDir="+testAssetDir, "-o", out)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(),
+		"CDK_DISABLE_CLI_TELEMETRY=true",
+		"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"HTTP_PROXY=http://127.0.0.1:9", "HTTPS_PROXY=http://127.0.0.1:9",
+		"http_proxy=http://127.0.0.1:9", "https_proxy=http://127.0.0.1:9",
+		"NO_PROXY=", "no_proxy=",
+	)
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("cdk synth: %v\n%s", err, output.String())
+	}
+	tmpl, err := os.ReadFile(filepath.Join(out, "TokenRefresher.template.json"))
+	if err != nil {
+		t.Fatalf("cdk synth wrote no template: %v\n%s", err, output.String())
+	}
+	for _, want := range []string{`"token-refresher/fyber/token"`, `"GET /admitad/callback"`} {
+		if !strings.Contains(string(tmpl), want) {
+			t.Errorf("synthesized template lacks %s", want)
+		}
+	}
+}

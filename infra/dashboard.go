@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// DashboardProps configures the dashboard.
+type DashboardProps struct {
+	NamePrefix string
+	Refreshers []*Refresher
+}
+
+// widgetWidth makes four widgets fill a dashboard row (24 columns).
+const widgetWidth = 6
+
+// NewDashboard creates a CloudWatch dashboard with one row per vendor: time
+// left on the stored token, refresh outcomes, vendor latency, and the
+// function's invocations, errors and throttles.
+func NewDashboard(scope constructs.Construct, id string, props *DashboardProps) awscloudwatch.Dashboard {
+	d := awscloudwatch.NewDashboard(scope, jsii.String(id), &awscloudwatch.DashboardProps{
+		DashboardName:   jsii.String(props.NamePrefix),
+		DefaultInterval: awscdk.Duration_Days(jsii.Number(1)),
+	})
+	for _, r := range props.Refreshers {
+		spec := r.Spec
+		period := 5 * time.Minute
+		var expiry awscloudwatch.IWidget
+		if spec.Expires() {
+			expiry = awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String(spec.Name + ": seconds until expiry"),
+				Width: jsii.Number(widgetWidth),
+				Left:  &[]awscloudwatch.IMetric{vendorMetric(MetricSecondsUntilExpiry, spec.Name, "Minimum", period)},
+				LeftAnnotations: &[]*awscloudwatch.HorizontalAnnotation{{
+					Value: jsii.Number(expiryAlarmFraction * spec.Lifetime.Seconds()),
+					Label: jsii.String("alarm"),
+				}},
+				LeftYAxis: &awscloudwatch.YAxisProps{Min: jsii.Number(0)},
+			})
+		} else {
+			expiry = awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
+				Markdown: jsii.String(fmt.Sprintf("### %s\nThe token does not expire on a schedule; "+
+					"the refresher validates it every %s.", spec.Title, human(spec.Every))),
+				Width:  jsii.Number(widgetWidth),
+				Height: jsii.Number(6),
+			})
+		}
+		d.AddWidgets(awscloudwatch.NewRow(
+			expiry,
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String(spec.Name + ": refreshes"),
+				Width: jsii.Number(widgetWidth),
+				Left: &[]awscloudwatch.IMetric{
+					vendorMetric(MetricRefreshSuccess, spec.Name, "Sum", period),
+					vendorMetric(MetricRefreshFailure, spec.Name, "Sum", period),
+				},
+			}),
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String(spec.Name + ": vendor latency (ms)"),
+				Width: jsii.Number(widgetWidth),
+				Left: &[]awscloudwatch.IMetric{
+					vendorMetric(MetricVendorLatency, spec.Name, "Average", period),
+					vendorMetric(MetricVendorLatency, spec.Name, "Maximum", period),
+				},
+			}),
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String(spec.Name + ": function"),
+				Width: jsii.Number(widgetWidth),
+				Left: &[]awscloudwatch.IMetric{
+					r.Function.MetricInvocations(nil),
+					r.Function.MetricErrors(nil),
+					r.Function.MetricThrottles(nil),
+				},
+			}),
+		))
+	}
+	return d
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// functionTimeout is the deadline of every function. A refresher retries a
+// failing vendor call with backoff until its deadline (a few attempts of at
+// most ~10 s each) and must still have time to write the refresh token and
+// then the token secret; 60 s covers that with room to spare, and is far
+// below the shortest schedule period (15 minutes), so a run never overlaps
+// the next one.
+const functionTimeout = 60
+
+// goFunctionProps configures a Go function built by `make build`.
+type goFunctionProps struct {
+	// AssetDir holds one folder per function with its `bootstrap`.
+	AssetDir string
+	// Folder is the function's folder under AssetDir (and under functions/).
+	Folder string
+	// PhysicalName is the deployed function name.
+	PhysicalName string
+	Description  string
+	Environment  map[string]string
+	// Timeout in seconds; functionTimeout if zero.
+	Timeout int
+	// ReservedConcurrency, when above zero, caps concurrent executions.
+	ReservedConcurrency int
+	LogRetention        awslogs.RetentionDays
+}
+
+// goFunction is a function together with the log group it writes to.
+type goFunction struct {
+	Function awslambda.Function
+	LogGroup awslogs.LogGroup
+}
+
+// newGoFunction creates an arm64 provided.al2023 function from
+// <AssetDir>/<Folder>/bootstrap, with its own log group and a role that may
+// write to that log group and nothing else; callers add grants.
+//
+// It panics when the bootstrap file is missing, so a deployment never ships
+// an empty function.
+func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goFunction {
+	dir := filepath.Join(p.AssetDir, p.Folder)
+	if st, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil || st.IsDir() {
+		panic(fmt.Sprintf("infra: function %s: %s/bootstrap not found (run `make build`, or pass -c assetDir=<dir>)", p.Folder, dir))
+	}
+
+	logGroup := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("/aws/lambda/" + p.PhysicalName),
+		Retention:     p.LogRetention,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Execution role of " + p.PhysicalName),
+	})
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      role,
+		Actions:      jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		ResourceArns: jsii.Strings(*logGroup.LogGroupArn()),
+	})
+
+	timeout := p.Timeout
+	if timeout == 0 {
+		timeout = functionTimeout
+	}
+	env := make(map[string]*string, len(p.Environment))
+	for k, v := range p.Environment {
+		env[k] = jsii.String(v)
+	}
+	props := &awslambda.FunctionProps{
+		FunctionName: jsii.String(p.PhysicalName),
+		Description:  jsii.String(p.Description),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(dir), nil),
+		MemorySize:   jsii.Number(128),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout)),
+		Environment:  &env,
+		Role:         role,
+		LogGroup:     logGroup,
+	}
+	if p.ReservedConcurrency > 0 {
+		props.ReservedConcurrentExecutions = jsii.Number(p.ReservedConcurrency)
+	}
+	fn := awslambda.NewFunction(scope, jsii.String(id), props)
+	return goFunction{Function: fn, LogGroup: logGroup}
+}

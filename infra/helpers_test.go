@@ -1,0 +1,226 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/token-refresher/token-refresher/shared/vendors"
+)
+
+// The stack under test is synthesized once: synthesis through jsii takes
+// seconds, and every test reads the same template.
+var (
+	testAssetDir string
+	testStack    *TokenRefresherStack
+	testTemplate assertions.Template
+	testDoc      template
+)
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		defer jsii.Close()
+		dir, err := os.MkdirTemp("", "infra-assets-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "infra test: create asset dir:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		if err := writeDummyAssets(dir, vendors.All()); err != nil {
+			fmt.Fprintln(os.Stderr, "infra test:", err)
+			return 1
+		}
+		testAssetDir = dir
+		testStack = newTestStack(dir, nil)
+		testTemplate = assertions.Template_FromStack(testStack.Stack, nil)
+		testDoc = parseTemplate(testTemplate)
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// writeDummyAssets creates <dir>/<fn>/bootstrap for every function of specs.
+func writeDummyAssets(dir string, specs []vendors.Spec) error {
+	for _, s := range specs {
+		for _, fn := range []string{s.FunctionName(), s.CallbackFunctionName()} {
+			if fn == "" {
+				continue
+			}
+			if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
+				return fmt.Errorf("create asset folder %s: %w", fn, err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, fn, "bootstrap"), []byte("#!/bin/sh\n# "+fn+"\n"), 0o755); err != nil {
+				return fmt.Errorf("write bootstrap of %s: %w", fn, err)
+			}
+		}
+	}
+	return nil
+}
+
+// newTestStack builds the stack of every vendor in its own app, with the
+// AwsSolutions checks applied as main does.
+func newTestStack(assetDir string, credentials map[string]string) *TokenRefresherStack {
+	app := awscdk.NewApp(nil)
+	s := NewTokenRefresherStack(app, "TokenRefresher", &TokenRefresherStackProps{
+		AssetDir:               assetDir,
+		Vendors:                vendors.All(),
+		AlarmEmail:             "ops@example.com",
+		CredentialsSecretNames: credentials,
+	})
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(false)}), nil)
+	return s
+}
+
+// template is the synthesized CloudFormation template, read with plain Go
+// so that a mismatch fails one test instead of panicking.
+type template struct {
+	Resources map[string]resource `json:"Resources"`
+	Outputs   map[string]struct {
+		Value any `json:"Value"`
+	} `json:"Outputs"`
+}
+
+type resource struct {
+	Type       string         `json:"Type"`
+	Properties map[string]any `json:"Properties"`
+}
+
+func parseTemplate(t assertions.Template) template {
+	raw, err := json.Marshal(t.ToJSON())
+	if err != nil {
+		panic(fmt.Sprintf("infra test: marshal template: %v", err))
+	}
+	var doc template
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		panic(fmt.Sprintf("infra test: parse template: %v", err))
+	}
+	return doc
+}
+
+// ofType returns the logical ids of resources of type typ, sorted.
+func (d template) ofType(typ string) []string {
+	var ids []string
+	for id, r := range d.Resources {
+		if r.Type == typ {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// find returns the logical id of the one resource of type typ whose
+// property key equals value.
+func (d template) find(t *testing.T, typ, key string, value any) string {
+	t.Helper()
+	var found []string
+	for _, id := range d.ofType(typ) {
+		if reflect.DeepEqual(d.Resources[id].Properties[key], value) {
+			found = append(found, id)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("want one %s with %s=%v, found %v", typ, key, value, found)
+	}
+	return found[0]
+}
+
+func ref(id string) map[string]any       { return map[string]any{"Ref": id} }
+func getAttArn(id string) map[string]any { return map[string]any{"Fn::GetAtt": []any{id, "Arn"}} }
+
+// refs collects the logical ids referenced (Ref or Fn::GetAtt) anywhere in v.
+func refs(v any) map[string]bool {
+	out := map[string]bool{}
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if id, ok := x["Ref"].(string); ok && len(x) == 1 {
+				out[id] = true
+			}
+			if ga, ok := x["Fn::GetAtt"].([]any); ok && len(x) == 1 && len(ga) > 0 {
+				if id, ok := ga[0].(string); ok {
+					out[id] = true
+				}
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
+
+// statement is one IAM policy statement, normalised to lists.
+type statement struct {
+	Effect    string
+	Actions   []string
+	Resources []any
+}
+
+func statements(doc any) []statement {
+	var out []statement
+	m, _ := doc.(map[string]any)
+	list, _ := m["Statement"].([]any)
+	for _, raw := range list {
+		s, _ := raw.(map[string]any)
+		st := statement{Effect: fmt.Sprint(s["Effect"])}
+		switch a := s["Action"].(type) {
+		case string:
+			st.Actions = []string{a}
+		case []any:
+			for _, e := range a {
+				st.Actions = append(st.Actions, fmt.Sprint(e))
+			}
+		}
+		switch r := s["Resource"].(type) {
+		case []any:
+			st.Resources = r
+		default:
+			st.Resources = []any{r}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// functionIDs maps each function name under test to its logical id.
+func functionIDs(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, s := range vendors.All() {
+		for _, fn := range []string{s.FunctionName(), s.CallbackFunctionName()} {
+			if fn != "" {
+				out[fn] = testDoc.find(t, "AWS::Lambda::Function", "FunctionName", functionName(DefaultNamePrefix, fn))
+			}
+		}
+	}
+	return out
+}
+
+// secret returns the logical id of the secret named name.
+func (d template) secret(t *testing.T, name string) string {
+	t.Helper()
+	return d.find(t, "AWS::SecretsManager::Secret", "Name", name)
+}
+
+// env returns a function's environment variables.
+func (d template) env(id string) map[string]any {
+	e, _ := d.Resources[id].Properties["Environment"].(map[string]any)
+	v, _ := e["Variables"].(map[string]any)
+	return v
+}

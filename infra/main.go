@@ -1,0 +1,66 @@
+// Command infra is the CDK app of token-refresher: one stack with a
+// scheduled refresher per vendor of shared/vendors, the Admitad connect
+// API, the app policies, alarms and a dashboard.
+//
+// Context (cdk.json or -c key=value):
+//
+//	assetDir                      output of `make build` (default "build")
+//	namePrefix                    prefix of physical names (default "token-refresher")
+//	stackName                     CloudFormation stack name (default "TokenRefresher")
+//	alarmEmail                    address subscribed to the alarm topic
+//	credentialsSecretName.<name>  import this existing credentials secret for vendor <name>
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/token-refresher/token-refresher/shared/vendors"
+)
+
+func main() {
+	defer jsii.Close()
+
+	app := awscdk.NewApp(nil)
+	specs := vendors.All()
+	props := &TokenRefresherStackProps{
+		StackProps: awscdk.StackProps{
+			Description: jsii.String("token-refresher: scheduled vendor token refreshers writing to Secrets Manager"),
+		},
+		AssetDir:               contextString(app, "assetDir", "build"),
+		Vendors:                specs,
+		NamePrefix:             contextString(app, "namePrefix", DefaultNamePrefix),
+		AlarmEmail:             contextString(app, "alarmEmail", ""),
+		CredentialsSecretNames: map[string]string{},
+	}
+	for _, spec := range specs {
+		if name := contextString(app, "credentialsSecretName."+spec.Name, ""); name != "" {
+			props.CredentialsSecretNames[spec.Name] = name
+		}
+	}
+	// The CLI sets these from the current credentials; without them the
+	// stack is environment-agnostic and still synthesizes.
+	if account, region := os.Getenv("CDK_DEFAULT_ACCOUNT"), os.Getenv("CDK_DEFAULT_REGION"); account != "" && region != "" {
+		props.Env = &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
+	}
+
+	NewTokenRefresherStack(app, contextString(app, "stackName", "TokenRefresher"), props)
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	app.Synth(nil)
+}
+
+// contextString reads a context value as a string, or def when unset.
+func contextString(app awscdk.App, key, def string) string {
+	v := app.Node().TryGetContext(jsii.String(key))
+	if v == nil {
+		return def
+	}
+	if s := fmt.Sprint(v); s != "" {
+		return s
+	}
+	return def
+}

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsschedulertargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/token-refresher/token-refresher/shared/vendors"
+)
+
+// Placeholder is the value of every field of a credentials secret that the
+// stack creates: the operator replaces the whole document with the real
+// credentials (tokenctl set-credentials, or put-secret-value).
+const Placeholder = "<fill in>"
+
+// RefresherProps configures the refresher of one vendor.
+type RefresherProps struct {
+	Spec vendors.Spec
+	// AssetDir holds <AssetDir>/<Spec.FunctionName()>/bootstrap.
+	AssetDir string
+	// NamePrefix starts the names of the secrets and the function.
+	NamePrefix string
+	// CredentialsSecretName, when set, imports an existing credentials
+	// secret by name instead of creating one with a placeholder.
+	CredentialsSecretName string
+	LogRetention          awslogs.RetentionDays
+}
+
+// Refresher is one vendor's scheduled refresher: the function, its
+// credentials secret (read only), its token secret (written), and the
+// schedule that invokes it with a dead-letter queue for undeliverable runs.
+type Refresher struct {
+	constructs.Construct
+	Spec        vendors.Spec
+	Function    awslambda.Function
+	LogGroup    awslogs.LogGroup
+	Credentials awssecretsmanager.ISecret
+	// CredentialsID is the SecretId of Credentials the functions get, and
+	// CredentialsName its name; CredentialsImported is true when the
+	// secret exists outside the stack.
+	CredentialsID       string
+	CredentialsName     string
+	CredentialsImported bool
+	Token               awssecretsmanager.Secret
+	Schedule            awsscheduler.Schedule
+	DeadLetterQueue     awssqs.Queue
+}
+
+// NewRefresher creates the refresher of props.Spec. It panics on a spec
+// the scheduler cannot express (a period that is not whole minutes).
+func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) *Refresher {
+	spec := props.Spec
+	rate := scheduleRate(spec.Every)
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	r := &Refresher{Construct: c, Spec: spec}
+
+	if props.CredentialsSecretName != "" {
+		r.Credentials = awssecretsmanager.Secret_FromSecretNameV2(c, jsii.String("Credentials"), jsii.String(props.CredentialsSecretName))
+	} else {
+		creds := awssecretsmanager.NewSecret(c, jsii.String("Credentials"), &awssecretsmanager.SecretProps{
+			SecretName:        jsii.String(credentialsSecretName(props.NamePrefix, spec.Name)),
+			Description:       jsii.String(credentialsDescription(spec)),
+			SecretStringValue: awscdk.SecretValue_UnsafePlainText(jsii.String(placeholderJSON(spec.CredentialFields))),
+			// Credentials are typed in by a person: keep them when the
+			// stack is deleted (a redeploy then imports them by name).
+			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		})
+		r.Credentials = creds
+		cdknag.NagSuppressions_AddResourceSuppressions(creds, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-SMG4"),
+			Reason: jsii.String("Vendor client credentials are issued and revoked in the vendor's portal; " +
+				"Secrets Manager cannot rotate them. The operator replaces the value when the vendor rotates."),
+		}}, jsii.Bool(false))
+	}
+
+	r.CredentialsImported = props.CredentialsSecretName != ""
+	r.CredentialsID = secretID(r.Credentials, r.CredentialsImported)
+	r.CredentialsName = credentialsSecretName(props.NamePrefix, spec.Name)
+	if props.CredentialsSecretName != "" {
+		r.CredentialsName = props.CredentialsSecretName
+	}
+
+	r.Token = awssecretsmanager.NewSecret(c, jsii.String("Token"), &awssecretsmanager.SecretProps{
+		SecretName: jsii.String(tokenSecretName(props.NamePrefix, spec.Name)),
+		Description: jsii.String(fmt.Sprintf("%s access token, written by %s (JSON contract of shared/token). "+
+			"Apps read it; nobody else writes it.", spec.Title, functionName(props.NamePrefix, spec.FunctionName()))),
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(r.Token, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("The token secret is rotated by its own refresher on an EventBridge Scheduler " +
+			"schedule derived from the token lifetime; Secrets Manager rotation would be a second writer."),
+	}}, jsii.Bool(false))
+
+	env := map[string]string{
+		"CREDENTIALS_SECRET_ID": r.CredentialsID,
+		"TOKEN_SECRET_ID":       *r.Token.SecretArn(),
+	}
+	if spec.DefaultURL != "" {
+		env[spec.URLEnv] = spec.DefaultURL
+	}
+	gf := newGoFunction(c, "Function", goFunctionProps{
+		AssetDir:            props.AssetDir,
+		Folder:              spec.FunctionName(),
+		PhysicalName:        functionName(props.NamePrefix, spec.FunctionName()),
+		Description:         fmt.Sprintf("Refreshes the %s token every %s", spec.Title, human(spec.Every)),
+		Environment:         env,
+		ReservedConcurrency: 1, // two refreshes of one vendor never race
+		LogRetention:        props.LogRetention,
+	})
+	r.Function, r.LogGroup = gf.Function, gf.LogGroup
+	// Scheduler invokes asynchronously: Lambda retries a failed run twice,
+	// but never after the next scheduled run is due.
+	r.Function.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
+		RetryAttempts: jsii.Number(2),
+		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(clampSeconds(spec.Every, 60, 6*3600))),
+	})
+
+	r.Credentials.GrantRead(r.Function, nil)
+	grantReadWrite(r.Token, r.Function)
+
+	r.DeadLetterQueue = awssqs.NewQueue(c, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(r.DeadLetterQueue, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("This queue is itself the dead-letter queue of the refresher's schedule."),
+	}}, jsii.Bool(false))
+
+	// The schedule's own role may invoke this refresher and send to its
+	// dead-letter queue, nothing else.
+	schedulerRole := awsiam.NewRole(c, jsii.String("SchedulerRole"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+			Conditions: &map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+			},
+		}),
+		Description: jsii.String("EventBridge Scheduler invokes " + functionName(props.NamePrefix, spec.FunctionName())),
+	})
+
+	r.Schedule = awsscheduler.NewSchedule(c, jsii.String("Schedule"), &awsscheduler.ScheduleProps{
+		ScheduleName: jsii.String(functionName(props.NamePrefix, spec.Name)),
+		Description:  jsii.String(fmt.Sprintf("Runs the %s refresher every %s", spec.Title, human(spec.Every))),
+		Schedule:     awsscheduler.ScheduleExpression_Rate(rate),
+		TimeWindow:   awsscheduler.TimeWindow_Off(),
+		Target: awsschedulertargets.NewLambdaInvoke(r.Function, &awsschedulertargets.ScheduleTargetBaseProps{
+			Role:            schedulerRole,
+			Input:           awsscheduler.ScheduleTargetInput_FromObject(map[string]any{}),
+			DeadLetterQueue: r.DeadLetterQueue,
+			RetryAttempts:   jsii.Number(5),
+			// A delivery older than one period is superseded by the next run.
+			MaxEventAge: awscdk.Duration_Seconds(jsii.Number(clampSeconds(spec.Every, 60, 86400))),
+		}),
+	})
+	// After NewSchedule: the target adds the role's policy on binding.
+	cdknag.NagSuppressions_AddResourceSuppressions(schedulerRole, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("The Scheduler Lambda target grants lambda:InvokeFunction on this one refresher and " +
+			"its versions (<function ARN>:*); no other function is reachable."),
+		AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<.*Function[0-9A-F]{8}\.Arn>:\*$/`)}},
+	}}, jsii.Bool(true))
+	return r
+}
+
+// secretID is the SecretId a function uses: the full ARN of a secret of
+// this stack, or the name of an imported one (whose ARN suffix is unknown).
+func secretID(secret awssecretsmanager.ISecret, imported bool) string {
+	if imported {
+		return *secret.SecretName()
+	}
+	return *secret.SecretArn()
+}
+
+// grantReadWrite lets fn read a secret's current value and write new
+// versions, and nothing else (no UpdateSecret, no DeleteSecret).
+func grantReadWrite(secret awssecretsmanager.ISecret, grantee awsiam.IGrantable) {
+	secret.GrantRead(grantee, nil)
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("secretsmanager:PutSecretValue"),
+		ResourceArns: jsii.Strings(*secret.SecretArn()),
+	})
+}
+
+// placeholderJSON is {"field":"<fill in>",...} in the table's field order.
+func placeholderJSON(fields []string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Quote(f))
+		b.WriteByte(':')
+		b.WriteString(strconv.Quote(Placeholder))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func credentialsDescription(spec vendors.Spec) string {
+	d := fmt.Sprintf("%s credentials (JSON). Required: %s.", spec.Title, strings.Join(spec.CredentialFields, ", "))
+	if len(spec.OptionalFields) > 0 {
+		d += " Optional: " + strings.Join(spec.OptionalFields, ", ") + "."
+	}
+	return d
+}
+
+// scheduleRate turns a period into a Duration in its largest whole unit,
+// so the schedule reads rate(6 hours) rather than rate(360 minutes).
+func scheduleRate(every time.Duration) awscdk.Duration {
+	switch {
+	case every < time.Minute || every%time.Minute != 0:
+		panic(fmt.Sprintf("infra: schedule period %s is not a whole number of minutes", every))
+	case every%(24*time.Hour) == 0:
+		return awscdk.Duration_Days(jsii.Number(float64(every / (24 * time.Hour))))
+	case every%time.Hour == 0:
+		return awscdk.Duration_Hours(jsii.Number(float64(every / time.Hour)))
+	default:
+		return awscdk.Duration_Minutes(jsii.Number(float64(every / time.Minute)))
+	}
+}
+
+// human writes a period the way the schedule does: "15 minutes", "6 hours".
+func human(d time.Duration) string {
+	n, unit := int64(d/time.Minute), "minute"
+	switch {
+	case d%(24*time.Hour) == 0:
+		n, unit = int64(d/(24*time.Hour)), "day"
+	case d%time.Hour == 0:
+		n, unit = int64(d/time.Hour), "hour"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("%d %s", n, unit)
+}
+
+// clampSeconds returns d in seconds, limited to [lo, hi].
+func clampSeconds(d time.Duration, lo, hi float64) float64 {
+	s := d.Seconds()
+	if s < lo {
+		return lo
+	}
+	if s > hi {
+		return hi
+	}
+	return s
+}
