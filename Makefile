@@ -32,7 +32,7 @@ build: ## Build every function as build/<fn>/bootstrap (linux/arm64, provided.al
 .PHONY: test
 test: tools ## Run every test (unit, fuzz seed corpora, integration under aws-lambda-rie and moto_server, CDK assertions and CLI synth).
 	go vet ./...
-	go test -race -count=1 -timeout 40m ./...
+	REQUIRE_CDK_CLI=1 go test -race -count=1 -timeout 40m ./...
 	$(MAKE) synth
 
 .PHONY: lint
@@ -50,21 +50,28 @@ fuzz: ## Fuzz every reply parser and decoder for FUZZTIME each (default 20s).
 		set -- $$target; go test -run '^$$' -fuzz "^$$2$$" -fuzztime $${FUZZTIME:-20s} $$1 || exit 1; \
 	done
 
+# Extra CDK CLI arguments, e.g. CDK_ARGS="-c alarmEmail=ops@example.com".
+CDK_ARGS ?=
+
 .PHONY: synth
 synth: tools build ## Synthesize the CloudFormation template with the CDK CLI (offline).
-	$(CDK_ENV) $(CDK) synth $(CDK_FLAGS) -q
+	$(CDK_ENV) $(CDK) synth $(CDK_FLAGS) -q $(CDK_ARGS)
+
+.PHONY: bootstrap
+bootstrap: tools ## Prepare the AWS account and region for CDK deployments (once).
+	$(CDK_ENV) $(CDK) bootstrap $(CDK_FLAGS) $(CDK_ARGS)
 
 .PHONY: diff
 diff: tools build ## Compare the stack with what is deployed.
-	$(CDK_ENV) $(CDK) diff $(CDK_FLAGS)
+	$(CDK_ENV) $(CDK) diff $(CDK_FLAGS) $(CDK_ARGS)
 
 .PHONY: deploy
 deploy: tools build ## Build the functions and deploy the stack.
-	$(CDK_ENV) $(CDK) deploy $(CDK_FLAGS)
+	$(CDK_ENV) $(CDK) deploy $(CDK_FLAGS) --require-approval broadening $(CDK_ARGS)
 
 .PHONY: destroy
-destroy: tools ## Remove the stack (see README: what stays behind).
-	$(CDK_ENV) $(CDK) destroy $(CDK_FLAGS)
+destroy: tools build ## Remove the stack (see README: what stays behind).
+	$(CDK_ENV) $(CDK) destroy $(CDK_FLAGS) $(CDK_ARGS)
 
 .PHONY: clean
 clean: ## Remove build output.
