@@ -1,0 +1,128 @@
+// Command dev runs the whole of token-refresher on 127.0.0.1 with one
+// command (`make dev`), without an AWS account or vendor accounts:
+//
+//   - moto_server as Secrets Manager, with every vendor's credentials secret
+//     seeded with the test servers' sandbox credentials, and the token,
+//     refresh-token and signing-key secrets created as the stack creates them;
+//   - a test server per vendor (package vendortest) speaking the vendor's
+//     documented token protocol, with fault injection over HTTP;
+//   - every function's real bootstrap, built for this machine, under
+//     aws-lambda-rie, configured only through its environment, exactly as
+//     in AWS;
+//   - a scheduler that invokes each refresher on the vendor table's schedule
+//     (package vendors), sped up by -speed;
+//   - an HTTP front standing in for API Gateway (payload format 2.0) in
+//     front of the Admitad callback function, which also serves a status
+//     page, GET /status (JSON) and GET /connect (a fresh signed Admitad
+//     connect link).
+//
+// It prints what runs where and a live status table. Ctrl-C (SIGINT) or
+// SIGTERM stops every process it started. A port already in use stops it
+// before anything starts, with the port named.
+//
+// Ports are consecutive from -base-port: front +0, moto_server +1, then the
+// test servers in vendor-table order (hasoffers +2, invoca +3, fyber +4,
+// merchenta +5, admitad +6). Emulators take free ports.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// config is what the flags set.
+type config struct {
+	basePort       int
+	speed          float64
+	statusInterval time.Duration
+	jsonStatus     bool
+	logPath        string
+	linkTTL        time.Duration
+}
+
+const usageHead = `Usage: dev [flags]
+
+Runs token-refresher on 127.0.0.1: moto_server (Secrets Manager), test
+servers for every vendor, every function under aws-lambda-rie, a scheduler
+on the vendor table's schedule and the API Gateway front of the Admitad
+callback. Ctrl-C stops everything. Run it from the module (make dev).
+
+Ports from -base-port: front +0, moto_server +1, hasoffers +2, invoca +3,
+fyber +4, merchenta +5, admitad +6.
+
+Flags:
+`
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	fs.IntVar(&c.basePort, "base-port", 7700, "first of the seven consecutive 127.0.0.1 ports")
+	fs.Float64Var(&c.speed, "speed", 60, "speed-up: token lifetimes and schedule periods are divided by it (60: an hour passes in a minute; 1: real time). Tokens live at least a minute, as the refresher refuses shorter ones")
+	fs.DurationVar(&c.statusInterval, "status-interval", 0, "how often the status is printed (default 2s on a terminal, 30s otherwise)")
+	fs.BoolVar(&c.jsonStatus, "json", false, "print the status as one JSON object per line instead of a table")
+	fs.StringVar(&c.logPath, "log", "build/dev.log", "file receiving the output of moto_server and every function (relative to the module root)")
+	fs.DurationVar(&c.linkTTL, "link-ttl", 15*time.Minute, "how long an Admitad connect link minted by GET /connect works")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHead)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return config{}, fmt.Errorf("dev: unexpected argument %q (see -help)", fs.Arg(0))
+	case c.basePort < 1024 || c.basePort+portCount-1 > 65535:
+		return config{}, fmt.Errorf("dev: -base-port %d: the ports %d-%d must lie within 1024-65535", c.basePort, c.basePort, c.basePort+portCount-1)
+	case c.speed < 1 || c.speed > 100000:
+		return config{}, fmt.Errorf("dev: -speed %g is not between 1 and 100000", c.speed)
+	case c.statusInterval < 0:
+		return config{}, fmt.Errorf("dev: -status-interval %s is negative", c.statusInterval)
+	case c.linkTTL <= 0 || c.linkTTL > time.Hour:
+		return config{}, fmt.Errorf("dev: -link-ttl %s is not between 0 and 1h", c.linkTTL)
+	case c.logPath == "":
+		return config{}, errors.New("dev: -log is empty")
+	}
+	return c, nil
+}
+
+// run is main without the exit: 0 after a clean stop, 2 for bad flags, 1
+// for a failure.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	sys, err := start(ctx, cfg, stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	sys.serve(ctx)
+	fmt.Fprintln(stdout, "\nStopping...")
+	if err := sys.stop(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "Stopped: every process dev started has exited.")
+	return 0
+}

@@ -1,0 +1,461 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/token-refresher/token-refresher/internal/localaws"
+	"github.com/token-refresher/token-refresher/shared/secretstore"
+	"github.com/token-refresher/token-refresher/shared/vendors"
+	"github.com/token-refresher/token-refresher/shared/vendortest"
+)
+
+// Names as the stack deploys them (infra/names.go): secrets
+// <prefix>/<vendor>/<kind>, functions <prefix>-<folder>.
+const namePrefix = "token-refresher"
+
+func secretName(vendor, kind string) string { return namePrefix + "/" + vendor + "/" + kind }
+func functionName(folder string) string     { return namePrefix + "-" + folder }
+
+// functionTimeout is AWS_LAMBDA_FUNCTION_TIMEOUT, as the stack sets it.
+const functionTimeout = 60
+
+// minTokenLife is the shortest lifetime a sped-up test server gives its
+// tokens: the refresher refuses a token of an hour-long vendor that lives
+// under a minute as a bad reply.
+const minTokenLife = time.Minute
+
+// portCount is how many consecutive ports dev listens on.
+const portCount = 2 + 5
+
+// newFake starts each vendor's test server.
+var newFake = map[string]func(vendortest.Options) *vendortest.Server{
+	vendors.HasOffers: vendortest.NewHasOffers,
+	vendors.Invoca:    vendortest.NewInvoca,
+	vendors.Fyber:     vendortest.NewFyber,
+	vendors.Merchenta: vendortest.NewMerchenta,
+	vendors.Admitad:   vendortest.NewAdmitad,
+}
+
+// port is one fixed port and what listens there.
+type port struct {
+	n    int
+	what string
+}
+
+func (p port) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p.n)) }
+func (p port) url() string  { return "http://" + p.addr() }
+
+// layout assigns the fixed ports from base.
+type layout struct {
+	front, moto port
+	vendor      map[string]port
+}
+
+func newLayout(base int) layout {
+	l := layout{
+		front:  port{base, "front (Admitad callback API, status)"},
+		moto:   port{base + 1, "moto_server"},
+		vendor: map[string]port{},
+	}
+	for i, s := range vendors.All() {
+		l.vendor[s.Name] = port{base + 2 + i, s.Name + " test server"}
+	}
+	return l
+}
+
+func (l layout) all() []port {
+	out := []port{l.front, l.moto}
+	for _, s := range vendors.All() {
+		out = append(out, l.vendor[s.Name])
+	}
+	return out
+}
+
+// check makes sure every port is free before anything starts.
+func (l layout) check() error {
+	for _, p := range l.all() {
+		if p.n == 9001 {
+			return fmt.Errorf("dev: port 9001 (%s) is the Lambda Runtime API's default port; pick another -base-port", p.what)
+		}
+		ln, err := net.Listen("tcp", p.addr())
+		if err != nil {
+			return fmt.Errorf("dev: port %d (%s) on 127.0.0.1 is in use: stop what holds it, or move all seven ports with -base-port", p.n, p.what)
+		}
+		_ = ln.Close()
+	}
+	return nil
+}
+
+// vendorRun is one vendor as dev runs it.
+type vendorRun struct {
+	spec     vendors.Spec
+	fake     *vendortest.Server
+	fn       *localaws.Function
+	every    time.Duration // sped-up schedule period
+	lifetime time.Duration // sped-up token lifetime of the test server; 0: never expires
+	tokenID  string
+}
+
+// system is everything dev started.
+type system struct {
+	cfg      config
+	out      io.Writer
+	ports    layout
+	root     string
+	logPath  string
+	log      *lockedFile
+	buildDir string
+	moto     *localaws.Moto
+	store    *secretstore.Store
+	vendors  []*vendorRun
+	callback *localaws.Function
+	server   *http.Server
+	key      []byte
+	sched    *scheduler
+	started  time.Time
+
+	closers []func() error // in start order; stop runs them backwards
+}
+
+// start brings everything up. On failure it stops what it had started.
+func start(ctx context.Context, cfg config, out io.Writer) (_ *system, err error) {
+	s := &system{cfg: cfg, out: out, ports: newLayout(cfg.basePort), started: time.Now()}
+	defer func() {
+		if err != nil {
+			if serr := s.stop(); serr != nil {
+				err = fmt.Errorf("%w; and while stopping: %v", err, serr)
+			}
+		}
+	}()
+	if err := s.ports.check(); err != nil {
+		return nil, err
+	}
+	if s.root, err = localaws.ModuleRoot(); err != nil {
+		return nil, fmt.Errorf("dev: %w (run it from the repository: make dev)", err)
+	}
+	if err := s.openLog(); err != nil {
+		return nil, err
+	}
+	if err := s.build(ctx); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "Starting moto_server on %s...\n", s.ports.moto.addr())
+	if s.moto, err = localaws.StartMotoAt(ctx, s.ports.moto.addr(), s.log.prefixed("moto")); err != nil {
+		return nil, fmt.Errorf("dev: %w", err)
+	}
+	s.closers = append(s.closers, s.moto.Stop)
+	sm, err := s.moto.SecretsManager(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dev: %w", err)
+	}
+	s.store = &secretstore.Store{API: sm}
+	if err := s.startFakes(); err != nil {
+		return nil, err
+	}
+	if err := s.seed(ctx, sm); err != nil {
+		return nil, err
+	}
+	if err := s.startFunctions(ctx); err != nil {
+		return nil, err
+	}
+	events := &eventLog{}
+	if cfg.jsonStatus || !isTerminal(out) {
+		events.echo = out
+	}
+	s.sched = newScheduler(s.vendors, events, cfg.jsonStatus)
+	if err := s.startFront(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *system) openLog() error {
+	p := s.cfg.logPath
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(s.root, p)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("dev: log file: %w", err)
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		return fmt.Errorf("dev: log file: %w", err)
+	}
+	s.logPath = p
+	s.log = &lockedFile{f: f}
+	s.closers = append(s.closers, f.Close)
+	return nil
+}
+
+// functionFolders are the folders under functions/ that dev runs.
+func functionFolders() []string {
+	var out []string
+	for _, spec := range vendors.All() {
+		out = append(out, spec.FunctionName())
+		if cb := spec.CallbackFunctionName(); cb != "" {
+			out = append(out, cb)
+		}
+	}
+	return out
+}
+
+// build compiles every function for this machine into a temporary folder,
+// two at a time.
+func (s *system) build(ctx context.Context) error {
+	dir, err := os.MkdirTemp("", "token-refresher-dev-")
+	if err != nil {
+		return fmt.Errorf("dev: build folder: %w", err)
+	}
+	s.buildDir = dir
+	s.closers = append(s.closers, func() error { return os.RemoveAll(dir) })
+	folders := functionFolders()
+	fmt.Fprintf(s.out, "Building %d functions for this machine (%v)...\n", len(folders), folders)
+	sem := make(chan struct{}, 2)
+	errs := make([]error, len(folders))
+	var wg sync.WaitGroup
+	for i, fn := range folders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			_, errs[i] = localaws.Build(ctx, s.root, fn, dir)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	return nil
+}
+
+func (s *system) bootstrap(folder string) string {
+	return filepath.Join(s.buildDir, folder, "bootstrap")
+}
+
+// scaled divides d by the speed-up.
+func (s *system) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / s.cfg.speed)
+}
+
+func (s *system) startFakes() (err error) {
+	for _, spec := range vendors.All() {
+		v := &vendorRun{spec: spec, tokenID: secretName(spec.Name, "token")}
+		v.every = max(s.scaled(spec.Every), time.Second)
+		if spec.Expires() {
+			v.lifetime = max(s.scaled(spec.Lifetime), minTokenLife)
+		}
+		p := s.ports.vendor[spec.Name]
+		if v.fake, err = startFake(spec.Name, vendortest.Options{Lifetime: v.lifetime, Addr: p.addr()}); err != nil {
+			return fmt.Errorf("dev: %s (port %d): %w", p.what, p.n, err)
+		}
+		s.closers = append(s.closers, func() error { v.fake.Close(); return nil })
+		s.vendors = append(s.vendors, v)
+	}
+	return nil
+}
+
+// startFake turns the constructor's panic on a failed listen into an error.
+func startFake(vendor string, opts vendortest.Options) (srv *vendortest.Server, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return newFake[vendor](opts), nil
+}
+
+// seed creates the secrets as the stack does, with the sandbox credentials
+// an operator would put into the credentials secrets.
+func (s *system) seed(ctx context.Context, sm *secretsmanager.Client) error {
+	create := func(name, value string) error {
+		_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
+		if err != nil {
+			return fmt.Errorf("dev: create secret %s: %w", name, err)
+		}
+		return nil
+	}
+	for _, v := range s.vendors {
+		creds, err := json.Marshal(vendortest.Credentials(v.spec.Name))
+		if err != nil {
+			return fmt.Errorf("dev: encode %s credentials: %w", v.spec.Name, err)
+		}
+		if err := create(secretName(v.spec.Name, "credentials"), string(creds)); err != nil {
+			return err
+		}
+		// A secret the stack creates without a value holds a generated
+		// random string, which the functions read as "nothing yet".
+		if err := create(v.tokenID, randomString(24)); err != nil {
+			return err
+		}
+		if v.spec.AuthCode {
+			if err := create(secretName(v.spec.Name, "refresh-token"), randomString(24)); err != nil {
+				return err
+			}
+			key := randomString(48)
+			s.key = []byte(key)
+			if err := create(secretName(v.spec.Name, "signing-key"), key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// randomString is n random bytes, base64url-encoded.
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("dev: crypto/rand: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// startFunctions runs every bootstrap under the emulator with the
+// environment the stack gives it, pointed at moto and the test servers.
+func (s *system) startFunctions(ctx context.Context) error {
+	fmt.Fprintf(s.out, "Starting %d functions under aws-lambda-rie...\n", len(functionFolders()))
+	for _, v := range s.vendors {
+		env := append(s.moto.Env(),
+			"AWS_LAMBDA_FUNCTION_NAME="+functionName(v.spec.FunctionName()),
+			"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(functionTimeout),
+			"CREDENTIALS_SECRET_ID="+secretName(v.spec.Name, "credentials"),
+			"TOKEN_SECRET_ID="+v.tokenID,
+			v.spec.URLEnv+"="+v.fake.TokenURL(),
+		)
+		if v.spec.AuthCode {
+			env = append(env, "REFRESH_SECRET_ID="+secretName(v.spec.Name, "refresh-token"))
+		}
+		fn, err := localaws.StartFunction(ctx, s.bootstrap(v.spec.FunctionName()), env, s.log.prefixed(v.spec.FunctionName()))
+		if err != nil {
+			return fmt.Errorf("dev: %w", err)
+		}
+		v.fn = fn
+		s.closers = append(s.closers, fn.Stop)
+
+		if cb := v.spec.CallbackFunctionName(); cb != "" {
+			env := append(s.moto.Env(),
+				"AWS_LAMBDA_FUNCTION_NAME="+functionName(cb),
+				"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(functionTimeout),
+				"CREDENTIALS_SECRET_ID="+secretName(v.spec.Name, "credentials"),
+				"TOKEN_SECRET_ID="+v.tokenID,
+				"REFRESH_SECRET_ID="+secretName(v.spec.Name, "refresh-token"),
+				"SIGNING_KEY_SECRET_ID="+secretName(v.spec.Name, "signing-key"),
+				"TOKEN_URL="+v.fake.TokenURL(),
+				"AUTHORIZE_URL="+v.fake.AuthorizeURL(),
+				"CALLBACK_URL="+s.ports.front.url()+"/"+v.spec.Name+"/callback",
+				"REFRESHER_FUNCTION_NAME="+functionName(v.spec.FunctionName()),
+			)
+			fn, err := localaws.StartFunction(ctx, s.bootstrap(cb), env, s.log.prefixed(cb))
+			if err != nil {
+				return fmt.Errorf("dev: %w", err)
+			}
+			s.callback = fn
+			s.closers = append(s.closers, fn.Stop)
+		}
+	}
+	return nil
+}
+
+// startFront serves the API Gateway stand-in and dev's own pages on the
+// front port.
+func (s *system) startFront() error {
+	ln, err := net.Listen("tcp", s.ports.front.addr())
+	if err != nil {
+		return fmt.Errorf("dev: port %d (%s) on 127.0.0.1 is in use: %w", s.ports.front.n, s.ports.front.what, err)
+	}
+	s.server = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.server.Serve(ln) }()
+	s.closers = append(s.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := s.server.Shutdown(ctx); err != nil {
+			return s.server.Close()
+		}
+		return nil
+	})
+	return nil
+}
+
+// serve runs the scheduler and the status display until ctx ends.
+func (s *system) serve(ctx context.Context) {
+	s.printHeader(s.out)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.sched.run(ctx) }()
+	go func() { defer wg.Done(); s.display(ctx) }()
+	wg.Wait()
+}
+
+// stop ends everything started, newest first, and reports what failed.
+func (s *system) stop() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.closers = nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("dev: stop: %w", err)
+	}
+	return nil
+}
+
+// lockedFile is the shared log file; each process writes through its own
+// prefixed writer.
+type lockedFile struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (l *lockedFile) prefixed(name string) io.Writer {
+	return &prefixWriter{file: l, prefix: "[" + name + "] "}
+}
+
+// prefixWriter writes whole lines, each starting with prefix.
+type prefixWriter struct {
+	file    *lockedFile
+	prefix  string
+	mu      sync.Mutex
+	partial []byte
+}
+
+func (w *prefixWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			if len(w.partial) <= 64<<10 {
+				return len(p), nil
+			}
+			// A very long line without an end: write it anyway.
+			w.partial = append(w.partial, '\n')
+			continue
+		}
+		w.file.mu.Lock()
+		_, _ = w.file.f.WriteString(time.Now().Format("15:04:05.000 ") + w.prefix)
+		_, _ = w.file.f.Write(w.partial[:i+1])
+		w.file.mu.Unlock()
+		w.partial = w.partial[i+1:]
+	}
+}
