@@ -105,7 +105,8 @@ type Option func(*Reader)
 func WithMargin(d time.Duration) Option { return func(r *Reader) { r.margin = d } }
 
 // WithMaxAge sets how long a cached copy is used at most, whatever the
-// token's expiry. Zero or less means no maximum (expiry alone decides).
+// token's expiry. Zero or less means no maximum: expiry alone decides, and
+// a token without expiry (Invoca) is read again after DefaultMaxAge.
 func WithMaxAge(d time.Duration) Option { return func(r *Reader) { r.maxAge = d } }
 
 // WithRetryInterval sets the shortest time between two reads of a secret
