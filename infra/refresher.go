@@ -21,11 +21,6 @@ import (
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
-// Placeholder is the value of every field of a credentials secret that the
-// stack creates: the operator replaces the whole document with the real
-// credentials (tokenctl set-credentials, or put-secret-value).
-const Placeholder = "<fill in>"
-
 // RefresherProps configures the refresher of one vendor.
 type RefresherProps struct {
 	Spec vendors.Spec
@@ -207,7 +202,7 @@ func placeholderJSON(fields []string) string {
 		}
 		b.WriteString(strconv.Quote(f))
 		b.WriteByte(':')
-		b.WriteString(strconv.Quote(Placeholder))
+		b.WriteString(strconv.Quote(vendors.Placeholder))
 	}
 	b.WriteByte('}')
 	return b.String()

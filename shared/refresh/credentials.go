@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/token-refresher/token-refresher/shared/secretstore"
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 // Credentials is a decoded credentials secret: field name to value.
@@ -50,18 +51,13 @@ func ParseCredentials(secret string, required []string) (Credentials, error) {
 			return nil, fmt.Errorf("missing field %q", f)
 		case v == "":
 			return nil, fmt.Errorf("field %q is empty", f)
-		case isPlaceholder(v):
+		case v == vendors.Placeholder:
 			return nil, fmt.Errorf("field %q still holds the placeholder %q: fill in the real value", f, v)
 		}
 	}
 	return creds, nil
 }
 
-// Placeholder is the value infra writes into a new credentials secret for
-// every field the operator must fill in.
-const Placeholder = "<fill in>"
-
-func isPlaceholder(v string) bool { return v == Placeholder }
 
 func (r *Refresher) readCredentials(ctx context.Context, id string) (Credentials, error) {
 	if id == "" {

@@ -12,6 +12,10 @@ import (
 	"time"
 )
 
+// Placeholder is the value of every field of a credentials secret the stack
+// creates. Refreshers refuse to run on it and name the field to fill in.
+const Placeholder = "<fill in>"
+
 // Spec describes one vendor.
 type Spec struct {
 	// Name is the vendor's short name: the function folder
