@@ -1,0 +1,244 @@
+// Package admitad speaks Admitad's OAuth2 authorization-code protocol and
+// keeps an Admitad connection alive.
+//
+// A person connects once: the callback function (Callback) sends the
+// browser to Admitad's authorize dialogue, Admitad redirects back with a
+// one-time code, and the code is exchanged:
+//
+//	POST https://api.admitad.com/token/   (form-encoded, HTTP Basic client_id:client_secret)
+//	grant_type=authorization_code&code=...&redirect_uri=...&client_id=...&client_secret=...
+//	→ {"username": "advertiser1", "access_token": "...", "token_type": "bearer",
+//	   "expires_in": 604800, "refresh_token": "...", "scope": "..."}
+//
+// The access token lives 7 days. From then on the scheduled refresher
+// (Client.Fetch) trades the refresh token for a new pair:
+//
+//	POST https://api.admitad.com/token/   (form-encoded)
+//	grant_type=refresh_token&client_id=...&client_secret=...&refresh_token=...
+//
+// Refresh tokens rotate: the one sent is dead once Admitad answers, so the
+// new one is saved (Connection, in the Admitad-only refresh-token secret)
+// before the access token is published. The refresh token's own lifetime
+// is undocumented, so the vendor table has the refresher trade it once the
+// access token is a day old (checked every 6 hours), long before either
+// could lapse from disuse. Errors are OAuth bodies
+// {"error", "error_description"}; invalid_grant and invalid_client mean a
+// person must reconnect (see ErrReconnect).
+//
+// Nothing in this package logs, and no error it returns contains a client
+// secret, a code, an access token or a refresh token.
+package admitad
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/token-refresher/token-refresher/shared/refresh"
+	"github.com/token-refresher/token-refresher/shared/secretstore"
+	"github.com/token-refresher/token-refresher/shared/vendorhttp"
+	"github.com/token-refresher/token-refresher/shared/vendors"
+)
+
+// Name is the vendor's short name.
+const Name = vendors.Admitad
+
+// DefaultAuthorizeURL is Admitad's authorization dialogue (AUTHORIZE_URL's
+// default).
+const DefaultAuthorizeURL = "https://store.admitad.com/api/authorize/"
+
+// ConnectHint tells an operator how to (re)connect Admitad. It ends every
+// error that only a person can fix.
+const ConnectHint = "reconnect Admitad: run `make connect-admitad` (or `tokenctl connect admitad`) and open the printed link in a browser"
+
+// ErrReconnect is wrapped by every error that needs a person to connect
+// Admitad again: no refresh token stored, a refresh token Admitad refuses
+// (invalid_grant), client credentials it refuses (invalid_client), or a
+// refresh token that was rotated but could not be saved.
+var ErrReconnect = errors.New("Admitad must be reconnected")
+
+// Reply is the token endpoint's successful reply.
+type Reply struct {
+	Username     string `json:"username"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+	Scope        string `json:"scope"`
+}
+
+// ParseReply decodes and checks a successful reply body. Its errors never
+// quote the body.
+func ParseReply(body []byte, contentType string) (Reply, error) {
+	var r Reply
+	if err := vendorhttp.DecodeJSONBody(body, contentType, &r); err != nil {
+		return Reply{}, err
+	}
+	switch {
+	case r.AccessToken == "":
+		return Reply{}, errors.New("reply has no access_token")
+	case r.RefreshToken == "":
+		return Reply{}, errors.New("reply has no refresh_token")
+	case r.ExpiresIn < 0:
+		return Reply{}, errors.New("reply has a negative expires_in")
+	}
+	return r, nil
+}
+
+// explanations say what each OAuth error code means for an operator.
+var explanations = map[string]string{
+	"invalid_grant":           "Admitad refused the code or refresh token (invalid, expired, already used or revoked)",
+	"invalid_client":          "Admitad refused client_id/client_secret: check the credentials secret",
+	"invalid_request":         "Admitad refused the request as malformed",
+	"unsupported_grant_type":  "Admitad refused the grant type",
+	"invalid_scope":           "Admitad refused the scope: check the credentials secret's scope",
+	"server_error":            "unexpected error on Admitad's side",
+	"temporarily_unavailable": "Admitad is temporarily unavailable",
+}
+
+func decodeError(status int, body []byte) (string, string) {
+	code, desc := vendorhttp.OAuthError(status, body)
+	if e := explanations[code]; e != "" {
+		if desc != "" {
+			desc = e + " (" + desc + ")"
+		} else {
+			desc = e
+		}
+	}
+	return code, desc
+}
+
+// needsPerson reports OAuth codes that no retry can fix.
+func needsPerson(code string) bool { return code == "invalid_grant" || code == "invalid_client" }
+
+// Client talks to Admitad's token endpoint and keeps the connection's
+// refresh token. Its zero value can exchange codes; Fetch also needs
+// Store. A Client is safe for concurrent use.
+type Client struct {
+	HTTP vendorhttp.Client
+	// Store holds the refresh-token secret (Fetch only).
+	Store *secretstore.Store
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+	// SaveTimeout bounds saving a rotated refresh token when the context
+	// has no deadline; zero means DefaultSaveTimeout.
+	SaveTimeout time.Duration
+}
+
+var _ refresh.Vendor = (*Client)(nil)
+
+// Result is a token reply with the timing the refresh core needs.
+type Result struct {
+	Reply
+	// Sent is when the request was sent (local clock), Date the vendor's
+	// Date header.
+	Sent, Date time.Time
+}
+
+// Grant converts r to the refresh core's grant: Admitad's username and
+// scope are published next to the access token.
+func (r Result) Grant() *refresh.Grant {
+	extras := map[string]string{}
+	if r.Scope != "" {
+		extras["scope"] = r.Scope
+	}
+	if r.Username != "" {
+		extras["username"] = r.Username
+	}
+	return &refresh.Grant{
+		AccessToken: r.AccessToken,
+		TokenType:   r.TokenType,
+		ExpiresIn:   time.Duration(r.ExpiresIn) * time.Second,
+		Date:        r.Date,
+		Sent:        r.Sent,
+		Extras:      extras,
+	}
+}
+
+// Exchange trades an authorization code for tokens at endpoint, sending
+// client_id and client_secret both as HTTP Basic and in the body as
+// Admitad's documentation shows. redirectURI must equal the one of the
+// authorize request. A refused code or client gives an error wrapping a
+// *vendorhttp.Error with its Code.
+func (c *Client) Exchange(ctx context.Context, endpoint string, creds refresh.Credentials, code, redirectURI string) (Result, error) {
+	form := url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {code},
+		"redirect_uri":  {redirectURI},
+		"client_id":     {creds.Get("client_id")},
+		"client_secret": {creds.Get("client_secret")},
+	}
+	res, err := c.post(ctx, endpoint, form, true)
+	if err != nil {
+		return Result{}, fmt.Errorf("admitad: exchange code: %w", err)
+	}
+	return res, nil
+}
+
+// Refresh trades a refresh token for new tokens at endpoint, with
+// grant_type, client_id, client_secret and refresh_token in the form body
+// (as Admitad's official clients send them). invalid_grant and
+// invalid_client are not retried; the error then wraps ErrReconnect and the
+// *vendorhttp.Error.
+func (c *Client) Refresh(ctx context.Context, endpoint string, creds refresh.Credentials, refreshToken string) (Result, error) {
+	form := url.Values{
+		"grant_type":    {"refresh_token"},
+		"client_id":     {creds.Get("client_id")},
+		"client_secret": {creds.Get("client_secret")},
+		"refresh_token": {refreshToken},
+	}
+	res, err := c.post(ctx, endpoint, form, false)
+	if err != nil {
+		var ve *vendorhttp.Error
+		if errors.As(err, &ve) && needsPerson(ve.Code) {
+			return Result{}, &reconnectError{step: "refresh", cause: err}
+		}
+		return Result{}, fmt.Errorf("admitad: refresh: %w", err)
+	}
+	return res, nil
+}
+
+func (c *Client) post(ctx context.Context, endpoint string, form url.Values, basic bool) (Result, error) {
+	body := form.Encode()
+	resp, err := c.HTTP.Do(ctx, vendorhttp.Request{
+		Vendor: Name,
+		NewRequest: func(ctx context.Context) (*http.Request, error) {
+			r, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(body))
+			if err != nil {
+				return nil, err
+			}
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
+			r.Header.Set("Accept", "application/json")
+			if basic {
+				r.SetBasicAuth(form.Get("client_id"), form.Get("client_secret"))
+			}
+			return r, nil
+		},
+		DecodeError: decodeError,
+		Permanent:   needsPerson,
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	reply, err := ParseReply(resp.Body, resp.Header.Get("Content-Type"))
+	if err != nil {
+		return Result{}, fmt.Errorf("token reply: %w", err)
+	}
+	return Result{Reply: reply, Sent: resp.Sent, Date: resp.Date}, nil
+}
+
+// reconnectError is a failure only a person can fix.
+type reconnectError struct {
+	step  string
+	cause error
+}
+
+func (e *reconnectError) Error() string {
+	return fmt.Sprintf("admitad: %s: %v: %s", e.step, e.cause, ConnectHint)
+}
+
+func (e *reconnectError) Unwrap() []error { return []error{ErrReconnect, e.cause} }
