@@ -121,6 +121,9 @@ func NewAuthCodeConnect(scope constructs.Construct, id string, props *AuthCodeCo
 		"REFRESH_SECRET_ID":     *a.RefreshToken.SecretArn(),
 		"SIGNING_KEY_SECRET_ID": *a.SigningKey.SecretArn(),
 		"AUTHORIZE_URL":         authorizeURL,
+		// Published as the token's "refresher", so apps can Reject a
+		// token the callback wrote.
+		"REFRESHER_FUNCTION_NAME": functionName(props.NamePrefix, spec.FunctionName()),
 		// The function references the API, not the other way round: only
 		// the routes and the invoke permission depend on the function, so
 		// there is no cycle.

@@ -134,12 +134,13 @@ func TestEnvironmentPointsAtSecrets(t *testing.T) {
 			}
 			cb := testDoc.env(fns[spec.CallbackFunctionName()])
 			for k, v := range map[string]any{
-				"CREDENTIALS_SECRET_ID": creds,
-				"TOKEN_SECRET_ID":       token,
-				"REFRESH_SECRET_ID":     want["REFRESH_SECRET_ID"],
-				"SIGNING_KEY_SECRET_ID": ref(testDoc.secret(t, signingKeySecretName(DefaultNamePrefix, spec.Name))),
-				spec.URLEnv:             spec.DefaultURL,
-				"AUTHORIZE_URL":         authorizeURLs[spec.Name],
+				"CREDENTIALS_SECRET_ID":   creds,
+				"TOKEN_SECRET_ID":         token,
+				"REFRESH_SECRET_ID":       want["REFRESH_SECRET_ID"],
+				"SIGNING_KEY_SECRET_ID":   ref(testDoc.secret(t, signingKeySecretName(DefaultNamePrefix, spec.Name))),
+				spec.URLEnv:               spec.DefaultURL,
+				"AUTHORIZE_URL":           authorizeURLs[spec.Name],
+				"REFRESHER_FUNCTION_NAME": functionName(DefaultNamePrefix, spec.FunctionName()),
 			} {
 				if !reflect.DeepEqual(cb[k], v) {
 					t.Errorf("callback %s: %s = %v, want %v", spec.Name, k, cb[k], v)
