@@ -73,6 +73,14 @@ deploy: tools build ## Build the functions and deploy the stack.
 destroy: tools build ## Remove the stack (see README: what stays behind).
 	$(CDK_ENV) $(CDK) destroy $(CDK_FLAGS) $(CDK_ARGS)
 
+.PHONY: connect-admitad
+connect-admitad: ## Print a signed, short-lived link that connects Admitad (ADMITAD_CONNECT_URL = stack output AdmitadAuthorizeUrl).
+	@go run ./cmd/tokenctl connect admitad
+
+.PHONY: status
+status: ## Show every vendor's token: fingerprint, expiry, staleness.
+	@go run ./cmd/tokenctl status
+
 .PHONY: clean
 clean: ## Remove build output.
 	rm -rf $(BUILD_DIR) cdk.out

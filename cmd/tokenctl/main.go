@@ -119,16 +119,18 @@ func run(ctx context.Context, args []string, e *env) int {
 	fs := flag.NewFlagSet("tokenctl", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	prefix := fs.String("prefix", "", `name prefix of the stack's secrets and functions (default $TOKENCTL_PREFIX, else "`+DefaultPrefix+`")`)
-	fs.Usage = func() {
+	printUsage := func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
+	fs.Usage = func() {} // printed below, once, to the right stream
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(e.stdout)
-			fs.Usage()
+			printUsage()
 			return exitOK
 		}
+		printUsage()
 		return exitUsage
 	}
 	if *prefix == "" {
@@ -245,14 +247,18 @@ func (c *cli) newFlags(name, synopsis, about string) *flag.FlagSet {
 // to stdout and returns flag.ErrHelp.
 func (c *cli) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
+	printUsage := fs.Usage
+	fs.Usage = func() {} // printed below, once, to the right stream
+	defer func() { fs.Usage = printUsage }()
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fs.SetOutput(c.stdout)
-				fs.Usage()
+				printUsage()
 				return nil, flag.ErrHelp
 			}
-			return nil, errUsageShown // the flag package printed it and the usage
+			printUsage()
+			return nil, errUsageShown // the flag package printed the error
 		}
 		args = fs.Args()
 		if len(args) == 0 {
