@@ -124,7 +124,9 @@ func run(ctx context.Context, args []string, e *env) int {
 		fs.PrintDefaults()
 	}
 	fs.Usage = func() {} // printed below, once, to the right stream
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	fs.Usage = printUsage
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(e.stdout)
 			printUsage()
@@ -146,7 +148,6 @@ func run(ctx context.Context, args []string, e *env) int {
 	}
 	c := &cli{env: e, prefix: *prefix}
 	cmd, cmdArgs := rest[0], rest[1:]
-	var err error
 	switch cmd {
 	case "status":
 		err = c.status(ctx, cmdArgs)
