@@ -1,0 +1,508 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/token-refresher/token-refresher/internal/localaws"
+	"github.com/token-refresher/token-refresher/shared/refresh"
+	"github.com/token-refresher/token-refresher/shared/vendors"
+	"github.com/token-refresher/token-refresher/shared/vendortest"
+)
+
+// fakes are the vendor test servers, by vendor name.
+var fakes = map[string]func(vendortest.Options) *vendortest.Server{
+	vendors.HasOffers: vendortest.NewHasOffers,
+	vendors.Fyber:     vendortest.NewFyber,
+	vendors.Merchenta: vendortest.NewMerchenta,
+	vendors.Invoca:    vendortest.NewInvoca,
+	vendors.Admitad:   vendortest.NewAdmitad,
+}
+
+// forceEvent makes every invoke a real refresh.
+var forceEvent = []byte(`{"force":true}`)
+
+// env is moto_server behind a timing proxy, shared by every function.
+type env struct {
+	moto  *localaws.Moto
+	sm    *secretsmanager.Client
+	smFor *meteredServer // what the functions use as Secrets Manager
+	run   string         // makes secret names unique per bench run
+}
+
+func startEnv(ctx context.Context, logf func(string, ...any)) (*env, error) {
+	logf("start moto_server")
+	moto, err := localaws.StartMoto(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	sm, err := moto.SecretsManager(ctx)
+	if err != nil {
+		_ = moto.Stop()
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	u, err := url.Parse(moto.URL)
+	if err != nil {
+		_ = moto.Stop()
+		return nil, fmt.Errorf("bench: moto URL: %w", err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	proxy.Transport = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16}
+	front, err := serveMetered(proxy)
+	if err != nil {
+		_ = moto.Stop()
+		return nil, err
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return &env{moto: moto, sm: sm, smFor: front, run: hex.EncodeToString(b)}, nil
+}
+
+func (e *env) stop() {
+	if e.smFor != nil {
+		e.smFor.close()
+	}
+	if e.moto != nil {
+		_ = e.moto.Stop()
+	}
+}
+
+// fnResult holds every figure of one function.
+type fnResult struct {
+	Name    string
+	Size    int64
+	Skipped string // why it was not run, if it was not
+
+	Cold     []coldSample
+	Warm     []warmSample
+	PeakRSSk int64 // VmHWM in KiB
+	// WarmUser and WarmSys are the bootstrap's user and kernel CPU time
+	// over all the warm invokes.
+	WarmUser, WarmSys time.Duration
+}
+
+// coldSample is the first invoke of a fresh emulator.
+type coldSample struct {
+	// Total is from sending the invoke to the emulator (which only then
+	// starts the bootstrap) to its reply.
+	Total time.Duration
+	// Vendor and Secrets are the time the fake vendor and Secrets Manager
+	// took to answer, measured where they serve.
+	Vendor, Secrets time.Duration
+	// Run is the refresh as the function logged it (duration_us).
+	Run time.Duration
+	// CPU is the CPU time the bootstrap process used from its start to
+	// the reply: init and the first refresh.
+	CPU time.Duration
+	// EmulatorInit is the init phase as the emulator reports it (its
+	// "INIT REPORT"; Lambda's Init Duration): from the bootstrap's start to
+	// its first request for an event. Zero if the emulator printed none.
+	EmulatorInit time.Duration
+}
+
+// Init is the part of a cold start before the refresh began: process
+// start, Go runtime, configuration, the emulator's hand-over.
+func (c coldSample) Init() time.Duration { return c.Total - c.Run }
+
+// Own is the cold start less the time spent waiting on others.
+func (c coldSample) Own() time.Duration { return nonNegative(c.Total - c.Vendor - c.Secrets) }
+
+// warmSample is one invoke of a running function.
+type warmSample struct {
+	// RoundTrip is the invoke as the caller saw it through the emulator.
+	RoundTrip time.Duration
+	// Run is the refresh as the function logged it (duration_us).
+	Run time.Duration
+	// Vendor and Secrets as in coldSample.
+	Vendor, Secrets time.Duration
+	SecretsCalls    int
+	// CPU is the CPU time the bootstrap used for this invoke.
+	CPU time.Duration
+}
+
+// Own is the function's own work in the refresh: Run less the waits.
+func (w warmSample) Own() time.Duration { return nonNegative(w.Run - w.Vendor - w.Secrets) }
+
+func nonNegative(d time.Duration) time.Duration { return max(d, 0) }
+
+// measure runs r's cold starts and warm invokes.
+func (e *env) measure(ctx context.Context, r *fnResult, bootstrap string, o options, logf func(string, ...any)) error {
+	spec := vendors.MustLookup(r.Name)
+	srv := fakes[spec.Name](vendortest.Options{})
+	defer srv.Close()
+	vendorFront, err := serveMetered(srv.Handler())
+	if err != nil {
+		return err
+	}
+	defer vendorFront.close()
+
+	fnEnv, err := e.secrets(ctx, spec, srv)
+	if err != nil {
+		return err
+	}
+	fnEnv = append(fnEnv,
+		spec.URLEnv+"="+vendorFront.url+srv.TokenPath(),
+		"AWS_LAMBDA_FUNCTION_NAME=token-refresher-"+spec.Name,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=20",
+	)
+	fnEnv = append(fnEnv, o.fnEnv...)
+	for i := range o.starts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f, err := localaws.StartFunction(ctx, bootstrap, fnEnv, nil)
+		if err != nil {
+			return fmt.Errorf("bench: %s: %w", r.Name, err)
+		}
+		err = e.oneStart(ctx, r, f, vendorFront, o, i == 0)
+		if err != nil && o.verbose {
+			logf("%s output:\n%s", r.Name, f.Output())
+		} else if i == 0 && o.verbose {
+			logf("%s output of the first start (tail):\n%s", r.Name, tail(f.Output(), 3000))
+		}
+		if stopErr := f.Stop(); stopErr != nil && err == nil {
+			err = fmt.Errorf("bench: %s: %w", r.Name, stopErr)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oneStart does the cold invoke of a fresh emulator and, when warm is set,
+// the warm invokes and the memory reading.
+func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, vendorFront *meteredServer, o options, warm bool) error {
+	vendorFront.take()
+	e.smFor.take()
+	seen := len(f.Output())
+	start := time.Now()
+	if err := invoke(ctx, f); err != nil {
+		return fmt.Errorf("bench: %s: cold start: %w", r.Name, err)
+	}
+	total := time.Since(start)
+	vw, _ := vendorFront.take()
+	sw, _ := e.smFor.take()
+	pid, err := bootstrapPID(f.PID())
+	if err != nil {
+		return fmt.Errorf("bench: %s: %w", r.Name, err)
+	}
+	cpu, err := cpuTime(pid)
+	if err != nil {
+		return fmt.Errorf("bench: %s: %w", r.Name, err)
+	}
+	run, next, err := waitRunDuration(ctx, f, seen)
+	if err != nil {
+		return fmt.Errorf("bench: %s: cold start: %w", r.Name, err)
+	}
+	r.Cold = append(r.Cold, coldSample{Total: total, Vendor: vw, Secrets: sw, Run: run, CPU: cpu, EmulatorInit: initReport(f.Output()[seen:next])})
+	seen = next
+	if !warm {
+		return nil
+	}
+	u0, s0, err := userSys(pid)
+	if err != nil {
+		return fmt.Errorf("bench: %s: %w", r.Name, err)
+	}
+	for range o.invokes {
+		cpuBefore, err := cpuTime(pid)
+		if err != nil {
+			return fmt.Errorf("bench: %s: %w", r.Name, err)
+		}
+		start := time.Now()
+		if err := invoke(ctx, f); err != nil {
+			return fmt.Errorf("bench: %s: warm invoke: %w", r.Name, err)
+		}
+		rt := time.Since(start)
+		vw, _ := vendorFront.take()
+		sw, calls := e.smFor.take()
+		cpuAfter, err := cpuTime(pid)
+		if err != nil {
+			return fmt.Errorf("bench: %s: %w", r.Name, err)
+		}
+		run, next, err := waitRunDuration(ctx, f, seen)
+		if err != nil {
+			return fmt.Errorf("bench: %s: warm invoke: %w", r.Name, err)
+		}
+		seen = next
+		r.Warm = append(r.Warm, warmSample{RoundTrip: rt, Run: run, Vendor: vw, Secrets: sw, SecretsCalls: calls, CPU: cpuAfter - cpuBefore})
+	}
+	u1, s1, err := userSys(pid)
+	if err != nil {
+		return fmt.Errorf("bench: %s: %w", r.Name, err)
+	}
+	r.WarmUser, r.WarmSys = u1-u0, s1-s0
+	hwm, err := peakRSS(pid)
+	if err != nil {
+		return fmt.Errorf("bench: %s: %w", r.Name, err)
+	}
+	r.PeakRSSk = hwm
+	return nil
+}
+
+// invoke sends a forced refresh and checks that it refreshed.
+func invoke(ctx context.Context, f *localaws.Function) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	res, err := f.Invoke(ctx, forceEvent)
+	if err != nil {
+		return err
+	}
+	if res.Failed() {
+		return fmt.Errorf("function failed: %s: %s", res.ErrorType, res.ErrorMessage)
+	}
+	var s refresh.Summary
+	if err := json.Unmarshal(res.Payload, &s); err != nil {
+		return fmt.Errorf("reply %q: %w", res.Payload, err)
+	}
+	if s.Action != refresh.ActionRefreshed && s.Action != refresh.ActionValidated {
+		return fmt.Errorf("action %q, want refreshed or validated", s.Action)
+	}
+	return nil
+}
+
+// secrets creates the function's secrets in moto and returns the
+// environment that names them and points the SDK at the metered moto.
+func (e *env) secrets(ctx context.Context, spec vendors.Spec, srv *vendortest.Server) ([]string, error) {
+	prefix := "bench/" + e.run + "/" + spec.Name + "/"
+	creds, _ := json.Marshal(vendortest.Credentials(spec.Name))
+	secrets := map[string]string{
+		prefix + "credentials": string(creds),
+		// As the stack creates it: a random string, no token yet.
+		prefix + "token": "Q7#generated-by-secrets-manager",
+	}
+	env := []string{
+		"CREDENTIALS_SECRET_ID=" + prefix + "credentials",
+		"TOKEN_SECRET_ID=" + prefix + "token",
+	}
+	if spec.AuthCode {
+		// As after a person connected: the refresh-token secret holds a
+		// valid refresh token (shared/admitad's Connection document).
+		conn, _ := json.Marshal(map[string]string{
+			"refresh_token": srv.IssueRefreshToken(),
+			"username":      vendortest.AdmitadUsername,
+			"connected_at":  time.Now().UTC().Format(time.RFC3339Nano),
+			"rotated_at":    time.Now().UTC().Format(time.RFC3339Nano),
+		})
+		secrets[prefix+"refresh"] = string(conn)
+		env = append(env, "REFRESH_SECRET_ID="+prefix+"refresh")
+	}
+	for id, v := range secrets {
+		if _, err := e.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(id), SecretString: aws.String(v)}); err != nil {
+			return nil, fmt.Errorf("bench: create secret %s in moto: %w", id, err)
+		}
+	}
+	for _, kv := range e.moto.Env() {
+		if strings.HasPrefix(kv, "AWS_ENDPOINT_URL_SECRETS_MANAGER=") {
+			kv = "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + e.smFor.url
+		}
+		env = append(env, kv)
+	}
+	return env, nil
+}
+
+// waitRunDuration is runDuration on the function's output, waiting up to
+// two seconds for the log line: the reply can overtake the output pipe.
+func waitRunDuration(ctx context.Context, f *localaws.Function, seen int) (time.Duration, int, error) {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		d, next, err := runDuration(f.Output(), seen)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return d, next, err
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// runDuration finds the refresh log line the function printed after
+// offset seen in its output and returns its duration_us and the new
+// offset.
+func runDuration(out string, seen int) (time.Duration, int, error) {
+	for {
+		rest := out[seen:]
+		i := strings.IndexByte(rest, '\n')
+		if i < 0 {
+			return 0, seen, errors.New("no refresh log line with duration_us in the function's output")
+		}
+		line := rest[:i]
+		seen += i + 1
+		if !strings.Contains(line, `"duration_us":`) {
+			continue
+		}
+		var l struct {
+			DurationUS *int64 `json:"duration_us"`
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil || l.DurationUS == nil {
+			continue
+		}
+		return time.Duration(*l.DurationUS) * time.Microsecond, seen, nil
+	}
+}
+
+var initReportRE = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+
+// initReport reads the emulator's report of the init phase from its output.
+func initReport(out string) time.Duration {
+	m := initReportRE.FindStringSubmatch(out)
+	if m == nil {
+		return 0
+	}
+	ms, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(ms * float64(time.Millisecond))
+}
+
+// meteredServer serves h on a loopback port and adds up how long h takes
+// to answer.
+type meteredServer struct {
+	url string
+	srv *http.Server
+
+	mu    sync.Mutex
+	total time.Duration
+	calls int
+}
+
+func serveMetered(h http.Handler) (*meteredServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("bench: listen on loopback: %w", err)
+	}
+	m := &meteredServer{url: "http://" + ln.Addr().String()}
+	m.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			h.ServeHTTP(w, r)
+			d := time.Since(start)
+			m.mu.Lock()
+			m.total += d
+			m.calls++
+			m.mu.Unlock()
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() { _ = m.srv.Serve(ln) }()
+	return m, nil
+}
+
+// take returns the time spent and the requests served since the last
+// take.
+func (m *meteredServer) take() (time.Duration, int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, n := m.total, m.calls
+	m.total, m.calls = 0, 0
+	return d, n
+}
+
+func (m *meteredServer) close() { _ = m.srv.Close() }
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// baselinePkg is a Go Lambda function that does nothing but echo its
+// event: its figures are the floor under every function's (emulator,
+// Runtime API, Go runtime).
+const baselinePkg = "./internal/localaws/testdata/echofn"
+
+// baseline is the empty function's figures.
+type baseline struct {
+	Cold         []time.Duration // invoke sent → reply, fresh emulator
+	EmulatorInit []time.Duration
+	ColdCPU      []time.Duration
+	Warm         []time.Duration // round trip
+	WarmCPU      []time.Duration
+	PeakRSSk     int64
+}
+
+// measureBaseline runs the empty function as measure runs a refresher.
+func measureBaseline(ctx context.Context, bootstrap string, o options) (*baseline, error) {
+	b := &baseline{}
+	echo := func(f *localaws.Function) error {
+		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		res, err := f.Invoke(ctx, []byte(`{}`))
+		if err != nil {
+			return err
+		}
+		if res.Failed() {
+			return fmt.Errorf("echo function failed: %s", res.ErrorMessage)
+		}
+		return nil
+	}
+	for i := range o.starts {
+		f, err := localaws.StartFunction(ctx, bootstrap, append([]string{"AWS_LAMBDA_FUNCTION_TIMEOUT=20"}, o.fnEnv...), nil)
+		if err != nil {
+			return nil, fmt.Errorf("bench: baseline: %w", err)
+		}
+		err = func() error {
+			seen := len(f.Output())
+			start := time.Now()
+			if err := echo(f); err != nil {
+				return err
+			}
+			b.Cold = append(b.Cold, time.Since(start))
+			b.EmulatorInit = append(b.EmulatorInit, initReport(f.Output()[seen:]))
+			pid, err := bootstrapPID(f.PID())
+			if err != nil {
+				return err
+			}
+			cpu, err := cpuTime(pid)
+			if err != nil {
+				return err
+			}
+			b.ColdCPU = append(b.ColdCPU, cpu)
+			if i > 0 {
+				return nil
+			}
+			for range o.invokes {
+				c0, err := cpuTime(pid)
+				if err != nil {
+					return err
+				}
+				start := time.Now()
+				if err := echo(f); err != nil {
+					return err
+				}
+				b.Warm = append(b.Warm, time.Since(start))
+				c1, err := cpuTime(pid)
+				if err != nil {
+					return err
+				}
+				b.WarmCPU = append(b.WarmCPU, c1-c0)
+			}
+			b.PeakRSSk, err = peakRSS(pid)
+			return err
+		}()
+		if stopErr := f.Stop(); err == nil && stopErr != nil {
+			err = stopErr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bench: baseline: %w", err)
+		}
+	}
+	return b, nil
+}
