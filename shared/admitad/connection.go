@@ -7,10 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 )
 
@@ -105,7 +101,7 @@ func ParseConnection(secret string) (Connection, error) {
 // version that holds it. A missing secret, or one without a refresh token,
 // gives an error wrapping ErrNotConnected.
 func ReadConnection(ctx context.Context, store *secretstore.Store, id string) (Connection, string, error) {
-	v, err := readCurrent(ctx, store, id)
+	v, err := store.Get(ctx, id)
 	if errors.Is(err, secretstore.ErrNotFound) {
 		return Connection{}, "", fmt.Errorf("admitad: refresh-token secret %s has no value: %w", id, ErrNotConnected)
 	}
@@ -117,29 +113,6 @@ func ReadConnection(ctx context.Context, store *secretstore.Store, id string) (C
 		return Connection{}, v.VersionID, fmt.Errorf("admitad: refresh-token secret %s holds no refresh token: %w", id, ErrNotConnected)
 	}
 	return c, v.VersionID, err
-}
-
-// readCurrent reads the version of secret id that carries AWSCURRENT,
-// naming the stage. On AWS this is what an unnamed read returns; moto
-// (5.2.1) answers an unnamed read with the version of the last
-// PutSecretValue even after UpdateSecretVersionStage moved AWSCURRENT, and
-// every write of the refresh-token secret is such a move.
-func readCurrent(ctx context.Context, store *secretstore.Store, id string) (secretstore.Value, error) {
-	out, err := store.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId:     aws.String(id),
-		VersionStage: aws.String("AWSCURRENT"),
-	})
-	if err != nil {
-		var nf *types.ResourceNotFoundException
-		if errors.As(err, &nf) {
-			return secretstore.Value{}, fmt.Errorf("secretstore: read %s: %w", id, secretstore.ErrNotFound)
-		}
-		return secretstore.Value{}, fmt.Errorf("secretstore: read %s: %w", id, err)
-	}
-	if out.SecretString == nil {
-		return secretstore.Value{}, fmt.Errorf("secretstore: read %s: no string value: %w", id, secretstore.ErrNotFound)
-	}
-	return secretstore.Value{String: *out.SecretString, VersionID: aws.ToString(out.VersionId)}, nil
 }
 
 // Staging labels of refresh-token versions written but not yet made
@@ -186,7 +159,7 @@ func SaveConnection(ctx context.Context, store *secretstore.Store, id string, c 
 			return err
 		}
 		for range maxTakeovers {
-			cur, err := readCurrent(ctx, store, id)
+			cur, err := store.Get(ctx, id)
 			if err != nil && !errors.Is(err, secretstore.ErrNotFound) {
 				return err
 			}
@@ -242,7 +215,7 @@ func saveRotated(ctx context.Context, store *secretstore.Store, id, readVersion 
 		if errors.Is(err, secretstore.ErrChanged) {
 			// An earlier attempt may have moved the label and lost
 			// only its answer: then the current version is ours.
-			cur, gerr := readCurrent(ctx, store, id)
+			cur, gerr := store.Get(ctx, id)
 			if gerr != nil {
 				return gerr
 			}

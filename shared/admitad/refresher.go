@@ -82,7 +82,7 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 // version: someone connected again while Admitad was refusing the old
 // token.
 func (c *Client) replaced(ctx context.Context, id, version string) bool {
-	v, err := readCurrent(ctx, c.Store, id)
+	v, err := c.Store.Get(ctx, id)
 	return err == nil && v.VersionID != version
 }
 
