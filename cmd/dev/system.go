@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -413,6 +414,9 @@ func (s *system) stop() error {
 		}
 	}
 	s.closers = nil
+	if left := leftovers(); len(left) > 0 {
+		errs = append(errs, fmt.Errorf("processes still running: %s", strings.Join(left, "; ")))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("dev: stop: %w", err)
 	}
