@@ -158,10 +158,10 @@ func TestTrimProcs(t *testing.T) {
 
 func TestVerdicts(t *testing.T) {
 	rep := &report{Functions: []*fnResult{
-		{Name: "small", Size: 9_000_000, PeakRSSk: 14_000,
+		{Name: "small", LogsRun: true, Size: 9_000_000, PeakRSSk: 14_000,
 			Cold: []coldSample{{Total: 15 * time.Millisecond, Vendor: time.Millisecond, Secrets: 5 * time.Millisecond, Run: 9 * time.Millisecond}},
 			Warm: []warmSample{{RoundTrip: 7 * time.Millisecond, Run: 6 * time.Millisecond, CPU: 900 * time.Microsecond}}},
-		{Name: "big", Size: 11_000_000, PeakRSSk: 40_000,
+		{Name: "big", LogsRun: true, Size: 11_000_000, PeakRSSk: 40_000,
 			Cold: []coldSample{{Total: 25 * time.Millisecond}},
 			Warm: []warmSample{{CPU: 1500 * time.Microsecond}}},
 	}}

@@ -52,11 +52,18 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// runnable reports whether fn is a refresher (a row of the vendor table),
-// which bench can invoke with a forced refresh.
-func runnable(fn string) bool {
-	_, err := vendors.Lookup(fn)
-	return err == nil
+// functionSpec finds the vendor whose refresher (callback false) or
+// authorization-code callback (callback true) fn is.
+func functionSpec(fn string) (spec vendors.Spec, callback, ok bool) {
+	for _, s := range vendors.All() {
+		switch fn {
+		case s.FunctionName():
+			return s, false, true
+		case s.CallbackFunctionName():
+			return s, true, true
+		}
+	}
+	return vendors.Spec{}, false, false
 }
 
 // buildSize builds fn exactly as `make build` does (linux/arm64, stripped)

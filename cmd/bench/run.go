@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
+	"github.com/token-refresher/token-refresher/shared/admitad"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
@@ -37,6 +38,73 @@ var fakes = map[string]func(vendortest.Options) *vendortest.Server{
 
 // forceEvent makes every invoke a real refresh.
 var forceEvent = []byte(`{"force":true}`)
+
+// workload is what bench sends a function and how it checks the reply.
+type workload struct {
+	payload []byte
+	check   func(localaws.Result) error
+	// logsRun: the function logs duration_us for each invoke (the
+	// refreshers do).
+	logsRun bool
+}
+
+func (w workload) invoke(ctx context.Context, f *localaws.Function) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	res, err := f.Invoke(ctx, w.payload)
+	if err != nil {
+		return err
+	}
+	if res.Failed() {
+		return fmt.Errorf("function failed: %s: %s", res.ErrorType, res.ErrorMessage)
+	}
+	return w.check(res)
+}
+
+// refresherWork is a forced refresh that must refresh (or, for Invoca,
+// validate).
+var refresherWork = workload{payload: forceEvent, logsRun: true, check: func(res localaws.Result) error {
+	var s refresh.Summary
+	if err := json.Unmarshal(res.Payload, &s); err != nil {
+		return fmt.Errorf("reply %q: %w", res.Payload, err)
+	}
+	if s.Action != refresh.ActionRefreshed && s.Action != refresh.ActionValidated {
+		return fmt.Errorf("action %q, want refreshed or validated", s.Action)
+	}
+	return nil
+}}
+
+// authorizeWork is the first step of connecting Admitad: a person opens a
+// connect link (/admitad/authorize, signed with signingKey) and the
+// callback function redirects to Admitad with a signed state. It reads the
+// signing key and the credentials.
+func authorizeWork(signingKey string) (workload, error) {
+	key, err := admitad.ParseSigningKey(signingKey)
+	if err != nil {
+		return workload{}, fmt.Errorf("bench: signing key %w", err)
+	}
+	link := admitad.MintLink(key, "https://abc123.execute-api.us-east-1.amazonaws.com/admitad/authorize", admitad.MaxLinkTTL, time.Now())
+	r, err := http.NewRequest(http.MethodGet, link, nil)
+	if err != nil {
+		return workload{}, fmt.Errorf("bench: authorize event: %w", err)
+	}
+	r.RemoteAddr = "203.0.113.7:50000"
+	r.Header.Set("User-Agent", "token-refresher-bench")
+	payload, err := json.Marshal(localaws.NewHTTPEvent(r, "GET /admitad/authorize", nil, time.Now()))
+	if err != nil {
+		return workload{}, fmt.Errorf("bench: authorize event: %w", err)
+	}
+	return workload{payload: payload, check: func(res localaws.Result) error {
+		resp, ok := localaws.ParseHTTPResponse(res.Payload)
+		if !ok {
+			return fmt.Errorf("reply is not an API Gateway response: %.200q", res.Payload)
+		}
+		if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+			return fmt.Errorf("authorize answered HTTP %d, want a redirect to Admitad", resp.StatusCode)
+		}
+		return nil
+	}}, nil
+}
 
 // env is moto_server behind a timing proxy, shared by every function.
 type env struct {
@@ -92,6 +160,9 @@ type fnResult struct {
 	Cold     []coldSample
 	Warm     []warmSample
 	PeakRSSk int64 // VmHWM in KiB
+	// LogsRun: the function logs each invoke's duration_us, so Run is set
+	// in the samples.
+	LogsRun bool
 	// WarmUser and WarmSys are the bootstrap's user and kernel CPU time
 	// over all the warm invokes.
 	WarmUser, WarmSys time.Duration
@@ -136,14 +207,34 @@ type warmSample struct {
 	CPU time.Duration
 }
 
-// Own is the function's own work in the refresh: Run less the waits.
-func (w warmSample) Own() time.Duration { return nonNegative(w.Run - w.Vendor - w.Secrets) }
+// Own is the function's own work: Run less the waits, or, for a function
+// that does not log Run, the round trip less the waits.
+func (w warmSample) Own(logsRun bool) time.Duration {
+	if logsRun {
+		return nonNegative(w.Run - w.Vendor - w.Secrets)
+	}
+	return nonNegative(w.RoundTrip - w.Vendor - w.Secrets)
+}
 
 func nonNegative(d time.Duration) time.Duration { return max(d, 0) }
 
 // measure runs r's cold starts and warm invokes.
 func (e *env) measure(ctx context.Context, r *fnResult, bootstrap string, o options, logf func(string, ...any)) error {
-	spec := vendors.MustLookup(r.Name)
+	spec, callback, ok := functionSpec(r.Name)
+	if !ok {
+		return fmt.Errorf("bench: %s is neither a refresher nor a callback of the vendor table", r.Name)
+	}
+	work, signingKey := refresherWork, ""
+	if callback {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		signingKey = hex.EncodeToString(b)
+		var err error
+		if work, err = authorizeWork(signingKey); err != nil {
+			return err
+		}
+	}
+	r.LogsRun = work.logsRun
 	srv := fakes[spec.Name](vendortest.Options{})
 	defer srv.Close()
 	vendorFront, err := serveMetered(srv.Handler())
@@ -152,13 +243,16 @@ func (e *env) measure(ctx context.Context, r *fnResult, bootstrap string, o opti
 	}
 	defer vendorFront.close()
 
-	fnEnv, err := e.secrets(ctx, spec, srv)
+	fnEnv, err := e.secrets(ctx, spec, srv, callback, signingKey)
 	if err != nil {
 		return err
 	}
+	if callback {
+		fnEnv = append(fnEnv, "AUTHORIZE_URL="+srv.AuthorizeURL(), "REFRESHER_FUNCTION_NAME=token-refresher-"+spec.Name)
+	}
 	fnEnv = append(fnEnv,
 		spec.URLEnv+"="+vendorFront.url+srv.TokenPath(),
-		"AWS_LAMBDA_FUNCTION_NAME=token-refresher-"+spec.Name,
+		"AWS_LAMBDA_FUNCTION_NAME=token-refresher-"+r.Name,
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=20",
 	)
@@ -171,7 +265,7 @@ func (e *env) measure(ctx context.Context, r *fnResult, bootstrap string, o opti
 		if err != nil {
 			return fmt.Errorf("bench: %s: %w", r.Name, err)
 		}
-		err = e.oneStart(ctx, r, f, vendorFront, o, i == 0)
+		err = e.oneStart(ctx, r, f, work, vendorFront, o, i == 0)
 		if err != nil && o.verbose {
 			logf("%s output:\n%s", r.Name, f.Output())
 		} else if i == 0 && o.verbose {
@@ -189,12 +283,12 @@ func (e *env) measure(ctx context.Context, r *fnResult, bootstrap string, o opti
 
 // oneStart does the cold invoke of a fresh emulator and, when warm is set,
 // the warm invokes and the memory reading.
-func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, vendorFront *meteredServer, o options, warm bool) error {
+func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, w workload, vendorFront *meteredServer, o options, warm bool) error {
 	vendorFront.take()
 	e.smFor.take()
 	seen := len(f.Output())
 	start := time.Now()
-	if err := invoke(ctx, f); err != nil {
+	if err := w.invoke(ctx, f); err != nil {
 		return fmt.Errorf("bench: %s: cold start: %w", r.Name, err)
 	}
 	total := time.Since(start)
@@ -208,7 +302,7 @@ func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, v
 	if err != nil {
 		return fmt.Errorf("bench: %s: %w", r.Name, err)
 	}
-	run, next, err := waitRunDuration(ctx, f, seen)
+	run, next, err := w.runDuration(ctx, f, seen)
 	if err != nil {
 		return fmt.Errorf("bench: %s: cold start: %w", r.Name, err)
 	}
@@ -227,7 +321,7 @@ func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, v
 			return fmt.Errorf("bench: %s: %w", r.Name, err)
 		}
 		start := time.Now()
-		if err := invoke(ctx, f); err != nil {
+		if err := w.invoke(ctx, f); err != nil {
 			return fmt.Errorf("bench: %s: warm invoke: %w", r.Name, err)
 		}
 		rt := time.Since(start)
@@ -237,7 +331,7 @@ func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, v
 		if err != nil {
 			return fmt.Errorf("bench: %s: %w", r.Name, err)
 		}
-		run, next, err := waitRunDuration(ctx, f, seen)
+		run, next, err := w.runDuration(ctx, f, seen)
 		if err != nil {
 			return fmt.Errorf("bench: %s: warm invoke: %w", r.Name, err)
 		}
@@ -257,31 +351,13 @@ func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, v
 	return nil
 }
 
-// invoke sends a forced refresh and checks that it refreshed.
-func invoke(ctx context.Context, f *localaws.Function) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	res, err := f.Invoke(ctx, forceEvent)
-	if err != nil {
-		return err
-	}
-	if res.Failed() {
-		return fmt.Errorf("function failed: %s: %s", res.ErrorType, res.ErrorMessage)
-	}
-	var s refresh.Summary
-	if err := json.Unmarshal(res.Payload, &s); err != nil {
-		return fmt.Errorf("reply %q: %w", res.Payload, err)
-	}
-	if s.Action != refresh.ActionRefreshed && s.Action != refresh.ActionValidated {
-		return fmt.Errorf("action %q, want refreshed or validated", s.Action)
-	}
-	return nil
-}
-
 // secrets creates the function's secrets in moto and returns the
 // environment that names them and points the SDK at the metered moto.
-func (e *env) secrets(ctx context.Context, spec vendors.Spec, srv *vendortest.Server) ([]string, error) {
+func (e *env) secrets(ctx context.Context, spec vendors.Spec, srv *vendortest.Server, callback bool, signingKey string) ([]string, error) {
 	prefix := "bench/" + e.run + "/" + spec.Name + "/"
+	if callback {
+		prefix = "bench/" + e.run + "/" + spec.CallbackFunctionName() + "/"
+	}
 	creds, _ := json.Marshal(vendortest.Credentials(spec.Name))
 	secrets := map[string]string{
 		prefix + "credentials": string(creds),
@@ -304,6 +380,10 @@ func (e *env) secrets(ctx context.Context, spec vendors.Spec, srv *vendortest.Se
 		secrets[prefix+"refresh"] = string(conn)
 		env = append(env, "REFRESH_SECRET_ID="+prefix+"refresh")
 	}
+	if callback {
+		secrets[prefix+"signing-key"] = signingKey
+		env = append(env, "SIGNING_KEY_SECRET_ID="+prefix+"signing-key")
+	}
 	for id, v := range secrets {
 		if _, err := e.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(id), SecretString: aws.String(v)}); err != nil {
 			return nil, fmt.Errorf("bench: create secret %s in moto: %w", id, err)
@@ -316,6 +396,15 @@ func (e *env) secrets(ctx context.Context, spec vendors.Spec, srv *vendortest.Se
 		env = append(env, kv)
 	}
 	return env, nil
+}
+
+// runDuration is the invoke's duration_us, or 0 for a function that does
+// not log it, and the new output offset.
+func (w workload) runDuration(ctx context.Context, f *localaws.Function, seen int) (time.Duration, int, error) {
+	if !w.logsRun {
+		return 0, len(f.Output()), nil
+	}
+	return waitRunDuration(ctx, f, seen)
 }
 
 // waitRunDuration is runDuration on the function's output, waiting up to
