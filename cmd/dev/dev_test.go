@@ -273,6 +273,46 @@ func TestDev(t *testing.T) {
 		tokens[vendors.Fyber+"-fresh"] = fresh
 	})
 
+	t.Run("invoke by hand", func(t *testing.T) {
+		cur := waitToken(t, store, vendors.Fyber, 5*time.Second, func(token.Token) bool { return true })
+		cases := []struct {
+			name, vendor, event string
+			wantStatus          int
+			wantAction          string
+			wantNew             bool
+		}{
+			{"stale rejected fingerprint", vendors.Fyber, `{"rejected_fingerprint":"` + kept(tokens, vendors.Fyber) + `"}`, http.StatusOK, refresh.ActionSkipped, false},
+			{"force", vendors.Fyber, `{"force":true}`, http.StatusOK, refresh.ActionRefreshed, true},
+			{"not JSON", vendors.Fyber, `force`, http.StatusBadRequest, "", false},
+			{"unknown vendor", "nope", `{}`, http.StatusNotFound, "", false},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				resp, err := http.Post(front+"/invoke/"+tc.vendor, "application/json", strings.NewReader(tc.event))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != tc.wantStatus {
+					t.Fatalf("HTTP %d, want %d: %s", resp.StatusCode, tc.wantStatus, body)
+				}
+				if tc.wantAction == "" {
+					return
+				}
+				var sum refresh.Summary
+				if err := json.Unmarshal(body, &sum); err != nil {
+					t.Fatalf("reply %s: %v", body, err)
+				}
+				if sum.Action != tc.wantAction || (sum.Fingerprint != cur.Fingerprint) != tc.wantNew {
+					t.Fatalf("reply %+v; want action %s, new token %v (was %s)", sum, tc.wantAction, tc.wantNew, cur.Fingerprint)
+				}
+				cur = waitToken(t, store, vendors.Fyber, 5*time.Second, func(tok token.Token) bool { return tok.Fingerprint == sum.Fingerprint })
+			})
+		}
+		tokens[vendors.Fyber+"-forced"] = cur
+	})
+
 	t.Run("SIGTERM leaves no process", func(t *testing.T) {
 		kids := descendantsOf(cmd.Process.Pid)
 		var names []string
@@ -326,6 +366,9 @@ func TestDev(t *testing.T) {
 		}
 	})
 }
+
+// kept is the fingerprint of the first token seen for vendor.
+func kept(tokens map[string]token.Token, vendor string) string { return tokens[vendor].Fingerprint }
 
 // connectAdmitad walks the connect flow hop by hop, as a browser does:
 // dev's /connect → signed link → the callback function's authorize route

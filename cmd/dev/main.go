@@ -113,6 +113,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	sys, err := start(ctx, cfg, stdout)
+	if err != nil && ctx.Err() != nil {
+		fmt.Fprintln(stderr, "dev: interrupted while starting; everything started so far is stopped")
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

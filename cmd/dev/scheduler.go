@@ -82,7 +82,7 @@ func (s *scheduler) loop(ctx context.Context, v *vendorRun) {
 			return
 		case <-t.C:
 		}
-		s.invoke(ctx, v)
+		s.invoke(ctx, v, scheduledEvent(v, time.Now()), "")
 		for now := time.Now(); !next.After(now); {
 			next = next.Add(v.every)
 		}
@@ -122,17 +122,19 @@ func scheduledEvent(v *vendorRun, now time.Time) []byte {
 	return b
 }
 
-// invoke runs the refresher once and records the outcome.
-func (s *scheduler) invoke(ctx context.Context, v *vendorRun) {
+// invoke runs the refresher once with payload and records the outcome;
+// by names who asked when it was not the schedule. Invokes of one vendor
+// queue behind each other (one emulator runs one invoke at a time).
+func (s *scheduler) invoke(ctx context.Context, v *vendorRun, payload []byte, by string) (localaws.Result, error) {
 	name := v.spec.Name
 	start := time.Now()
 	s.update(name, func(st *runState) { st.Running = true })
 	ictx, cancel := context.WithTimeout(ctx, invokeTimeout)
-	res, err := v.fn.Invoke(ictx, scheduledEvent(v, start))
+	res, err := v.fn.Invoke(ictx, payload)
 	cancel()
 	if ctx.Err() != nil {
 		s.update(name, func(st *runState) { st.Running = false })
-		return // stopping: not an outcome
+		return res, err // stopping, or the caller left: not an outcome
 	}
 	outcome, detail := "", ""
 	var sum refresh.Summary
@@ -156,20 +158,24 @@ func (s *scheduler) invoke(ctx context.Context, v *vendorRun) {
 			st.Failures++
 		}
 	})
-	s.event(name, start, outcome, detail, sum)
+	s.event(name, start, outcome, detail, sum, by)
+	return res, err
 }
 
 // event prints one line per run.
-func (s *scheduler) event(vendor string, at time.Time, outcome, detail string, sum refresh.Summary) {
+func (s *scheduler) event(vendor string, at time.Time, outcome, detail string, sum refresh.Summary, by string) {
 	if s.json {
 		b, _ := json.Marshal(map[string]any{
-			"event": "run", "vendor": vendor, "at": at.UTC().Format(time.RFC3339Nano),
+			"event": "run", "vendor": vendor, "at": at.UTC().Format(time.RFC3339Nano), "by": by,
 			"outcome": outcome, "error": detail, "fingerprint": sum.Fingerprint, "expires_at": sum.ExpiresAt,
 		})
 		s.events.add(string(b))
 		return
 	}
 	line := fmt.Sprintf("%s  %-9s %s", at.Format("15:04:05"), vendor, outcome)
+	if by != "" {
+		line += " (" + by + ")"
+	}
 	if sum.Fingerprint != "" {
 		line += "  token " + sum.Fingerprint
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -154,21 +155,22 @@ func (s *system) printHeader(w io.Writer) {
 	if s.cfg.speed == 60 {
 		fmt.Fprint(w, " (an hour of token life passes in a minute)")
 	}
-	fmt.Fprintf(w, "\n\n  Status page          %s/   (JSON: %s/status)\n", front, front)
-	fmt.Fprintf(w, "  Admitad callback API %s/admitad/authorize, %s/admitad/callback (API Gateway payload 2.0)\n", front, front)
-	fmt.Fprintf(w, "  Secrets Manager      %s (moto_server)\n", s.moto.URL)
+	fmt.Fprintf(w, "\n\n  %-22s %s/   (JSON: %s/status)\n", "Status page", front, front)
+	fmt.Fprintf(w, "  %-22s %s/admitad/authorize, %s/admitad/callback (API Gateway payload 2.0)\n", "Admitad callback API", front, front)
+	fmt.Fprintf(w, "  %-22s %s (moto_server)\n", "Secrets Manager", s.moto.URL)
 	for _, v := range s.vendors {
 		life := "never expire"
 		if v.lifetime > 0 {
 			life = "live " + roundDur(v.lifetime)
 		}
-		fmt.Fprintf(w, "  %-20s %s  %s every %s (table: %s), tokens %s\n",
+		fmt.Fprintf(w, "  %-22s %s  %s every %s (table: %s), tokens %s\n",
 			v.spec.Name+" test server", v.fake.URL(), functionName(v.spec.FunctionName()), roundDur(v.every), v.spec.Every, life)
 	}
 	fmt.Fprintf(w, "  Function and moto logs: %s\n", s.logPath)
 	fmt.Fprintf(w, "\n  Connect Admitad: open %s/connect in a browser\n", front)
 	fyber := s.ports.vendor["fyber"].url()
 	fmt.Fprintf(w, "  Fail the next 4 fyber token requests: curl -X POST %s/_fault -d '{\"status\":500,\"count\":4}'\n", fyber)
+	fmt.Fprintf(w, "  Invoke a refresher as an app would: curl -X POST %s/invoke/fyber -d '{\"force\":true}'\n", front)
 	fmt.Fprintf(w, "  Read a token: AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --region %s --endpoint-url %s secretsmanager get-secret-value --secret-id %s\n",
 		localaws.Region, s.moto.URL, secretName("fyber", "token"))
 	fmt.Fprintf(w, "  Ctrl-C stops everything.\n\n")
@@ -197,6 +199,7 @@ func (s *system) handler() http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(s.status(r.Context()))
 	})
+	mux.HandleFunc("POST /invoke/{vendor}", s.handleInvoke)
 	mux.HandleFunc("GET /connect", func(w http.ResponseWriter, r *http.Request) {
 		link := admitad.MintLink(s.key, s.ports.front.url()+admitad.AuthorizePath, s.cfg.linkTTL, time.Now())
 		w.Header().Set("Cache-Control", "no-store")
@@ -267,4 +270,46 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// maxInvokeBody bounds the event POST /invoke/{vendor} takes.
+const maxInvokeBody = 64 << 10
+
+// handleInvoke invokes a refresher with the request body as its event
+// ({} when empty), as an app or operator invokes it in AWS (for example
+// {"force":true} or {"rejected_fingerprint":"<16 hex>"}). It answers the
+// function's reply: its summary, or its error document with HTTP 502.
+func (s *system) handleInvoke(w http.ResponseWriter, r *http.Request) {
+	var v *vendorRun
+	for _, c := range s.vendors {
+		if c.spec.Name == r.PathValue("vendor") {
+			v = c
+		}
+	}
+	if v == nil {
+		http.Error(w, fmt.Sprintf("dev: no vendor %q", r.PathValue("vendor")), http.StatusNotFound)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxInvokeBody))
+	if err != nil {
+		http.Error(w, "dev: read event: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if !json.Valid(body) {
+		http.Error(w, "dev: the event is not JSON", http.StatusBadRequest)
+		return
+	}
+	res, err := s.sched.invoke(r.Context(), v, body, "invoked by hand")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if res.Failed() {
+		w.WriteHeader(http.StatusBadGateway)
+	}
+	_, _ = w.Write(res.Payload)
 }
