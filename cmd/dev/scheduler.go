@@ -82,7 +82,7 @@ func (s *scheduler) loop(ctx context.Context, v *vendorRun) {
 			return
 		case <-t.C:
 		}
-		s.invoke(ctx, v, scheduledEvent(v, time.Now()), "")
+		s.invoke(ctx, v, scheduledEvent, "")
 		for now := time.Now(); !next.After(now); {
 			next = next.Add(v.every)
 		}
@@ -106,21 +106,9 @@ func (s *scheduler) snapshot() map[string]runState {
 	return out
 }
 
-// scheduledEvent is what EventBridge Scheduler sends the refresher.
-func scheduledEvent(v *vendorRun, now time.Time) []byte {
-	b, _ := json.Marshal(map[string]any{
-		"version":     "0",
-		"id":          randomString(12),
-		"detail-type": "Scheduled Event",
-		"source":      "aws.scheduler",
-		"account":     "123456789012",
-		"time":        now.UTC().Format(time.RFC3339),
-		"region":      localaws.Region,
-		"resources":   []string{"arn:aws:scheduler:" + localaws.Region + ":123456789012:schedule/default/" + functionName(v.spec.FunctionName())},
-		"detail":      map[string]any{},
-	})
-	return b
-}
+// scheduledEvent is the input the stack's EventBridge Scheduler schedule
+// sends (infra: ScheduleTargetInput_FromObject of an empty object).
+var scheduledEvent = []byte("{}")
 
 // invoke runs the refresher once with payload and records the outcome;
 // by names who asked when it was not the schedule. Invokes of one vendor
