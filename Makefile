@@ -22,6 +22,10 @@ help: ## List the targets.
 tools: ## Install aws-lambda-rie and the CDK CLI; check moto_server.
 	@scripts/install-tools.sh
 
+.PHONY: dev
+dev: tools ## Run the whole system locally: moto_server, vendor test servers, every function, sped-up schedules (DEV_ARGS="-speed 600").
+	@go build -o $(BUILD_DIR)/dev ./cmd/dev && exec $(BUILD_DIR)/dev $(DEV_ARGS)
+
 .PHONY: build
 build: ## Build every function as build/<fn>/bootstrap (linux/arm64, provided.al2023).
 	@for fn in $(FUNCTIONS); do \
