@@ -1,9 +1,17 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/token-refresher/token-refresher/internal/localaws"
 )
 
 func TestParseBench(t *testing.T) {
@@ -185,5 +193,121 @@ func TestVerdicts(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s: got %q, want %q (all: %v)", k, got[k], v, got)
 		}
+	}
+}
+
+func TestWorkloadChecks(t *testing.T) {
+	authorize, err := authorizeWork("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		w       workload
+		payload string
+		wantErr bool
+	}{
+		{"refreshed", refresherWork, `{"vendor":"fyber","action":"refreshed","fingerprint":"0123456789abcdef"}`, false},
+		{"validated", refresherWork, `{"vendor":"invoca","action":"validated"}`, false},
+		{"skipped is not a refresh", refresherWork, `{"vendor":"fyber","action":"skipped"}`, true},
+		{"not a summary", refresherWork, `"hello"`, true},
+		{"redirect", authorize, `{"statusCode":302,"headers":{"Location":"https://store.admitad.com/api/authorize/"}}`, false},
+		{"refused link", authorize, `{"statusCode":403,"body":"<html>"}`, true},
+		{"not an HTTP reply", authorize, `not json`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.w.check(localaws.Result{Payload: []byte(tt.payload)})
+			if (err != nil) != tt.wantErr {
+				t.Errorf("check(%s) = %v, want error %v", tt.payload, err, tt.wantErr)
+			}
+		})
+	}
+	t.Run("authorize event carries a signed link", func(t *testing.T) {
+		var ev struct {
+			RouteKey              string            `json:"routeKey"`
+			QueryStringParameters map[string]string `json:"queryStringParameters"`
+		}
+		if err := json.Unmarshal(authorize.payload, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.RouteKey != "GET /admitad/authorize" || len(ev.QueryStringParameters) < 2 {
+			t.Errorf("event = %+v", ev)
+		}
+	})
+}
+
+func TestProcReadings(t *testing.T) {
+	t.Run("CPU time and peak RSS of this process", func(t *testing.T) {
+		cpu, err := cpuTime(os.Getpid())
+		if err != nil || cpu <= 0 {
+			t.Errorf("cpuTime = %v, %v", cpu, err)
+		}
+		hwm, err := peakRSS(os.Getpid())
+		if err != nil || hwm <= 0 {
+			t.Errorf("peakRSS = %d, %v", hwm, err)
+		}
+	})
+	t.Run("bootstrap found below its parent", func(t *testing.T) {
+		sleep, err := exec.LookPath("sleep")
+		if err != nil {
+			t.Skip("no sleep command")
+		}
+		b, err := os.ReadFile(sleep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bootstrap := filepath.Join(t.TempDir(), "bootstrap")
+		if err := os.WriteFile(bootstrap, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// A shell stands in for the emulator: the bootstrap is its child.
+		cmd := exec.Command("sh", "-c", bootstrap+" 30; true")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		var pid int
+		for range 100 {
+			if pid, err = bootstrapPID(cmd.Process.Pid); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pp, ok := parentPID(pid); !ok || pp != cmd.Process.Pid {
+			t.Errorf("found pid %d with parent %d, want a child of %d", pid, pp, cmd.Process.Pid)
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		if _, err := bootstrapPID(os.Getpid() + 1_000_000); err == nil {
+			t.Error("found a bootstrap below a process that does not exist")
+		}
+	})
+}
+
+func TestMeteredServer(t *testing.T) {
+	m, err := serveMetered(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(5 * time.Millisecond)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.close()
+	for range 2 {
+		resp, err := http.Get(m.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	d, n := m.take()
+	if n != 2 || d < 10*time.Millisecond {
+		t.Errorf("take = %v over %d requests, want ≥ 10ms over 2", d, n)
+	}
+	if d, n := m.take(); d != 0 || n != 0 {
+		t.Errorf("second take = %v, %d; want it reset", d, n)
 	}
 }
