@@ -198,7 +198,7 @@ type request struct {
 	query         url.Values
 	log           *slog.Logger
 	start         time.Time
-	secrets       []string
+	secrets       refresh.Scrubber
 	attrs         []slog.Attr
 	cookies       []string
 }
@@ -214,23 +214,9 @@ func (r *request) method() string {
 }
 
 // hide registers values that must never reach a page or a log line.
-func (r *request) hide(values ...string) {
-	for _, v := range values {
-		if len(v) >= 6 {
-			r.secrets = append(r.secrets, v)
-			if q := url.QueryEscape(v); q != v {
-				r.secrets = append(r.secrets, q)
-			}
-		}
-	}
-}
+func (r *request) hide(values ...string) { r.secrets.Add(values...) }
 
-func (r *request) scrub(s string) string {
-	for _, v := range r.secrets {
-		s = strings.ReplaceAll(s, v, "[redacted]")
-	}
-	return s
-}
+func (r *request) scrub(s string) string { return r.secrets.Scrub(s) }
 
 // route finds which route a request is for, and the path prefix in front
 // of it (the stage, when the API is not served from the $default stage).

@@ -187,11 +187,11 @@ type Refresher struct {
 // to return to Lambda: it contains no secret.
 func (r *Refresher) Run(ctx context.Context, target Target, ev Event) (Summary, error) {
 	start := r.now()
-	sc := &scrubber{}
+	sc := &Scrubber{}
 	res := outcome{vendor: r.Spec.Name}
 	sum, err := r.run(ctx, target, ev, sc, &res)
 	if err != nil {
-		err = &Error{Vendor: r.Spec.Name, msg: sc.scrub(err.Error()), cause: err}
+		err = &Error{Vendor: r.Spec.Name, msg: sc.Scrub(err.Error()), cause: err}
 		res.action = "failed"
 	}
 	res.duration = r.now().Sub(start)
@@ -208,20 +208,20 @@ type outcome struct {
 	duration time.Duration
 }
 
-func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *scrubber, res *outcome) (Summary, error) {
+func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubber, res *outcome) (Summary, error) {
 	creds, err := r.readCredentials(ctx, target.CredentialsSecretID)
 	if err != nil {
 		return Summary{}, err
 	}
 	for _, v := range creds {
-		sc.add(v)
+		sc.Add(v)
 	}
 	current, err := r.readCurrent(ctx, target.TokenSecretID)
 	if err != nil {
 		return Summary{}, err
 	}
 	if current != nil {
-		sc.add(current.AccessToken)
+		sc.Add(current.AccessToken)
 		res.current = current
 	}
 	now := r.now()
@@ -230,7 +230,7 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *scrubb
 		return summarise(r.Spec.Name, ActionSkipped, current), nil
 	}
 
-	req := &Request{Target: target, Credentials: creds, Current: current, Endpoint: r.Endpoint, hide: sc.add}
+	req := &Request{Target: target, Credentials: creds, Current: current, Endpoint: r.Endpoint, hide: sc.Add}
 	callStart := r.now()
 	g, err := r.Vendor.Fetch(ctx, req)
 	res.latency = r.now().Sub(callStart)
@@ -242,7 +242,7 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *scrubb
 		// Vendor packages prefix their errors with the vendor and step.
 		return Summary{}, err
 	}
-	sc.add(g.AccessToken)
+	sc.Add(g.AccessToken)
 	tok, err := r.Publish(ctx, target.TokenSecretID, g)
 	if err != nil {
 		return Summary{}, err
@@ -425,13 +425,15 @@ type Error struct {
 func (e *Error) Error() string { return e.msg }
 func (e *Error) Unwrap() error { return e.cause }
 
-// scrubber removes known secret values from text.
-type scrubber struct{ values []string }
+// Scrubber removes known secret values, and their URL-encoded forms, from
+// text bound for an error, a log line or a page. The zero value is ready;
+// it is not safe for concurrent use.
+type Scrubber struct{ values []string }
 
-func (s *scrubber) add(values ...string) {
+// Add registers values to remove. Values shorter than six bytes (a numeric
+// id) are ignored: they would mangle messages and are not secrets.
+func (s *Scrubber) Add(values ...string) {
 	for _, v := range values {
-		// Very short values (a numeric id) would mangle messages and are
-		// not secrets worth hiding.
 		if len(v) >= 6 {
 			s.values = append(s.values, v)
 			if q := url.QueryEscape(v); q != v {
@@ -441,7 +443,8 @@ func (s *scrubber) add(values ...string) {
 	}
 }
 
-func (s *scrubber) scrub(text string) string {
+// Scrub returns text with every registered value replaced by "[redacted]".
+func (s *Scrubber) Scrub(text string) string {
 	for _, v := range s.values {
 		text = strings.ReplaceAll(text, v, "[redacted]")
 	}
