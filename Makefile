@@ -39,6 +39,10 @@ test: tools ## Run every test (unit, fuzz seed corpora, integration under aws-la
 	REQUIRE_CDK_CLI=1 go test -race -count=1 -timeout 40m ./...
 	$(MAKE) synth
 
+.PHONY: bench
+bench: tools ## Measure bootstrap size, cold start, warm split, peak memory and Go benchmarks of every function; writes bench/results.md.
+	go run ./cmd/bench $(BENCH_FLAGS)
+
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
