@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 // functionTimeout is the deadline of every function. A refresher retries a
@@ -75,7 +77,10 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goF
 	if timeout == 0 {
 		timeout = functionTimeout
 	}
-	env := make(map[string]*string, len(p.Environment))
+	env := make(map[string]*string, len(p.Environment)+len(vendors.FunctionEnvironment))
+	for k, v := range vendors.FunctionEnvironment {
+		env[k] = jsii.String(v)
+	}
 	for k, v := range p.Environment {
 		env[k] = jsii.String(v)
 	}

@@ -119,6 +119,9 @@ func TestEnvironmentPointsAtSecrets(t *testing.T) {
 			creds := ref(testDoc.secret(t, credentialsSecretName(DefaultNamePrefix, spec.Name)))
 			token := ref(testDoc.secret(t, tokenSecretName(DefaultNamePrefix, spec.Name)))
 			want := map[string]any{"CREDENTIALS_SECRET_ID": creds, "TOKEN_SECRET_ID": token}
+			for k, v := range vendors.FunctionEnvironment {
+				want[k] = v
+			}
 			if spec.DefaultURL != "" {
 				want[spec.URLEnv] = spec.DefaultURL
 			}

@@ -256,7 +256,7 @@ func (e *env) measure(ctx context.Context, r *fnResult, bootstrap string, o opti
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=20",
 	)
-	fnEnv = append(fnEnv, o.fnEnv...)
+	fnEnv = append(append(fnEnv, vendors.FunctionEnv()...), o.fnEnv...)
 	for i := range o.starts {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -543,7 +543,7 @@ func measureBaseline(ctx context.Context, bootstrap string, o options) (*baselin
 		return nil
 	}
 	for i := range o.starts {
-		f, err := localaws.StartFunction(ctx, bootstrap, append([]string{"AWS_LAMBDA_FUNCTION_TIMEOUT=20"}, o.fnEnv...), nil)
+		f, err := localaws.StartFunction(ctx, bootstrap, append(append([]string{"AWS_LAMBDA_FUNCTION_TIMEOUT=20"}, vendors.FunctionEnv()...), o.fnEnv...), nil)
 		if err != nil {
 			return nil, fmt.Errorf("bench: baseline: %w", err)
 		}

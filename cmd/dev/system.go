@@ -334,7 +334,7 @@ func randomString(n int) string {
 func (s *system) startFunctions(ctx context.Context) error {
 	fmt.Fprintf(s.out, "Starting %d functions under aws-lambda-rie...\n", len(functionFolders()))
 	for _, v := range s.vendors {
-		env := append(s.moto.Env(),
+		env := append(append(s.moto.Env(), vendors.FunctionEnv()...),
 			"AWS_LAMBDA_FUNCTION_NAME="+functionName(v.spec.FunctionName()),
 			"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(functionTimeout),
 			"CREDENTIALS_SECRET_ID="+secretName(v.spec.Name, "credentials"),
@@ -352,7 +352,7 @@ func (s *system) startFunctions(ctx context.Context) error {
 		s.closers = append(s.closers, fn.Stop)
 
 		if cb := v.spec.CallbackFunctionName(); cb != "" {
-			env := append(s.moto.Env(),
+			env := append(append(s.moto.Env(), vendors.FunctionEnv()...),
 				"AWS_LAMBDA_FUNCTION_NAME="+functionName(cb),
 				"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(functionTimeout),
 				"CREDENTIALS_SECRET_ID="+secretName(v.spec.Name, "credentials"),
