@@ -58,7 +58,6 @@ func ParseCredentials(secret string, required []string) (Credentials, error) {
 	return creds, nil
 }
 
-
 func (r *Refresher) readCredentials(ctx context.Context, id string) (Credentials, error) {
 	if id == "" {
 		return nil, fmt.Errorf("%s: no credentials secret configured (CREDENTIALS_SECRET_ID)", r.Spec.Name)
