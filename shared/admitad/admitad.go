@@ -59,7 +59,7 @@ const ConnectHint = "reconnect Admitad: run `make connect-admitad` (or `tokenctl
 // Admitad again: no refresh token stored, a refresh token Admitad refuses
 // (invalid_grant), client credentials it refuses (invalid_client), or a
 // refresh token that was rotated but could not be saved.
-var ErrReconnect = errors.New("Admitad must be reconnected")
+var ErrReconnect = errors.New("admitad: must be reconnected")
 
 // Reply is the token endpoint's successful reply.
 type Reply struct {

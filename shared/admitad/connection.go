@@ -69,7 +69,7 @@ func (c Connection) Encode() string {
 
 // ErrNotConnected means the refresh-token secret holds no refresh token:
 // nobody has connected Admitad yet (a new secret holds a random string).
-var ErrNotConnected = errors.New("Admitad is not connected: no refresh token stored")
+var ErrNotConnected = errors.New("admitad: not connected: no refresh token stored")
 
 // ParseConnection decodes a refresh-token secret. A value that is not a
 // connection (not JSON, or no refresh_token) gives ErrNotConnected; errors
