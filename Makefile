@@ -54,7 +54,8 @@ fuzz: ## Fuzz every reply parser and decoder for FUZZTIME each (default 20s).
 	@for target in \
 		"./shared/hasoffers FuzzParseReply" "./shared/fyber FuzzParseReply" "./shared/merchenta FuzzParseReply" \
 		"./shared/jwtexp FuzzNumeric" "./shared/jwtexp FuzzISO" "./shared/token FuzzParse" \
-		"./shared/refresh FuzzParseEvent" "./shared/refresh FuzzParseCredentials"; do \
+		"./shared/refresh FuzzParseEvent" "./shared/refresh FuzzParseCredentials" \
+		"./shared/admitad FuzzParseReply" "./shared/admitad FuzzParseConnection" "./shared/admitad FuzzVerifyStateAndLink"; do \
 		set -- $$target; go test -run '^$$' -fuzz "^$$2$$" -fuzztime $${FUZZTIME:-20s} $$1 || exit 1; \
 	done
 
