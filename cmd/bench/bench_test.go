@@ -269,7 +269,7 @@ func TestProcReadings(t *testing.T) {
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		var pid int
 		for range 100 {
-			if pid, err = bootstrapPID(cmd.Process.Pid); err == nil {
+			if pid, err = localaws.BootstrapPID(cmd.Process.Pid); err == nil {
 				break
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -277,11 +277,11 @@ func TestProcReadings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pp, ok := parentPID(pid); !ok || pp != cmd.Process.Pid {
+		if pp, ok := localaws.ParentPID(pid); !ok || pp != cmd.Process.Pid {
 			t.Errorf("found pid %d with parent %d, want a child of %d", pid, pp, cmd.Process.Pid)
 		}
 		_ = syscall.Kill(pid, syscall.SIGKILL)
-		if _, err := bootstrapPID(os.Getpid() + 1_000_000); err == nil {
+		if _, err := localaws.BootstrapPID(os.Getpid() + 1_000_000); err == nil {
 			t.Error("found a bootstrap below a process that does not exist")
 		}
 	})

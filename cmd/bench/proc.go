@@ -11,58 +11,6 @@ import (
 	"time"
 )
 
-// bootstrapPID finds the bootstrap process the emulator with pid rie
-// started: a descendant of rie (read from /proc) that is not the emulator
-// itself. The emulator runs exactly one bootstrap.
-func bootstrapPID(rie int) (int, error) {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, fmt.Errorf("find bootstrap: %w", err)
-	}
-	children := map[int][]int{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if pp, ok := parentPID(pid); ok {
-			children[pp] = append(children[pp], pid)
-		}
-	}
-	queue := []int{rie}
-	for len(queue) > 0 {
-		cur := queue[0]
-		queue = queue[1:]
-		for _, c := range children[cur] {
-			if exe, err := os.Readlink("/proc/" + strconv.Itoa(c) + "/exe"); err == nil && filepath.Base(exe) == "bootstrap" {
-				return c, nil
-			}
-			queue = append(queue, c)
-		}
-	}
-	return 0, fmt.Errorf("find bootstrap: no process named bootstrap below the emulator (pid %d)", rie)
-}
-
-// parentPID reads the ppid from /proc/<pid>/stat; the command name may hold
-// spaces and parentheses, so fields are counted from the last ')'.
-func parentPID(pid int) (int, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0, false
-	}
-	pp, err := strconv.Atoi(f[1])
-	return pp, err == nil
-}
-
 // peakRSS returns VmHWM, the peak resident set size, of pid in KiB.
 func peakRSS(pid int) (int64, error) {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")

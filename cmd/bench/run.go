@@ -294,7 +294,7 @@ func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, w
 	total := time.Since(start)
 	vw, _ := vendorFront.take()
 	sw, _ := e.smFor.take()
-	pid, err := bootstrapPID(f.PID())
+	pid, err := f.BootstrapPID()
 	if err != nil {
 		return fmt.Errorf("bench: %s: %w", r.Name, err)
 	}
@@ -555,7 +555,7 @@ func measureBaseline(ctx context.Context, bootstrap string, o options) (*baselin
 			}
 			b.Cold = append(b.Cold, time.Since(start))
 			b.EmulatorInit = append(b.EmulatorInit, initReport(f.Output()[seen:]))
-			pid, err := bootstrapPID(f.PID())
+			pid, err := f.BootstrapPID()
 			if err != nil {
 				return err
 			}

@@ -352,6 +352,10 @@ func (f *Function) Output() string { return f.proc.out.String() }
 // group). The bootstrap runs as its child in a process group of its own.
 func (f *Function) PID() int { return f.proc.pid() }
 
+// BootstrapPID returns the process id of the bootstrap the emulator runs;
+// the emulator starts it at the first invoke.
+func (f *Function) BootstrapPID() (int, error) { return BootstrapPID(f.PID()) }
+
 // Stop kills the emulator, the bootstrap and anything they started, and
 // waits for the emulator to exit. It is idempotent.
 func (f *Function) Stop() error {

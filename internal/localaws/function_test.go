@@ -185,7 +185,7 @@ func busyBootstrapPID(t *testing.T, f *Function) int {
 	t.Helper()
 	var child int
 	if !eventually(func() bool {
-		for _, d := range descendants(f.PID()) {
+		for _, d := range Descendants(f.PID()) {
 			child = d
 			return strings.Contains(f.Output(), "echofn: handling event")
 		}

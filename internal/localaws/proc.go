@@ -86,7 +86,7 @@ func (p *process) stop() error {
 // process group, then kills the group of pid.
 func killTree(pid int) {
 	_ = syscall.Kill(-pid, syscall.SIGSTOP)
-	for _, d := range descendants(pid) {
+	for _, d := range Descendants(pid) {
 		_ = syscall.Kill(-d, syscall.SIGKILL)
 		_ = syscall.Kill(d, syscall.SIGKILL)
 	}

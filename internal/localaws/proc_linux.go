@@ -1,7 +1,9 @@
 package localaws
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,8 +16,9 @@ func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
-// descendants lists every process below pid, read from /proc.
-func descendants(pid int) []int {
+// Descendants lists every process below pid (zombies included), read from
+// /proc; nil on systems without /proc.
+func Descendants(pid int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -26,7 +29,7 @@ func descendants(pid int) []int {
 		if err != nil {
 			continue
 		}
-		if pp, ok := parentPID(p); ok {
+		if pp, ok := ParentPID(p); ok {
 			children[pp] = append(children[pp], p)
 		}
 	}
@@ -43,10 +46,10 @@ func descendants(pid int) []int {
 	return out
 }
 
-// parentPID reads the fourth field of /proc/<pid>/stat. The command name
+// ParentPID reads the fourth field of /proc/<pid>/stat. The command name
 // (field two) may hold spaces and parentheses, so fields are counted from
 // the last ')'.
-func parentPID(pid int) (int, bool) {
+func ParentPID(pid int) (int, bool) {
 	f, ok := statFields(pid)
 	if !ok || len(f) < 2 {
 		return 0, false
@@ -68,4 +71,21 @@ func statFields(pid int) ([]string, bool) {
 		return nil, false
 	}
 	return strings.Fields(s[i+1:]), true
+}
+
+// Running reports whether pid exists and is neither a zombie nor dead.
+func Running(pid int) bool {
+	f, ok := statFields(pid)
+	return ok && len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+// BootstrapPID finds the process named "bootstrap" below pid (an
+// emulator, which runs exactly one).
+func BootstrapPID(pid int) (int, error) {
+	for _, d := range Descendants(pid) {
+		if exe, err := os.Readlink("/proc/" + strconv.Itoa(d) + "/exe"); err == nil && filepath.Base(exe) == "bootstrap" {
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("localaws: no process named bootstrap below pid %d", pid)
 }
