@@ -16,14 +16,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
-	"github.com/token-refresher/token-refresher/shared/jwtexp"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/token"
-	"github.com/token-refresher/token-refresher/shared/vendorhttp"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
@@ -424,46 +421,3 @@ type Error struct {
 
 func (e *Error) Error() string { return e.msg }
 func (e *Error) Unwrap() error { return e.cause }
-
-// Scrubber removes known secret values, and their URL-encoded forms, from
-// text bound for an error, a log line or a page. The zero value is ready;
-// it is not safe for concurrent use.
-type Scrubber struct{ values []string }
-
-// Add registers values to remove. Values shorter than six bytes (a numeric
-// id) are ignored: they would mangle messages and are not secrets.
-func (s *Scrubber) Add(values ...string) {
-	for _, v := range values {
-		if len(v) >= 6 {
-			s.values = append(s.values, v)
-			if q := url.QueryEscape(v); q != v {
-				s.values = append(s.values, q)
-			}
-		}
-	}
-}
-
-// Scrub returns text with every registered value replaced by "[redacted]".
-func (s *Scrubber) Scrub(text string) string {
-	for _, v := range s.values {
-		text = strings.ReplaceAll(text, v, "[redacted]")
-	}
-	return text
-}
-
-// NewGrant builds the grant for a token obtained in resp: the vendor's
-// stated lifetime (0 when it states none), its Date header, the send time,
-// and the token's own JWT "exp" when it has one.
-func NewGrant(resp *vendorhttp.Response, accessToken, tokenType string, expiresInSeconds int64) *Grant {
-	g := &Grant{
-		AccessToken: accessToken,
-		TokenType:   tokenType,
-		ExpiresIn:   time.Duration(expiresInSeconds) * time.Second,
-		Date:        resp.Date,
-		Sent:        resp.Sent,
-	}
-	if exp, ok := jwtexp.Numeric(accessToken); ok {
-		g.NotAfter = exp
-	}
-	return g
-}
