@@ -18,12 +18,23 @@ export AWS_EC2_METADATA_DISABLED ?= true
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
+# Each target installs only the tools it runs (scripts/install-tools.sh):
+# deploying needs Go, Node.js and the CDK CLI; make dev and make bench need
+# aws-lambda-rie and moto_server; make test needs all three.
 .PHONY: tools
-tools: ## Install aws-lambda-rie and the CDK CLI; check moto_server.
+tools: ## Install aws-lambda-rie and the CDK CLI; check moto_server (everything make test needs).
 	@scripts/install-tools.sh
 
+.PHONY: dev-tools
+dev-tools: ## Install aws-lambda-rie and check moto_server (what make dev and make bench need).
+	@scripts/install-tools.sh rie moto
+
+.PHONY: cdk-cli
+cdk-cli: ## Install the CDK CLI into .tools/cdk (what the deploy targets need).
+	@scripts/install-tools.sh cdk
+
 .PHONY: dev
-dev: tools ## Run the whole system locally: moto_server, vendor test servers, every function, sped-up schedules (DEV_ARGS="-speed 600").
+dev: dev-tools ## Run the whole system locally: moto_server, vendor test servers, every function, sped-up schedules (DEV_ARGS="-speed 600").
 	@go build -o $(BUILD_DIR)/dev ./cmd/dev && exec $(BUILD_DIR)/dev $(DEV_ARGS)
 
 .PHONY: build
@@ -40,7 +51,7 @@ test: tools ## Run every test (unit, fuzz seed corpora, integration under aws-la
 	$(MAKE) synth
 
 .PHONY: bench
-bench: tools ## Measure bootstrap size, cold start, warm split, peak memory and Go benchmarks of every function; writes bench/results.md.
+bench: dev-tools ## Measure bootstrap size, cold start, warm split, peak memory and Go benchmarks of every function; writes bench/results.md.
 	go run ./cmd/bench $(BENCH_FLAGS)
 
 .PHONY: lint
@@ -63,24 +74,41 @@ fuzz: ## Fuzz every reply parser and decoder for FUZZTIME each (default 20s).
 CDK_ARGS ?=
 
 .PHONY: synth
-synth: tools build ## Synthesize the CloudFormation template with the CDK CLI (offline).
+synth: cdk-cli build ## Synthesize the CloudFormation template with the CDK CLI (offline; no AWS credentials needed).
 	$(CDK_ENV) $(CDK) synth $(CDK_FLAGS) -q $(CDK_ARGS)
 
 .PHONY: bootstrap
-bootstrap: tools ## Prepare the AWS account and region for CDK deployments (once).
+bootstrap: cdk-cli ## Prepare the AWS account and region for CDK deployments (once).
 	$(CDK_ENV) $(CDK) bootstrap $(CDK_FLAGS) $(CDK_ARGS)
 
 .PHONY: diff
-diff: tools build ## Compare the stack with what is deployed.
+diff: cdk-cli build ## Compare the stack with what is deployed.
 	$(CDK_ENV) $(CDK) diff $(CDK_FLAGS) $(CDK_ARGS)
 
 .PHONY: deploy
-deploy: tools build ## Build the functions and deploy the stack.
+deploy: cdk-cli build ## Build the functions and deploy the stack (docs/deploying.md).
 	$(CDK_ENV) $(CDK) deploy $(CDK_FLAGS) --require-approval broadening $(CDK_ARGS)
 
 .PHONY: destroy
-destroy: tools build ## Remove the stack (see README: what stays behind).
+destroy: cdk-cli build ## Remove the stack (docs/deploying.md: what stays behind).
 	$(CDK_ENV) $(CDK) destroy $(CDK_FLAGS) $(CDK_ARGS)
+
+# A target that talks to AWS stops before it installs or builds anything,
+# with one line, when no source of AWS credentials is configured: keys or a
+# profile in the environment, web identity, a container role, a credentials
+# or config file that names credentials, or (AWS_EC2_METADATA_DISABLED=false)
+# an instance role. Only the configuration is read; the CDK CLI resolves it.
+AWS_TARGETS := bootstrap diff deploy destroy
+AWS_CREDENTIAL_KEYS := aws_access_key_id|credential_process|credential_source|role_arn|web_identity_token_file|sso_session|sso_start_url|sso_account_id|login_session
+AWS_CREDENTIALS_FOUND = { [ -n "$$AWS_ACCESS_KEY_ID" ] && [ -n "$$AWS_SECRET_ACCESS_KEY" ]; } \
+	|| [ -n "$$AWS_PROFILE$$AWS_DEFAULT_PROFILE$$AWS_WEB_IDENTITY_TOKEN_FILE$$AWS_CONTAINER_CREDENTIALS_FULL_URI$$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" ] \
+	|| grep -Eqs '^[[:space:]]*($(AWS_CREDENTIAL_KEYS))[[:space:]]*=' "$${AWS_SHARED_CREDENTIALS_FILE:-$$HOME/.aws/credentials}" "$${AWS_CONFIG_FILE:-$$HOME/.aws/config}" \
+	|| [ "$(AWS_EC2_METADATA_DISABLED)" = false ]
+ifneq ($(filter $(AWS_TARGETS),$(MAKECMDGOALS)),)
+ifneq ($(shell $(AWS_CREDENTIALS_FOUND) && echo found),found)
+$(error make $(filter $(AWS_TARGETS),$(MAKECMDGOALS)): no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run aws configure / aws sso login first)
+endif
+endif
 
 .PHONY: connect-admitad
 connect-admitad: ## Print a signed, short-lived link that connects Admitad (ADMITAD_CONNECT_URL = stack output AdmitadAuthorizeUrl).
