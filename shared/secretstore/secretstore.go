@@ -38,15 +38,63 @@ var ErrNotFound = errors.New("secret not found")
 // longer the one the caller read: someone else wrote it in between.
 var ErrChanged = errors.New("secret changed since it was read")
 
+// ErrCallTimeout is wrapped by the error of a single Secrets Manager call
+// that took longer than the store's CallTimeout while the caller's own
+// context was still alive. Unlike the caller's deadline it is retryable: a
+// hung call is abandoned and tried again.
+var ErrCallTimeout = errors.New("secrets manager call timed out")
+
+// DefaultCallTimeout bounds one Secrets Manager call (with the SDK's own
+// retries inside it) when Store.CallTimeout is zero. Secrets Manager
+// answers in tens of milliseconds; a call that has not answered in 3 s is
+// hung, and abandoning it leaves time to try again within a run.
+const DefaultCallTimeout = 3 * time.Second
+
 // Store reads and writes secrets. It is safe for concurrent use.
+//
+// No call blocks longer than CallTimeout: each one runs under its own
+// deadline, and a call cut off by it returns an error wrapping
+// ErrCallTimeout, which Retry tries again.
 type Store struct {
 	API API
+	// CallTimeout bounds each call; DefaultCallTimeout if zero.
+	CallTimeout time.Duration
 }
 
-// Value is a secret's current value and the version that holds it.
+// Value is a secret's value and the version that holds it.
 type Value struct {
 	String    string
 	VersionID string
+	// Stages are the version's staging labels (AWSCURRENT, ...).
+	Stages []string
+}
+
+// HasStage reports whether the version carries stage.
+func (v Value) HasStage(stage string) bool {
+	for _, s := range v.Stages {
+		if s == stage {
+			return true
+		}
+	}
+	return false
+}
+
+// call runs fn under the per-call deadline. A call that ran out of its own
+// time while ctx is alive gives an error wrapping ErrCallTimeout instead of
+// the context's error, so Retry can tell a hung call from a run that is out
+// of time.
+func (s *Store) call(ctx context.Context, fn func(ctx context.Context) error) error {
+	d := s.CallTimeout
+	if d <= 0 {
+		d = DefaultCallTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	err := fn(cctx)
+	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w after %s", ErrCallTimeout, d)
+	}
+	return err
 }
 
 // Get returns the current (AWSCURRENT) value of id. A secret that does not
@@ -55,7 +103,18 @@ func (s *Store) Get(ctx context.Context, id string) (Value, error) {
 	// The stage is explicit: moto_server, unlike AWS, can answer an
 	// unlabelled read with the version that held AWSCURRENT before an
 	// UpdateSecretVersionStage.
-	out, err := s.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String("AWSCURRENT")})
+	return s.GetStage(ctx, id, "AWSCURRENT")
+}
+
+// GetStage returns the version of id labelled stage. A secret that does not
+// exist, or no version with that label, gives an error wrapping
+// ErrNotFound.
+func (s *Store) GetStage(ctx context.Context, id, stage string) (Value, error) {
+	var out *secretsmanager.GetSecretValueOutput
+	err := s.call(ctx, func(ctx context.Context) (err error) {
+		out, err = s.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String(stage)})
+		return err
+	})
 	if err != nil {
 		var nf *types.ResourceNotFoundException
 		if errors.As(err, &nf) {
@@ -66,7 +125,7 @@ func (s *Store) Get(ctx context.Context, id string) (Value, error) {
 	if out.SecretString == nil {
 		return Value{}, fmt.Errorf("secretstore: read %s: no string value (binary secrets are not supported): %w", id, ErrNotFound)
 	}
-	return Value{String: *out.SecretString, VersionID: aws.ToString(out.VersionId)}, nil
+	return Value{String: *out.SecretString, VersionID: aws.ToString(out.VersionId), Stages: out.VersionStages}, nil
 }
 
 // RequestToken derives the ClientRequestToken for writing value: 64 hex
@@ -90,11 +149,15 @@ func (s *Store) PutPending(ctx context.Context, id, value, stage string) (string
 }
 
 func (s *Store) put(ctx context.Context, id, value string, stages []string) (string, error) {
-	out, err := s.API.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
-		SecretId:           aws.String(id),
-		SecretString:       aws.String(value),
-		ClientRequestToken: aws.String(RequestToken(value)),
-		VersionStages:      stages,
+	var out *secretsmanager.PutSecretValueOutput
+	err := s.call(ctx, func(ctx context.Context) (err error) {
+		out, err = s.API.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+			SecretId:           aws.String(id),
+			SecretString:       aws.String(value),
+			ClientRequestToken: aws.String(RequestToken(value)),
+			VersionStages:      stages,
+		})
+		return err
 	})
 	if err != nil {
 		var nf *types.ResourceNotFoundException
@@ -107,11 +170,48 @@ func (s *Store) put(ctx context.Context, id, value string, stages []string) (str
 }
 
 // Swap makes version newID current only if oldID is still current: a
-// compare-and-swap on the AWSCURRENT staging label. When another writer moved
-// the label first, it returns an error wrapping ErrChanged and leaves the
-// secret as that writer left it. An empty oldID (the secret had no value)
-// moves the label unconditionally.
+// compare-and-swap on the AWSCURRENT staging label. An empty oldID (the
+// secret had no value) moves the label unconditionally.
+//
+// The outcome of a failed or unanswered move is not judged from its error
+// code: Swap then reads which version holds AWSCURRENT. It returns nil when
+// that is newID (an earlier attempt moved the label and only its answer was
+// lost), an error wrapping ErrChanged with the holder when another writer
+// moved the label (see *ChangedError), and the call's error when the label
+// is still on oldID.
 func (s *Store) Swap(ctx context.Context, id, oldID, newID string) error {
+	err := s.move(ctx, id, oldID, newID)
+	if err == nil {
+		return nil
+	}
+	cur, gerr := s.Get(ctx, id)
+	switch {
+	case gerr != nil:
+		return fmt.Errorf("%w (and reading which version is current failed: %v)", err, gerr)
+	case cur.VersionID == newID:
+		return nil
+	case oldID == "" || cur.VersionID == oldID:
+		return err
+	default:
+		return &ChangedError{ID: id, Holder: cur}
+	}
+}
+
+// ChangedError is Swap's error when another writer moved AWSCURRENT: Holder
+// is the version that holds it now. It wraps ErrChanged.
+type ChangedError struct {
+	ID     string
+	Holder Value
+}
+
+func (e *ChangedError) Error() string {
+	return fmt.Sprintf("secretstore: swap %s: %v (now version %s)", e.ID, ErrChanged, e.Holder.VersionID)
+}
+
+func (e *ChangedError) Unwrap() error { return ErrChanged }
+
+// move is one UpdateSecretVersionStage call.
+func (s *Store) move(ctx context.Context, id, oldID, newID string) error {
 	in := &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId:        aws.String(id),
 		VersionStage:    aws.String("AWSCURRENT"),
@@ -120,13 +220,12 @@ func (s *Store) Swap(ctx context.Context, id, oldID, newID string) error {
 	if oldID != "" {
 		in.RemoveFromVersionId = aws.String(oldID)
 	}
-	_, err := s.API.UpdateSecretVersionStage(ctx, in)
+	err := s.call(ctx, func(ctx context.Context) error {
+		_, err := s.API.UpdateSecretVersionStage(ctx, in)
+		return err
+	})
 	if err == nil {
 		return nil
-	}
-	var ip *types.InvalidParameterException
-	if errors.As(err, &ip) {
-		return fmt.Errorf("secretstore: swap %s: %w", id, ErrChanged)
 	}
 	return fmt.Errorf("secretstore: swap %s: %w", id, err)
 }

@@ -34,22 +34,32 @@ type Fault struct {
 	// Drop closes the connection without answering: the client sees a
 	// network error.
 	Drop bool
+	// AfterReply lets the server do its normal work first (Admitad rotates
+	// the refresh token), then serves the fault instead of the normal
+	// reply: the reply is lost after the vendor acted on the request.
+	AfterReply bool
+	// OmitFields removes these fields from the normal JSON reply, which
+	// is then sent with its own status (e.g. a 200 carrying a new
+	// refresh_token but no access_token).
+	OmitFields []string
 }
 
 type faultJSON struct {
-	Status      int    `json:"status,omitempty"`
-	Body        string `json:"body,omitempty"`
-	RetryAfter  string `json:"retry_after,omitempty"`
-	RetryAfter2 string `json:"RetryAfter,omitempty"` // also matches "retryAfter"
-	Delay       string `json:"delay,omitempty"`
-	Count       int    `json:"count,omitempty"`
-	Drop        bool   `json:"drop,omitempty"`
+	Status      int      `json:"status,omitempty"`
+	Body        string   `json:"body,omitempty"`
+	RetryAfter  string   `json:"retry_after,omitempty"`
+	RetryAfter2 string   `json:"RetryAfter,omitempty"` // also matches "retryAfter"
+	Delay       string   `json:"delay,omitempty"`
+	Count       int      `json:"count,omitempty"`
+	Drop        bool     `json:"drop,omitempty"`
+	AfterReply  bool     `json:"after_reply,omitempty"`
+	OmitFields  []string `json:"omit_fields,omitempty"`
 }
 
 // MarshalJSON writes the form POST /_fault takes, Delay as a Go duration
 // string.
 func (f Fault) MarshalJSON() ([]byte, error) {
-	j := faultJSON{Status: f.Status, Body: f.Body, RetryAfter: f.RetryAfter, Count: f.Count, Drop: f.Drop}
+	j := faultJSON{Status: f.Status, Body: f.Body, RetryAfter: f.RetryAfter, Count: f.Count, Drop: f.Drop, AfterReply: f.AfterReply, OmitFields: f.OmitFields}
 	if f.Delay != 0 {
 		j.Delay = f.Delay.String()
 	}
@@ -80,6 +90,6 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 	if ra == "" {
 		ra = j.RetryAfter2
 	}
-	*f = Fault{Status: j.Status, Body: j.Body, RetryAfter: ra, Delay: d, Count: j.Count, Drop: j.Drop}
+	*f = Fault{Status: j.Status, Body: j.Body, RetryAfter: ra, Delay: d, Count: j.Count, Drop: j.Drop, AfterReply: j.AfterReply, OmitFields: j.OmitFields}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -294,6 +295,14 @@ func (s *Server) tokenEndpoint(next http.HandlerFunc) http.HandlerFunc {
 			next(w, r)
 			return
 		}
+		if f.AfterReply || len(f.OmitFields) > 0 {
+			rec := httptest.NewRecorder()
+			next(rec, r)
+			if len(f.OmitFields) > 0 && !f.AfterReply {
+				writeOmitting(w, rec, f.OmitFields)
+				return
+			}
+		}
 		if f.Delay > 0 && !s.sleep(r.Context(), f.Delay) {
 			if r.Context().Err() == nil { // server closing
 				drop(w)
@@ -317,6 +326,24 @@ func (s *Server) tokenEndpoint(next http.HandlerFunc) http.HandlerFunc {
 		}
 		writeRaw(w, f.Status, body)
 	}
+}
+
+// writeOmitting sends the recorded reply without the given JSON fields.
+func writeOmitting(w http.ResponseWriter, rec *httptest.ResponseRecorder, fields []string) {
+	var body map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		panic("vendortest: omit_fields on a reply that is not a JSON object")
+	}
+	for _, f := range fields {
+		delete(body, f)
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	b, _ := json.Marshal(body)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(rec.Code)
+	w.Write(b)
 }
 
 // take counts a token request and pops the fault that applies to it.
