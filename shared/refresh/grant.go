@@ -14,7 +14,7 @@ func NewGrant(resp *vendorhttp.Response, accessToken, tokenType string, expiresI
 	g := &Grant{
 		AccessToken: accessToken,
 		TokenType:   tokenType,
-		ExpiresIn:   time.Duration(expiresInSeconds) * time.Second,
+		ExpiresIn:   Seconds(expiresInSeconds),
 		Date:        resp.Date,
 		Sent:        resp.Sent,
 	}
@@ -22,4 +22,25 @@ func NewGrant(resp *vendorhttp.Response, accessToken, tokenType string, expiresI
 		g.NotAfter = exp
 	}
 	return g
+}
+
+// MaxExpiresIn caps a lifetime a vendor states in seconds: ten years, far
+// beyond any token's nominal lifetime (which caps it again when the token
+// is published) and far below time.Duration's limit of about 292 years.
+const MaxExpiresIn = 10 * 365 * 24 * time.Hour
+
+// Seconds converts a vendor's count of seconds (expires_in) to a
+// duration, clamped to ±MaxExpiresIn. Multiplying first,
+// time.Duration(n)*time.Second, overflows for n above 9223372036 and
+// wraps a huge lifetime into a negative one. The sign is kept, so a
+// negative expires_in is still refused as such.
+func Seconds(n int64) time.Duration {
+	limit := int64(MaxExpiresIn / time.Second)
+	switch {
+	case n > limit:
+		return MaxExpiresIn
+	case n < -limit:
+		return -MaxExpiresIn
+	}
+	return time.Duration(n) * time.Second
 }

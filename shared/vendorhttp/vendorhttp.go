@@ -31,6 +31,11 @@ const (
 	DefaultMaxDelay       = 5 * time.Second
 	DefaultMaxBody        = 64 << 10
 	DefaultAttemptTimeout = 10 * time.Second
+	// MaxRetryAfter caps the wait a Retry-After header can ask for. A
+	// larger value (up to one that overflows time.Duration) reads as
+	// MaxRetryAfter, which is past any Lambda deadline: Do then fails fast
+	// instead of waiting.
+	MaxRetryAfter = 24 * time.Hour
 )
 
 // Error is a failed vendor call. It is the model of golang/oauth2's
@@ -278,11 +283,16 @@ func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		// Compare in seconds: multiplying first would overflow
+		// time.Duration into a negative wait.
+		if err != nil || s >= uint64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), MaxRetryAfter)
 	}
 	return 0
 }

@@ -246,6 +246,10 @@ func TestRetryAfter(t *testing.T) {
 		"soon":                          0,
 		"Thu, 01 Jan 2026 00:00:10 GMT": 10 * time.Second,
 		"Wed, 31 Dec 2025 23:59:00 GMT": 0,
+		"86400":                         24 * time.Hour,
+		"9227000000":                    MaxRetryAfter,
+		"99999999999999999999":          MaxRetryAfter,
+		"Fri, 01 Jan 9999 00:00:00 GMT": MaxRetryAfter,
 	}
 	for in, want := range tests {
 		if got := retryAfter(in, now); got != want {
@@ -280,5 +284,31 @@ func TestClean(t *testing.T) {
 	}
 	if got := Clean(strings.Repeat("é", 10), 5); got != "éé…" {
 		t.Errorf("Clean cut = %q", got)
+	}
+}
+
+// TestHugeRetryAfter: a Retry-After too large for time.Duration must not
+// wrap into a negative (or tiny) wait that hits the vendor again at once;
+// like any wait past the deadline, it fails fast.
+func TestHugeRetryAfter(t *testing.T) {
+	for _, ra := range []string{"9227000000", "9223372036", "99999999999999999999"} {
+		t.Run(ra, func(t *testing.T) {
+			srv, calls := serve(t, step{status: 429, retryAfter: ra}, step{status: 200, body: `{}`})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			var slept []time.Duration
+			c := &Client{Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}
+			_, err := c.Do(ctx, get(srv.URL))
+			var ve *Error
+			if !errors.As(err, &ve) || ve.Status != 429 {
+				t.Fatalf("err = %v, want the 429", err)
+			}
+			if calls.Load() != 1 || len(slept) != 0 {
+				t.Errorf("calls = %d, waits %v: a Retry-After past the deadline must fail fast", calls.Load(), slept)
+			}
+			if ve.RetryAfter != MaxRetryAfter {
+				t.Errorf("RetryAfter = %v, want it clamped to %v", ve.RetryAfter, MaxRetryAfter)
+			}
+		})
 	}
 }
