@@ -69,10 +69,15 @@ func writeDummyAssets(dir string, specs []vendors.Spec) error {
 // newTestStack builds the stack of every vendor in its own app, with the
 // AwsSolutions checks applied as main does.
 func newTestStack(assetDir string, credentials map[string]string) *TokenRefresherStack {
+	return newTestStackOf(assetDir, vendors.All(), credentials)
+}
+
+// newTestStackOf is newTestStack with another vendor table.
+func newTestStackOf(assetDir string, specs []vendors.Spec, credentials map[string]string) *TokenRefresherStack {
 	app := awscdk.NewApp(nil)
 	s := NewTokenRefresherStack(app, "TokenRefresher", &TokenRefresherStackProps{
 		AssetDir:               assetDir,
-		Vendors:                vendors.All(),
+		Vendors:                specs,
 		AlarmEmail:             "ops@example.com",
 		CredentialsSecretNames: credentials,
 	})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +28,7 @@ type RefresherProps struct {
 	// NamePrefix starts the names of the secrets and the function.
 	NamePrefix string
 	// CredentialsSecretName, when set, imports an existing credentials
-	// secret by name instead of creating one with a placeholder.
+	// secret by name instead of creating an empty one.
 	CredentialsSecretName string
 	LogRetention          awslogs.RetentionDays
 }
@@ -66,13 +65,13 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 		r.Credentials = awssecretsmanager.Secret_FromSecretNameV2(c, jsii.String("Credentials"), jsii.String(props.CredentialsSecretName))
 	} else {
 		creds := awssecretsmanager.NewSecret(c, jsii.String("Credentials"), &awssecretsmanager.SecretProps{
-			SecretName:        jsii.String(credentialsSecretName(props.NamePrefix, spec.Name)),
-			Description:       jsii.String(credentialsDescription(spec)),
-			SecretStringValue: awscdk.SecretValue_UnsafePlainText(jsii.String(placeholderJSON(spec.CredentialFields))),
+			SecretName:  jsii.String(credentialsSecretName(props.NamePrefix, spec.Name)),
+			Description: jsii.String(credentialsDescription(spec)),
 			// Credentials are typed in by a person: keep them when the
 			// stack is deleted (a redeploy then imports them by name).
 			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		})
+		withoutValue(creds)
 		r.Credentials = creds
 		cdknag.NagSuppressions_AddResourceSuppressions(creds, &[]*cdknag.NagPackSuppression{{
 			Id: jsii.String("AwsSolutions-SMG4"),
@@ -192,24 +191,21 @@ func grantReadWrite(secret awssecretsmanager.ISecret, grantee awsiam.IGrantable)
 	})
 }
 
-// placeholderJSON is {"field":"<fill in>",...} in the table's field order.
-func placeholderJSON(fields []string) string {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, f := range fields {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Quote(f))
-		b.WriteByte(':')
-		b.WriteString(strconv.Quote(vendors.Placeholder))
-	}
-	b.WriteByte('}')
-	return b.String()
+// withoutValue makes secret an empty secret: CloudFormation creates it with
+// no version and never writes a value to it. The L2 Secret would otherwise
+// carry GenerateSecretString (or a SecretString): a template value, which
+// CloudFormation writes again whenever it changes, over whatever a person
+// stored since. Without one, no stack update can overwrite the credentials;
+// until they are filled in, reading the secret finds no value.
+func withoutValue(secret awssecretsmanager.Secret) {
+	cfn := secret.Node().DefaultChild().(awssecretsmanager.CfnSecret)
+	cfn.AddPropertyDeletionOverride(jsii.String("GenerateSecretString"))
+	cfn.AddPropertyDeletionOverride(jsii.String("SecretString"))
 }
 
 func credentialsDescription(spec vendors.Spec) string {
-	d := fmt.Sprintf("%s credentials (JSON). Required: %s.", spec.Title, strings.Join(spec.CredentialFields, ", "))
+	d := fmt.Sprintf("%s credentials (JSON), empty until an operator fills them in: tokenctl set-credentials %s. Required: %s.",
+		spec.Title, spec.Name, strings.Join(spec.CredentialFields, ", "))
 	if len(spec.OptionalFields) > 0 {
 		d += " Optional: " + strings.Join(spec.OptionalFields, ", ") + "."
 	}

@@ -33,7 +33,7 @@ type TokenRefresherStackProps struct {
 	// AlarmEmail, when set, receives the alarms.
 	AlarmEmail string
 	// CredentialsSecretNames maps a vendor name to an existing credentials
-	// secret to import instead of creating one with a placeholder.
+	// secret to import instead of creating an empty one.
 	CredentialsSecretNames map[string]string
 	// LogRetention applies to every log group; three months if zero.
 	LogRetention awslogs.RetentionDays

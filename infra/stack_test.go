@@ -508,19 +508,77 @@ func TestDashboardHasARowPerVendor(t *testing.T) {
 	}
 }
 
-func TestCredentialsPlaceholderListsRequiredFields(t *testing.T) {
+// valueKeys are the properties that give a secret a value in the template.
+var valueKeys = []string{"SecretString", "GenerateSecretString"}
+
+// TestCredentialsSecretsCarryNoValue: the template creates every
+// credentials secret empty, so no stack update can write over what an
+// operator filled in; the description says what to fill in and how.
+func TestCredentialsSecretsCarryNoValue(t *testing.T) {
 	for _, spec := range vendors.All() {
-		id := testDoc.secret(t, credentialsSecretName(DefaultNamePrefix, spec.Name))
-		got := testDoc.Resources[id].Properties["SecretString"]
-		want := placeholderJSON(spec.CredentialFields)
-		if got != want {
-			t.Errorf("%s placeholder = %v, want %s", spec.Name, got, want)
+		t.Run(spec.Name, func(t *testing.T) {
+			p := testDoc.Resources[testDoc.secret(t, credentialsSecretName(DefaultNamePrefix, spec.Name))].Properties
+			for _, k := range valueKeys {
+				if v, ok := p[k]; ok {
+					t.Errorf("credentials secret has %s in the template: %v", k, v)
+				}
+			}
+			desc := fmt.Sprint(p["Description"])
+			for _, want := range append([]string{"tokenctl set-credentials " + spec.Name}, spec.CredentialFields...) {
+				if !strings.Contains(desc, want) {
+					t.Errorf("description %q lacks %q", desc, want)
+				}
+			}
+		})
+	}
+}
+
+// TestChangedCredentialFieldsLeaveTheValueAlone synthesizes the stack
+// again with other credentials fields (a required field added to Fyber,
+// an optional one to Invoca, one dropped from Merchenta) and compares each
+// credentials secret: everything but the description is the same, and
+// neither template carries a value that an update would write.
+func TestChangedCredentialFieldsLeaveTheValueAlone(t *testing.T) {
+	specs := vendors.All()
+	for i := range specs {
+		s := &specs[i]
+		switch s.Name {
+		case vendors.Fyber:
+			s.CredentialFields = append(slices.Clone(s.CredentialFields), "region")
+		case vendors.Invoca:
+			s.OptionalFields = append(slices.Clone(s.OptionalFields), "account_id")
+		case vendors.Merchenta:
+			s.CredentialFields = slices.Clone(s.CredentialFields[:len(s.CredentialFields)-1])
 		}
-		for _, f := range spec.CredentialFields {
-			if !strings.Contains(want, strconv.Quote(f)) {
-				t.Errorf("%s placeholder misses %s", spec.Name, f)
+	}
+	changed := parseTemplate(assertions.Template_FromStack(newTestStackOf(testAssetDir, specs, nil).Stack, nil))
+	withoutDescription := func(p map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, v := range p {
+			if k != "Description" {
+				out[k] = v
 			}
 		}
+		return out
+	}
+	for _, spec := range vendors.All() {
+		t.Run(spec.Name, func(t *testing.T) {
+			name := credentialsSecretName(DefaultNamePrefix, spec.Name)
+			before := testDoc.Resources[testDoc.secret(t, name)].Properties
+			after := changed.Resources[changed.secret(t, name)].Properties
+			if !reflect.DeepEqual(withoutDescription(before), withoutDescription(after)) {
+				t.Errorf("credentials secret changed beyond its description:\nbefore %v\n after %v", before, after)
+			}
+			for _, k := range valueKeys {
+				if v, ok := after[k]; ok {
+					t.Errorf("changed table puts %s in the template: %v", k, v)
+				}
+			}
+			touched := spec.Name == vendors.Fyber || spec.Name == vendors.Invoca || spec.Name == vendors.Merchenta
+			if got := before["Description"] != after["Description"]; got != touched {
+				t.Errorf("description changed = %v, want %v (the test changed this vendor's fields: %v)", got, touched, touched)
+			}
+		})
 	}
 }
 
