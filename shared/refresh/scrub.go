@@ -1,32 +1,140 @@
 package refresh
 
 import (
+	"encoding/json"
+	"errors"
+	"html"
 	"net/url"
+	"slices"
 	"strings"
+
+	"github.com/token-refresher/token-refresher/shared/vendorhttp"
 )
 
-// Scrubber removes known secret values, and their URL-encoded forms, from
-// text bound for an error, a log line or a page. The zero value is ready;
-// it is not safe for concurrent use.
+// Redacted replaces every secret value Scrub finds.
+const Redacted = "[redacted]"
+
+// MaxMessage is the longest error message Message returns, in bytes.
+const MaxMessage = 1000
+
+// Scrubber removes known secret values from text bound for an error, a log
+// line or a page: each value raw and in the forms it takes in a URL query,
+// a URL path, a JSON string and an HTML page. The zero value is ready; it
+// is not safe for concurrent use.
+//
+// Text is scrubbed before it is cut, never after: a cut that falls inside
+// a secret leaves a piece no scrubber recognises. Message does both in
+// that order for errors.
 type Scrubber struct{ values []string }
 
 // Add registers values to remove. Values shorter than six bytes (a numeric
 // id) are ignored: they would mangle messages and are not secrets.
 func (s *Scrubber) Add(values ...string) {
 	for _, v := range values {
-		if len(v) >= 6 {
-			s.values = append(s.values, v)
-			if q := url.QueryEscape(v); q != v {
-				s.values = append(s.values, q)
+		if len(v) < 6 {
+			continue
+		}
+		for _, f := range forms(v) {
+			if !slices.Contains(s.values, f) {
+				s.values = append(s.values, f)
 			}
 		}
 	}
 }
 
-// Scrub returns text with every registered value replaced by "[redacted]".
-func (s *Scrubber) Scrub(text string) string {
-	for _, v := range s.values {
-		text = strings.ReplaceAll(text, v, "[redacted]")
+// forms are the ways v can appear in text: raw, URL-query-escaped,
+// URL-path-escaped, escaped inside a JSON string (with and without Go's
+// HTML escaping of <, > and &) and HTML-escaped.
+func forms(v string) []string {
+	out := []string{v, url.QueryEscape(v), url.PathEscape(v), html.EscapeString(v)}
+	if b, err := json.Marshal(v); err == nil {
+		out = append(out, string(b[1:len(b)-1]))
 	}
-	return text
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(v) == nil {
+		j := strings.TrimSuffix(b.String(), "\n")
+		out = append(out, j[1:len(j)-1])
+	}
+	return out
+}
+
+// Scrub returns text with every registered value replaced by Redacted.
+//
+// Every occurrence of every value is found first, overlapping ones
+// included, and each stretch of text covered by one or more occurrences
+// becomes a single Redacted. So when one value contains another (a
+// username inside a password) or two overlap in the text, nothing of
+// either is left, and the result does not depend on the order values were
+// added in.
+func (s *Scrubber) Scrub(text string) string {
+	type span struct{ from, to int }
+	var spans []span
+	for _, v := range s.values {
+		for at := 0; at < len(text); {
+			i := strings.Index(text[at:], v)
+			if i < 0 {
+				break
+			}
+			spans = append(spans, span{at + i, at + i + len(v)})
+			at += i + 1
+		}
+	}
+	if len(spans) == 0 {
+		return text
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.from - b.from })
+	var b strings.Builder
+	last := 0 // end of the text already written or redacted
+	for i := 0; i < len(spans); {
+		from, to := spans[i].from, spans[i].to
+		// Merge every span that starts inside (or right at the end of)
+		// this stretch.
+		for i++; i < len(spans) && spans[i].from <= to; i++ {
+			to = max(to, spans[i].to)
+		}
+		b.WriteString(text[last:from])
+		b.WriteString(Redacted)
+		last = to
+	}
+	b.WriteString(text[last:])
+	return b.String()
+}
+
+// Message returns err's text for a log line, a page or an invoker, with
+// every registered value scrubbed, then cut: vendor text is scrubbed
+// while whole and only then shortened.
+//
+// Every *vendorhttp.Error in err's chain is scrubbed and shortened in
+// place first (vendorhttp.Error.Scrub), so that its Code and Description
+// read later through errors.As are clean too; the message is then scrubbed
+// as a whole and cut to MaxMessage bytes.
+func (s *Scrubber) Message(err error) string {
+	if err == nil {
+		return ""
+	}
+	walk(err, func(e error) {
+		if ve, ok := e.(*vendorhttp.Error); ok {
+			ve.Scrub(s.Scrub)
+		}
+	})
+	return vendorhttp.Clean(s.Scrub(err.Error()), MaxMessage)
+}
+
+// walk calls f on err and every error it wraps (Unwrap() error and
+// Unwrap() []error), depth first.
+func walk(err error, f func(error)) {
+	for depth := 0; err != nil && depth < 100; depth++ {
+		f(err)
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e, f)
+			}
+			return
+		default:
+			err = errors.Unwrap(err)
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -50,7 +51,11 @@ type Error struct {
 	// Code is the vendor's own error code ("invalid_client", "AUTH001"),
 	// when the reply had one.
 	Code string
-	// Description is the vendor's human-readable message, shortened.
+	// Description is the vendor's human-readable message. It is kept
+	// whole (the body it came from is bounded by Client.MaxBody) until
+	// Scrub shortens it: a secret the vendor echoes must be scrubbed
+	// before the text is cut, or the cut can leave a piece of it that no
+	// scrubber recognises.
 	Description string
 	// Retryable reports whether asking again may succeed.
 	Retryable bool
@@ -80,6 +85,24 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Longest vendor code and description an Error shows once scrubbed, in
+// bytes.
+const (
+	MaxCode        = 64
+	MaxDescription = 200
+)
+
+// Scrub passes e's vendor text (Code and Description) through scrub,
+// which removes secrets, and only then shortens it to MaxCode and
+// MaxDescription bytes. It changes e in place, so every later reader
+// (errors.As in a log line) sees the clean text; calling it again changes
+// nothing more. refresh.Scrubber.Message calls it for every *Error in an
+// error's chain.
+func (e *Error) Scrub(scrub func(string) string) {
+	e.Code = Clean(scrub(e.Code), MaxCode)
+	e.Description = Clean(scrub(e.Description), MaxDescription)
+}
 
 // Response is a successful (2xx) reply, body fully read.
 type Response struct {
@@ -228,7 +251,8 @@ func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
 	}
 	if req.DecodeError != nil {
 		code, desc := req.DecodeError(resp.StatusCode, body)
-		ve.Code, ve.Description = Clean(code, 64), Clean(desc, 200)
+		// Not cut here: Scrub cuts, after removing secrets.
+		ve.Code, ve.Description = Clean(code, math.MaxInt), Clean(desc, math.MaxInt)
 	}
 	if ve.Code != "" && req.Permanent != nil && req.Permanent(ve.Code) {
 		ve.Retryable = false
@@ -323,7 +347,9 @@ func RedactURL(raw string) string {
 }
 
 // Clean shortens s to max bytes and removes control characters, for vendor
-// text that goes into error messages and logs.
+// text that goes into error messages and logs. Text that may hold a secret
+// must be scrubbed before it is cleaned: a cut inside a secret leaves a
+// piece of it that no scrubber recognises.
 func Clean(s string, max int) string {
 	s = strings.Map(func(r rune) rune {
 		if r < ' ' || r == 0x7f {
