@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -15,11 +14,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/shared/admitad"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/token"
+	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
 )
 
@@ -53,6 +54,7 @@ func localStack(t *testing.T, lambdaURL string) (*secretsmanager.Client, string)
 type result struct {
 	code           int
 	stdout, stderr string
+	prompts        *fakePrompter
 }
 
 // runCLI runs tokenctl with args; stdin is piped unless tty answers are
@@ -60,27 +62,63 @@ type result struct {
 func runCLI(t *testing.T, stdin string, tty []string, now time.Time, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
+	p := &fakePrompter{answers: tty}
 	e := &env{
-		stdin:    strings.NewReader(stdin),
-		stdout:   &out,
-		stderr:   &errOut,
-		getenv:   os.Getenv,
-		now:      func() time.Time { return now },
-		terminal: func() bool { return tty != nil },
-		readHidden: func() (string, error) {
-			if len(tty) == 0 {
-				return "", errors.New("no more input")
-			}
-			v := tty[0]
-			tty = tty[1:]
-			return v, nil
-		},
-		clients: awsClients,
+		stdin:         strings.NewReader(stdin),
+		stdout:        &out,
+		stderr:        &errOut,
+		getenv:        os.Getenv,
+		now:           func() time.Time { return now },
+		clients:       loadAWS,
+		prompter:      func() (prompter, error) { return p, nil },
+		stdinTerminal: tty != nil,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	code := run(ctx, args, e)
-	return result{code: code, stdout: out.String(), stderr: errOut.String()}
+	return result{code: code, stdout: out.String(), stderr: errOut.String(), prompts: p}
+}
+
+// fakePrompter answers prompts from a list; "^C" answers Ctrl-C, and the
+// end of the list is Ctrl-D.
+type fakePrompter struct {
+	answers []string
+	labels  []string
+	hidden  []bool
+	said    []string
+	closed  bool
+}
+
+func (p *fakePrompter) ask(_ context.Context, label string, hidden bool) (string, error) {
+	p.labels = append(p.labels, label)
+	p.hidden = append(p.hidden, hidden)
+	if len(p.answers) == 0 {
+		return "", errEOF
+	}
+	a := p.answers[0]
+	p.answers = p.answers[1:]
+	if a == "^C" {
+		return "", errInterrupted
+	}
+	return a, nil
+}
+
+func (p *fakePrompter) say(line string) { p.said = append(p.said, line) }
+func (p *fakePrompter) close() error   { p.closed = true; return nil }
+
+// createTagged creates a secret with tags (nil: none).
+func createTagged(t *testing.T, sm *secretsmanager.Client, name, value string, tags map[string]string) {
+	t.Helper()
+	in := &secretsmanager.CreateSecretInput{Name: aws.String(name)}
+	if value != "" {
+		in.SecretString = aws.String(value)
+	}
+	for k, v := range tags {
+		in.Tags = append(in.Tags, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	if _, err := sm.CreateSecret(context.Background(), in); err != nil {
+		t.Fatalf("create secret %s: %v", name, err)
+	}
 }
 
 func createSecret(t *testing.T, sm *secretsmanager.Client, name, value string) {
@@ -139,8 +177,8 @@ func TestSetCredentials(t *testing.T) {
 	}{
 		{name: "valid JSON on stdin", vendor: "fyber", stdin: `{"client_id":"cid-1","client_secret":"s3cr3t-value-1"}`,
 			wantValue: map[string]string{"client_id": "cid-1", "client_secret": "s3cr3t-value-1"}},
-		{name: "prompted on a terminal", vendor: "invoca", tty: []string{"tok-prompted-1", "", " 42 ", ""},
-			wantValue: map[string]string{"api_token": "tok-prompted-1", "vanity": "42"}},
+		{name: "prompted on a terminal", vendor: "invoca", tty: []string{"tok-prompted-1", "", " acme ", "42"},
+			wantValue: map[string]string{"api_token": "tok-prompted-1", "vanity": "acme", "network_id": "42"}},
 		{name: "missing field", vendor: "fyber", stdin: `{"client_id":"cid-2"}`, wantCode: exitFail,
 			wantErr: []string{`missing field "client_secret"`, "nothing written", "/fyber/credentials"}},
 		{name: "empty field", vendor: "merchenta", stdin: `{"username":"u","password":"","advertiser":"A"}`, wantCode: exitFail,
@@ -150,7 +188,7 @@ func TestSetCredentials(t *testing.T) {
 		{name: "unknown field", vendor: "fyber", stdin: `{"client_id":"c","client_secret":"s3cr3t-value-3","clientsecret":"x"}`, wantCode: exitFail,
 			wantErr: []string{`unknown field "clientsecret"`}},
 		{name: "not JSON", vendor: "fyber", stdin: `client_id=s3cr3t-value-4`, wantCode: exitFail,
-			wantErr: []string{"is not a JSON object"}},
+			wantErr: []string{"not valid JSON (syntax error at byte 1)"}},
 		{name: "no such secret", vendor: "hasoffers", noSecret: true, wantCode: exitFail,
 			stdin:   `{"client_id":"c","client_secret":"s3cr3t-value-5","audience":"BrandAPI","integrator_id":"i"}`,
 			wantErr: []string{"/hasoffers/credentials", "does not exist"}},
@@ -160,7 +198,7 @@ func TestSetCredentials(t *testing.T) {
 			p := fmt.Sprintf("%s-%d", prefix, i)
 			id := p + "/" + tt.vendor + "/credentials"
 			if !tt.noSecret {
-				createSecret(t, sm, id, placeholder)
+				createTagged(t, sm, id, placeholder, vendors.SecretTags(tt.vendor, "", vendors.RoleCredentials))
 			}
 			r := runCLI(t, tt.stdin, tt.tty, t0, "--prefix", p, "set-credentials", tt.vendor)
 			if r.code != tt.wantCode {

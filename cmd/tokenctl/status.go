@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/spf13/cobra"
+
+	"github.com/token-refresher/token-refresher/internal/humandur"
+	"github.com/token-refresher/token-refresher/shared/secretstore"
+	"github.com/token-refresher/token-refresher/shared/token"
+	"github.com/token-refresher/token-refresher/shared/vendors"
+)
+
+// States status reports, from best to worst.
+const (
+	stateOK            = "ok"
+	stateStale         = "stale"          // one scheduled refresh did not replace the token
+	stateFailing       = "failing"        // two or more did not
+	stateExpired       = "expired"        // past expires_at
+	stateNotConnected  = "not connected"  // the secret exists but holds no token yet
+	stateSecretMissing = "secret missing" // no such secret: wrong --prefix or region, or not deployed
+	stateMalformed     = "malformed"      // the secret holds something that is not this vendor's token
+	stateError         = "error"          // the secret could not be read (e.g. access denied)
+)
+
+// staleGrace is how late a scheduled run may be before status counts it
+// as missed.
+const staleGrace = 5 * time.Minute
+
+// assess returns the state of a vendor's stored token at now: ok, stale,
+// failing or expired.
+//
+// A scheduled run replaces a token once its remaining life is at most
+// RefreshBelow of its lifetime, so a token is due at age
+// (1-RefreshBelow)*lifetime and replaced by the first run after that, at
+// most one period (Every) later. A token older than that plus a grace has
+// outlived one run that should have replaced it: stale. Older by another
+// period, two runs in a row did not: failing. A token without expiry
+// (Invoca) is due at every run: stale past one period plus the grace,
+// failing past two.
+func assess(spec vendors.Spec, t token.Token, now time.Time) string {
+	grace := max(staleGrace, spec.Every/10)
+	due := time.Duration(0)
+	if !t.ExpiresAt.IsZero() {
+		if !now.Before(t.ExpiresAt) {
+			return stateExpired
+		}
+		due = time.Duration((1 - spec.RefreshBelow) * float64(t.ExpiresAt.Sub(t.RefreshedAt)))
+	}
+	switch age := now.Sub(t.RefreshedAt); {
+	case age > due+2*spec.Every+grace:
+		return stateFailing
+	case age > due+spec.Every+grace:
+		return stateStale
+	}
+	return stateOK
+}
+
+// vendorStatus is one row of status, and one element of status --json.
+type vendorStatus struct {
+	Vendor     string `json:"vendor"`
+	Connection string `json:"connection"`
+	State      string `json:"state"`
+	// SecretID is the token secret looked at.
+	SecretID         string `json:"secret_id"`
+	Connected        bool   `json:"connected"`
+	Fingerprint      string `json:"fingerprint,omitempty"`
+	ExpiresAt        string `json:"expires_at,omitempty"`
+	ExpiresInSeconds *int64 `json:"expires_in_seconds,omitempty"`
+	RefreshedAt      string `json:"refreshed_at,omitempty"`
+	// Problem says what is wrong, and what to do, for a state other than
+	// ok, stale, failing and expired.
+	Problem string `json:"problem,omitempty"`
+
+	target target
+	token  token.Token
+}
+
+// statusReport is status --json's output.
+type statusReport struct {
+	Prefix  string         `json:"prefix"`
+	Region  string         `json:"region"`
+	Checked string         `json:"checked_at"`
+	Vendors []vendorStatus `json:"vendors"`
+	NotOK   int            `json:"not_ok"`
+}
+
+func (c *cli) statusCmd() *cobra.Command {
+	var only []string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [<vendor>[/<connection>] ...]",
+		Short: "Show every vendor's token; exit 1 if any is not ok",
+		Long: `Shows, per vendor (default connection) or per target given, whether a token is stored,
+its fingerprint, when it expires, when it was last refreshed, and its state:
+
+  ok              the token is as fresh as the schedule keeps it
+  stale           one scheduled refresh did not replace it (a run was missed or failed)
+  failing         two or more in a row did not
+  expired         past its expires_at
+  not connected   the secret exists but holds no token yet (Admitad: connect it;
+                  others: set the credentials, then refresh)
+  secret missing  no such secret: the id looked for is printed; check --prefix
+                  and the region
+  malformed       the secret holds something that is not this vendor's token
+  error           the secret could not be read (the error is printed)
+
+Exits 1 when any vendor shown is not ok, with --json too.`,
+		Example: `  tokenctl status
+  tokenctl status fyber merchenta/acme
+  tokenctl status --vendor fyber,invoca --json`,
+		ValidArgsFunction: completeManyVendors,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, v := range only {
+				for _, s := range strings.Split(v, ",") {
+					if s = strings.TrimSpace(s); s != "" {
+						args = append(args, s)
+					}
+				}
+			}
+			return c.status(cmd.Context(), args, asJSON)
+		},
+	}
+	cmd.Flags().StringSliceVar(&only, "vendor", nil, "targets to show, comma-separated, as <vendor> or <vendor>/<connection> (default: every vendor's default connection)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as one JSON object")
+	_ = cmd.RegisterFlagCompletionFunc("vendor", completeManyVendors)
+	return cmd
+}
+
+func (c *cli) status(ctx context.Context, args []string, asJSON bool) error {
+	var targets []target
+	for _, a := range args {
+		t, err := parseTarget(a)
+		if err != nil {
+			return fmt.Errorf("status: %w", err)
+		}
+		targets = append(targets, t)
+	}
+	if len(targets) == 0 {
+		for _, s := range vendors.All() {
+			targets = append(targets, target{spec: s})
+		}
+	}
+	if err := c.init(ctx); err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	now := c.now()
+	rep := statusReport{Prefix: c.prefix, Region: c.aws.region, Checked: now.UTC().Format(time.RFC3339)}
+	for _, t := range targets {
+		st := c.statusOf(ctx, t, now)
+		if st.State != stateOK {
+			rep.NotOK++
+		}
+		rep.Vendors = append(rep.Vendors, st)
+	}
+	if asJSON {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return fmt.Errorf("status: encode: %w", err)
+		}
+		printf(c.stdout, "%s\n", b)
+	} else if err := c.statusTable(rep, now); err != nil {
+		return err
+	}
+	if rep.NotOK > 0 {
+		if !asJSON {
+			printf(c.stderr, "tokenctl status: %d of %d vendors not ok\n", rep.NotOK, len(rep.Vendors))
+		}
+		return errNotOK
+	}
+	return nil
+}
+
+func (c *cli) statusTable(rep statusReport, now time.Time) error {
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	printf(tw, "VENDOR\tCONNECTED\tFINGERPRINT\tEXPIRES IN\tLAST REFRESH\tSTATE\n")
+	for _, st := range rep.Vendors {
+		row := []string{st.target.String(), "no", "-", "-", "-", st.State}
+		if st.Connected {
+			t := st.token
+			row[1], row[2], row[3] = "yes", t.Fingerprint, "never"
+			if !t.ExpiresAt.IsZero() {
+				row[3] = humandur.Format(t.ExpiresAt.Sub(now))
+			}
+			row[4] = humandur.Format(now.Sub(t.RefreshedAt)) + " ago (" + t.RefreshedAt.UTC().Format(time.RFC3339) + ")"
+		}
+		printf(tw, "%s\n", strings.Join(row, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("status: write: %w", err)
+	}
+	for _, st := range rep.Vendors {
+		if st.Problem != "" {
+			printf(c.stderr, "tokenctl status: %s: %s\n", st.target, st.Problem)
+		}
+	}
+	return nil
+}
+
+// statusOf reads and assesses one target's token secret.
+func (c *cli) statusOf(ctx context.Context, t target, now time.Time) vendorStatus {
+	id := c.secret(t, vendors.RoleToken)
+	st := vendorStatus{Vendor: t.spec.Name, Connection: t.connectionName(), SecretID: id, target: t}
+	store := &secretstore.Store{API: c.aws.secrets}
+	v, err := store.Get(ctx, id)
+	switch {
+	case errors.Is(err, secretstore.ErrNotFound):
+		// Secrets Manager answers ResourceNotFound both for a secret that
+		// does not exist and for one without a value yet.
+		_, derr := c.aws.secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
+		var nf *types.ResourceNotFoundException
+		switch {
+		case derr == nil:
+			st.State, st.Problem = stateNotConnected, notConnectedHint(t)
+		case errors.As(derr, &nf):
+			st.State, st.Problem = stateSecretMissing, c.missingHint(id)
+		default:
+			st.State, st.Problem = stateError, fmt.Sprintf("secret %s: %v", id, derr)
+		}
+		return st
+	case err != nil:
+		st.State, st.Problem = stateError, err.Error()
+		return st
+	}
+	tok, perr := token.Parse(v.String)
+	switch {
+	case perr != nil && !json.Valid([]byte(v.String)):
+		// A new secret holds the stack's random string until the first refresh.
+		st.State, st.Problem = stateNotConnected, notConnectedHint(t)
+	case perr != nil:
+		st.State, st.Problem = stateMalformed, fmt.Sprintf("secret %s: %v", id, perr)
+	case tok.Vendor != t.spec.Name:
+		st.State, st.Problem = stateMalformed, fmt.Sprintf("secret %s holds a %q token, not %s's", id, tok.Vendor, t.spec.Name)
+	default:
+		st.Connected, st.Fingerprint, st.token = true, tok.Fingerprint, tok
+		st.RefreshedAt = tok.RefreshedAt.UTC().Format(time.RFC3339)
+		if !tok.ExpiresAt.IsZero() {
+			st.ExpiresAt = tok.ExpiresAt.UTC().Format(time.RFC3339)
+			secs := int64(tok.ExpiresAt.Sub(now) / time.Second)
+			st.ExpiresInSeconds = &secs
+		}
+		st.State = assess(t.spec, tok, now)
+	}
+	return st
+}
+
+// missingHint says which secret was looked for and where.
+func (c *cli) missingHint(id string) string {
+	return fmt.Sprintf("secret %s not found in region %s: check --prefix (now %q; or TOKENCTL_PREFIX) and the region (AWS_REGION or the profile's), or deploy the stack",
+		id, orUnset(c.aws.region), c.prefix)
+}
+
+func orUnset(s string) string {
+	if s == "" {
+		return "(none set)"
+	}
+	return s
+}
+
+func notConnectedHint(t target) string {
+	if t.spec.AuthCode {
+		return "no token yet: connect it with `tokenctl connect " + t.spec.Name + "` and open the link"
+	}
+	return "no token yet: set the credentials (`tokenctl set-credentials " + t.String() + "`), then `tokenctl refresh " + t.String() + "`"
+}
