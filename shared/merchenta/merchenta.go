@@ -65,9 +65,9 @@ func ParseReply(body []byte, contentType string) (string, error) {
 	case "success":
 	case "error":
 		code, desc := decodeError(0, body)
-		return "", &vendorhttp.Error{Vendor: "merchenta", Status: http.StatusOK, Code: vendorhttp.Clean(code, 64), Description: vendorhttp.Clean(desc, 200)}
+		return "", &vendorhttp.Error{Vendor: "merchenta", Status: http.StatusOK, Code: code, Description: desc}
 	default:
-		return "", fmt.Errorf("reply status is %q, want \"success\"", vendorhttp.Clean(r.Status, 32))
+		return "", fmt.Errorf("reply status is %s, want \"success\"", vendorhttp.Quote(r.Status, 32))
 	}
 	if r.Data.AccessToken == "" {
 		return "", errors.New("reply has no data.accessToken")

@@ -73,10 +73,10 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, "HTTP %d", e.Status)
 	}
 	if e.Code != "" {
-		fmt.Fprintf(&b, " %s", e.Code)
+		fmt.Fprintf(&b, " %s", Clean(e.Code, math.MaxInt))
 	}
 	if e.Description != "" {
-		fmt.Fprintf(&b, ": %s", e.Description)
+		fmt.Fprintf(&b, ": %s", Clean(e.Description, math.MaxInt))
 	}
 	if e.Err != nil {
 		fmt.Fprintf(&b, ": %v", e.Err)
@@ -368,6 +368,17 @@ func Clean(s string, max int) string {
 }
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// Quote returns s quoted (and cleaned of control characters) when it is at
+// most max bytes, else only its length: vendor text that is not scrubbed
+// yet must not be cut, since a cut inside a secret leaves a piece of it
+// that no scrubber recognises.
+func Quote(s string, max int) string {
+	if len(s) > max {
+		return fmt.Sprintf("(%d bytes)", len(s))
+	}
+	return strconv.Quote(Clean(s, max))
+}
 
 // CheckEndpoint refuses a URL that is not HTTPS unless its host is loopback,
 // so a misconfigured endpoint cannot send credentials in clear text.

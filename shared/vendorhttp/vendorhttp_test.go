@@ -312,3 +312,35 @@ func TestHugeRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"error":                 `"error"`,
+		"a\nb":                  `"a b"`,
+		strings.Repeat("s", 33): "(33 bytes)",
+	} {
+		if got := Quote(in, 32); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestErrorScrubThenCut: an Error shows its vendor text whole until Scrub,
+// which removes secrets first and cuts after.
+func TestErrorScrubThenCut(t *testing.T) {
+	const secret = "Zq4vX9mLp2Rt7wKc1Nb8Hy3Df6Gs0JaE"
+	desc := strings.Repeat("x", MaxDescription-10) + secret + "\nmore"
+	e := &Error{Vendor: "acme", Status: 400, Code: "invalid_client", Description: desc}
+	if !strings.Contains(e.Error(), secret) || strings.Contains(e.Error(), "\n") {
+		t.Fatalf("before Scrub, Error must show the whole description, cleaned: %q", e.Error())
+	}
+	e.Scrub(func(s string) string { return strings.ReplaceAll(s, secret, "[redacted]") })
+	if strings.Contains(e.Error(), secret[:8]) || len(e.Description) > MaxDescription+len("…") {
+		t.Errorf("after Scrub: %q", e.Error())
+	}
+	again := e.Description
+	e.Scrub(func(s string) string { return s })
+	if e.Description != again {
+		t.Errorf("a second Scrub changed the description")
+	}
+}
