@@ -74,15 +74,19 @@ func newTestStack(assetDir string, credentials map[string]string) *TokenRefreshe
 
 // newTestStackOf is newTestStack with another vendor table.
 func newTestStackOf(assetDir string, specs []vendors.Spec, credentials map[string]string) *TokenRefresherStack {
-	app := awscdk.NewApp(nil)
-	s := NewTokenRefresherStack(app, "TokenRefresher", &TokenRefresherStackProps{
+	return NewTokenRefresherStack(newTestApp(), "TokenRefresher", &TokenRefresherStackProps{
 		AssetDir:               assetDir,
 		Vendors:                specs,
 		AlarmEmail:             "ops@example.com",
 		CredentialsSecretNames: credentials,
 	})
+}
+
+// newTestApp is an app with the AwsSolutions checks applied, as main does.
+func newTestApp() awscdk.App {
+	app := awscdk.NewApp(nil)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(false)}), nil)
-	return s
+	return app
 }
 
 // template is the synthesized CloudFormation template, read with plain Go

@@ -9,11 +9,14 @@
 //	stackName                     CloudFormation stack name (default "TokenRefresher")
 //	alarmEmail                    address subscribed to the alarm topic
 //	credentialsSecretName.<name>  import this existing credentials secret for vendor <name>
+//	operatorPrincipalArns         roles that run tokenctl connect (may read signing keys); comma-separated or a list
+//	breakGlassPrincipalArns       roles that may read every guarded secret; comma-separated or a list
 package main
 
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -31,11 +34,13 @@ func main() {
 		StackProps: awscdk.StackProps{
 			Description: jsii.String("token-refresher: scheduled vendor token refreshers writing to Secrets Manager"),
 		},
-		AssetDir:               contextString(app, "assetDir", "build"),
-		Vendors:                specs,
-		NamePrefix:             contextString(app, "namePrefix", DefaultNamePrefix),
-		AlarmEmail:             contextString(app, "alarmEmail", ""),
-		CredentialsSecretNames: map[string]string{},
+		AssetDir:                contextString(app, "assetDir", "build"),
+		Vendors:                 specs,
+		NamePrefix:              contextString(app, "namePrefix", DefaultNamePrefix),
+		AlarmEmail:              contextString(app, "alarmEmail", ""),
+		CredentialsSecretNames:  map[string]string{},
+		OperatorPrincipalArns:   contextList(app, "operatorPrincipalArns"),
+		BreakGlassPrincipalArns: contextList(app, "breakGlassPrincipalArns"),
 	}
 	for _, spec := range specs {
 		if name := contextString(app, "credentialsSecretName."+spec.Name, ""); name != "" {
@@ -63,4 +68,27 @@ func contextString(app awscdk.App, key, def string) string {
 		return s
 	}
 	return def
+}
+
+// contextList reads a context value as a list of strings: a JSON list
+// (cdk.json) or one comma-separated string (-c key=a,b). Empty entries are
+// dropped.
+func contextList(app awscdk.App, key string) []string {
+	var items []string
+	switch v := app.Node().TryGetContext(jsii.String(key)).(type) {
+	case nil:
+	case []any:
+		for _, e := range v {
+			items = append(items, fmt.Sprint(e))
+		}
+	default:
+		items = strings.Split(fmt.Sprint(v), ",")
+	}
+	var out []string
+	for _, s := range items {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -37,6 +39,15 @@ type TokenRefresherStackProps struct {
 	CredentialsSecretNames map[string]string
 	// LogRetention applies to every log group; three months if zero.
 	LogRetention awslogs.RetentionDays
+	// OperatorPrincipalArns are the IAM roles or users (ARNs, * and ?
+	// allowed) of the operators who mint connect links with `tokenctl
+	// connect`: besides the callback, only they may read a signing key.
+	// Empty: nobody but the callback can, and connect needs break-glass.
+	OperatorPrincipalArns []string
+	// BreakGlassPrincipalArns may read every guarded secret (credentials,
+	// refresh tokens, signing keys), for an emergency; see
+	// docs/deploying.md. Empty: only the functions read them.
+	BreakGlassPrincipalArns []string
 }
 
 // TokenRefresherStack is one deployment: a refresher per vendor, the
@@ -76,6 +87,8 @@ func NewTokenRefresherStack(scope constructs.Construct, id string, props *TokenR
 		}
 		known[v.Name] = true
 	}
+	checkPrincipalArns("OperatorPrincipalArns", p.OperatorPrincipalArns)
+	checkPrincipalArns("BreakGlassPrincipalArns", p.BreakGlassPrincipalArns)
 	for name := range p.CredentialsSecretNames {
 		if !known[name] {
 			panic(fmt.Sprintf("infra: stack props: credentials secret given for unknown vendor %q", name))
@@ -92,6 +105,7 @@ func NewTokenRefresherStack(scope constructs.Construct, id string, props *TokenR
 	}
 
 	var callbacks []NamedFunction
+	breakGlass := p.BreakGlassPrincipalArns
 	for _, spec := range p.Vendors {
 		r := NewRefresher(stack, exportID(spec.Name), &RefresherProps{
 			Spec:                  spec,
@@ -105,6 +119,12 @@ func NewTokenRefresherStack(scope constructs.Construct, id string, props *TokenR
 		output(exportID(spec.Name)+"CredentialsSecret", r.CredentialsName, spec.Title+" credentials secret (fill it in)")
 		output(exportID(spec.Name)+"Function", functionName(p.NamePrefix, spec.FunctionName()), spec.Title+" refresher function")
 
+		// Only the functions that use a secret read it (and break-glass):
+		// the refresher, and the callback of an authorization-code vendor.
+		readers := []awsiam.IRole{r.Function.Role()}
+		if !spec.AuthCode && !r.CredentialsImported {
+			guardReads(r.Credentials, roleArns(readers, breakGlass...))
+		}
 		if spec.AuthCode {
 			a := NewAuthCodeConnect(stack, exportID(spec.Name)+"Connect", &AuthCodeConnectProps{
 				Refresher:    r,
@@ -113,6 +133,13 @@ func NewTokenRefresherStack(scope constructs.Construct, id string, props *TokenR
 				LogRetention: p.LogRetention,
 			})
 			s.Connects[spec.Name] = a
+			readers = append(readers, a.Callback.Role())
+			if !r.CredentialsImported {
+				guardReads(r.Credentials, roleArns(readers, breakGlass...))
+			}
+			guardReads(a.RefreshToken, roleArns(readers, breakGlass...))
+			guardReads(a.SigningKey, roleArns([]awsiam.IRole{a.Callback.Role()},
+				append(slices.Clone(p.OperatorPrincipalArns), breakGlass...)...))
 			callbacks = append(callbacks, NamedFunction{Name: spec.CallbackFunctionName(), Function: a.Callback})
 			output(exportID(spec.Name)+"CallbackUrl", *a.CallbackURL, "Redirect URI to register at "+spec.Title)
 			output(exportID(spec.Name)+"ConnectApiUrl", *a.ApiURL, spec.Title+" connect API")

@@ -660,6 +660,10 @@ func TestInvalidPropsPanic(t *testing.T) {
 		{"bad prefix", TokenRefresherStackProps{AssetDir: testAssetDir, Vendors: vendors.All(), NamePrefix: "Token_Refresher"}, "name prefix"},
 		{"unknown import", TokenRefresherStackProps{AssetDir: testAssetDir, Vendors: vendors.All(),
 			CredentialsSecretNames: map[string]string{"nobody": "x"}}, `unknown vendor "nobody"`},
+		{"bad operator ARN", TokenRefresherStackProps{AssetDir: testAssetDir, Vendors: vendors.All(),
+			OperatorPrincipalArns: []string{"token-operators"}}, "OperatorPrincipalArns"},
+		{"bad break-glass ARN", TokenRefresherStackProps{AssetDir: testAssetDir, Vendors: vendors.All(),
+			BreakGlassPrincipalArns: []string{"arn:aws:iam::1:role/a,arn:aws:iam::1:role/b"}}, "BreakGlassPrincipalArns"},
 		{"missing bootstrap", TokenRefresherStackProps{AssetDir: empty, Vendors: vendors.All()}, "bootstrap not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

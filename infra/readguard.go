@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// ReadGuardSid is the Sid of the statement that a credentials,
+// refresh-token or signing-key secret's resource policy holds.
+const ReadGuardSid = "OnlyNamedPrincipalsRead"
+
+// guardReads gives secret a resource policy that denies
+// secretsmanager:GetSecretValue to every principal whose ARN matches none
+// of readers (aws:PrincipalArn, ArnNotLike: a pattern may hold * and ?).
+// An identity policy that allows the read, however broad, cannot override
+// an explicit deny. Nothing else is denied: CloudFormation still updates
+// the secret, and `tokenctl set-credentials` still describes and writes it
+// (DescribeSecret, PutSecretValue), without reading it.
+//
+// Imported secrets are left alone: their resource policy belongs to
+// whoever created them.
+func guardReads(secret awssecretsmanager.ISecret, readers []*string) {
+	if len(readers) == 0 {
+		panic("infra: guardReads without readers would lock every reader out")
+	}
+	res := secret.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String(ReadGuardSid),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("secretsmanager:GetSecretValue"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"ArnNotLike": map[string]any{"aws:PrincipalArn": readers},
+		},
+	}))
+	if res.StatementAdded == nil || !*res.StatementAdded {
+		panic(fmt.Sprintf("infra: secret %s takes no resource policy", *secret.Node().Path()))
+	}
+}
+
+// roleArns returns the ARNs of roles, then patterns.
+func roleArns(roles []awsiam.IRole, patterns ...string) []*string {
+	out := make([]*string, 0, len(roles)+len(patterns))
+	for _, r := range roles {
+		out = append(out, r.RoleArn())
+	}
+	for _, p := range patterns {
+		out = append(out, jsii.String(p))
+	}
+	return out
+}
+
+// checkPrincipalArns panics unless every entry is an IAM ARN (or ARN
+// pattern) that aws:PrincipalArn can match.
+func checkPrincipalArns(what string, arns []string) {
+	for _, a := range arns {
+		if !strings.HasPrefix(a, "arn:") || strings.Count(a, ":") < 5 || strings.ContainsAny(a, " ,") {
+			panic(fmt.Sprintf("infra: stack props: %s: %q is not an IAM principal ARN (arn:aws:iam::<account>:role/<name>)", what, a))
+		}
+	}
+}
