@@ -72,21 +72,51 @@ type Reply struct {
 }
 
 // ParseReply decodes and checks a successful reply body. Its errors never
-// quote the body.
+// quote the body. A reply that carries a refresh_token but is otherwise
+// unusable returns that refresh token in the Reply together with the
+// error: Admitad has rotated, and the new refresh token must be kept.
 func ParseReply(body []byte, contentType string) (Reply, error) {
 	var r Reply
 	if err := vendorhttp.DecodeJSONBody(body, contentType, &r); err != nil {
 		return Reply{}, err
 	}
+	if r.RefreshToken != "" {
+		if err := checkRefreshToken(r.RefreshToken); err != nil {
+			return Reply{}, err
+		}
+	}
+	var err error
 	switch {
-	case r.AccessToken == "":
-		return Reply{}, errors.New("reply has no access_token")
+	case r.RefreshToken == "" && r.AccessToken == "":
+		return Reply{}, errors.New("reply has no access_token and no refresh_token")
 	case r.RefreshToken == "":
 		return Reply{}, errors.New("reply has no refresh_token")
+	case r.AccessToken == "":
+		err = errors.New("reply has no access_token")
 	case r.ExpiresIn < 0:
-		return Reply{}, errors.New("reply has a negative expires_in")
+		err = errors.New("reply has a negative expires_in")
+	}
+	if err != nil {
+		return Reply{RefreshToken: r.RefreshToken, Username: r.Username, Scope: r.Scope}, err
 	}
 	return r, nil
+}
+
+// maxRefreshToken bounds a refresh token kept in the secret.
+const maxRefreshToken = 4096
+
+// checkRefreshToken refuses a refresh token that cannot be one: too long,
+// or with characters outside printable ASCII.
+func checkRefreshToken(rt string) error {
+	if len(rt) > maxRefreshToken {
+		return fmt.Errorf("reply's refresh_token is longer than %d bytes", maxRefreshToken)
+	}
+	for i := 0; i < len(rt); i++ {
+		if rt[i] <= ' ' || rt[i] >= 0x7f {
+			return errors.New("reply's refresh_token has characters outside printable ASCII")
+		}
+	}
+	return nil
 }
 
 // explanations say what each OAuth error code means for an operator.
@@ -152,7 +182,7 @@ func (r Result) Grant() *refresh.Grant {
 	return &refresh.Grant{
 		AccessToken: r.AccessToken,
 		TokenType:   r.TokenType,
-		ExpiresIn:   time.Duration(r.ExpiresIn) * time.Second,
+		ExpiresIn:   refresh.Seconds(r.ExpiresIn),
 		Date:        r.Date,
 		Sent:        r.Sent,
 		Extras:      extras,
@@ -172,11 +202,20 @@ func (c *Client) Exchange(ctx context.Context, endpoint string, creds refresh.Cr
 		"client_id":     {creds.Get("client_id")},
 		"client_secret": {creds.Get("client_secret")},
 	}
-	res, err := c.post(ctx, endpoint, form, true)
+	res, err := c.post(ctx, endpoint, form, true, nil)
 	if err != nil {
 		return Result{}, fmt.Errorf("admitad: exchange code: %w", err)
 	}
 	return res, nil
+}
+
+// oauthCode returns the OAuth error code of a failed call, or "".
+func oauthCode(err error) string {
+	var ve *vendorhttp.Error
+	if errors.As(err, &ve) {
+		return ve.Code
+	}
+	return ""
 }
 
 // Refresh trades a refresh token for new tokens at endpoint, with
@@ -184,15 +223,26 @@ func (c *Client) Exchange(ctx context.Context, endpoint string, creds refresh.Cr
 // (as Admitad's official clients send them). invalid_grant and
 // invalid_client are not retried; the error then wraps ErrReconnect and the
 // *vendorhttp.Error.
+//
+// A reply that rotated the refresh token but is unusable otherwise returns
+// a Result holding only the new refresh token, with the error.
 func (c *Client) Refresh(ctx context.Context, endpoint string, creds refresh.Credentials, refreshToken string) (Result, error) {
+	return c.refresh(ctx, endpoint, creds, refreshToken, nil)
+}
+
+// refresh is Refresh, counting the requests sent in *attempts.
+func (c *Client) refresh(ctx context.Context, endpoint string, creds refresh.Credentials, refreshToken string, attempts *int) (Result, error) {
 	form := url.Values{
 		"grant_type":    {"refresh_token"},
 		"client_id":     {creds.Get("client_id")},
 		"client_secret": {creds.Get("client_secret")},
 		"refresh_token": {refreshToken},
 	}
-	res, err := c.post(ctx, endpoint, form, false)
+	res, err := c.post(ctx, endpoint, form, false, attempts)
 	if err != nil {
+		if res.RefreshToken != "" {
+			return res, fmt.Errorf("token reply: %w", err)
+		}
 		var ve *vendorhttp.Error
 		if errors.As(err, &ve) && needsPerson(ve.Code) {
 			return Result{}, &reconnectError{step: "refresh", cause: err}
@@ -202,11 +252,14 @@ func (c *Client) Refresh(ctx context.Context, endpoint string, creds refresh.Cre
 	return res, nil
 }
 
-func (c *Client) post(ctx context.Context, endpoint string, form url.Values, basic bool) (Result, error) {
+func (c *Client) post(ctx context.Context, endpoint string, form url.Values, basic bool, attempts *int) (Result, error) {
 	body := form.Encode()
 	resp, err := c.HTTP.Do(ctx, vendorhttp.Request{
 		Vendor: Name,
 		NewRequest: func(ctx context.Context) (*http.Request, error) {
+			if attempts != nil {
+				*attempts++
+			}
 			r, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(body))
 			if err != nil {
 				return nil, err
@@ -226,6 +279,9 @@ func (c *Client) post(ctx context.Context, endpoint string, form url.Values, bas
 	}
 	reply, err := ParseReply(resp.Body, resp.Header.Get("Content-Type"))
 	if err != nil {
+		if reply.RefreshToken != "" {
+			return Result{Reply: reply, Sent: resp.Sent, Date: resp.Date}, err
+		}
 		return Result{}, fmt.Errorf("token reply: %w", err)
 	}
 	return Result{Reply: reply, Sent: resp.Sent, Date: resp.Date}, nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 )
 
@@ -178,6 +179,71 @@ func SaveConnection(ctx context.Context, store *secretstore.Store, id string, c 
 	return nil
 }
 
+// state is what a run reads from the refresh-token secret: the current
+// connection, and a newer refresh token a previous run saved under
+// PendingStage but could not make current.
+type state struct {
+	conn    Connection
+	version string
+	// pending is the newer connection, nil when there is none.
+	pending        *Connection
+	pendingVersion string
+}
+
+// readState reads the current connection of secret id and looks for a
+// pending one that supersedes it. A pending version counts only if it
+// descends from the current connection (same connect_state and
+// connected_at) and was rotated after it: a refresh whose label move never
+// happened. A reconnect's version, or one from before it, never does.
+func readState(ctx context.Context, store *secretstore.Store, id string) (state, error) {
+	cur, err := store.Get(ctx, id)
+	if errors.Is(err, secretstore.ErrNotFound) {
+		return state{}, fmt.Errorf("admitad: refresh-token secret %s has no value: %w", id, ErrNotConnected)
+	}
+	if err != nil {
+		return state{}, fmt.Errorf("admitad: read refresh-token secret: %w", err)
+	}
+	return stateFrom(ctx, store, id, cur)
+}
+
+// stateFrom completes readState from the current version, already read.
+func stateFrom(ctx context.Context, store *secretstore.Store, id string, cur secretstore.Value) (state, error) {
+	conn, err := ParseConnection(cur.String)
+	if errors.Is(err, ErrNotConnected) {
+		conn = Connection{}
+	} else if err != nil {
+		return state{}, err
+	}
+	st := state{conn: conn, version: cur.VersionID}
+	if !cur.HasStage(PendingStage) {
+		// The last refresh's version is not current: a connect came
+		// after it, or its label move never happened.
+		p, err := store.GetStage(ctx, id, PendingStage)
+		switch {
+		case errors.Is(err, secretstore.ErrNotFound):
+		case err != nil:
+			return state{}, fmt.Errorf("admitad: read pending refresh token: %w", err)
+		default:
+			if pc, perr := ParseConnection(p.String); perr == nil && descends(pc, conn) {
+				st.pending, st.pendingVersion = &pc, p.VersionID
+			}
+		}
+	}
+	if st.conn.RefreshToken == "" && st.pending == nil {
+		return state{}, fmt.Errorf("admitad: refresh-token secret %s holds no refresh token: %w", id, ErrNotConnected)
+	}
+	return st, nil
+}
+
+// descends reports whether p is a later refresh of connection c.
+func descends(p, c Connection) bool {
+	if c.RefreshToken == "" {
+		return false
+	}
+	return p.ConnectState == c.ConnectState && p.ConnectedAt.Equal(c.ConnectedAt) &&
+		p.RotatedAt.After(c.RotatedAt) && p.RefreshToken != c.RefreshToken
+}
+
 // errLost is the cause of a rotated refresh token that could not be saved.
 type errLost struct {
 	id      string
@@ -188,7 +254,7 @@ type errLost struct {
 func (e *errLost) Error() string {
 	where := "it was never written"
 	if e.pending {
-		where = "it was written as version stage " + PendingStage + " but could not be made current"
+		where = "it was written as version stage " + PendingStage + " but could not be made current; the next run looks for it there"
 	}
 	return fmt.Sprintf("admitad: save refresh token: Admitad rotated the refresh token but it could not be saved to secret %s (%s; last error: %v): the refresh token is lost and the stored one is no longer valid; %s",
 		e.id, where, e.cause, ConnectHint)
@@ -196,41 +262,69 @@ func (e *errLost) Error() string {
 
 func (e *errLost) Unwrap() []error { return []error{ErrReconnect, e.cause} }
 
-// saveRotated writes c to secret id only if the version the caller read
-// (readVersion) is still current: it writes c under PendingStage, then moves
-// AWSCURRENT from readVersion to it (a compare-and-swap). Both steps are
-// idempotent and retried until ctx's deadline. If a newer writer (a
-// reconnect) made another version current, it returns an error wrapping
-// secretstore.ErrChanged and leaves that writer's value in place.
-func saveRotated(ctx context.Context, store *secretstore.Store, id, readVersion string, c Connection) error {
+// maxTakeoverRounds bounds how often saveRotated takes AWSCURRENT back from
+// a writer that was not a reconnect.
+const maxTakeoverRounds = 3
+
+// saveRotated writes c to secret id and makes it current only if no
+// reconnect came in between: it writes c under PendingStage, then moves
+// AWSCURRENT from the version the run read (st.version) to it, a
+// compare-and-swap. Both steps are idempotent and retried until ctx's
+// deadline; each call is bounded by the store's per-call timeout.
+//
+// After a failed or unanswered move it reads which version is current
+// (secretstore.Swap) and decides from that: our version means done; a
+// reconnect's version (another connect_state, or a later connected_at, or
+// the ConnectStage label) means step back with refresh.ErrSuperseded; any
+// other writer's version is older than the token Admitad has just issued,
+// so the label is moved from it to ours.
+func saveRotated(ctx context.Context, store *secretstore.Store, id string, st state, c Connection) error {
+	ctx, cancel := withSaveDeadline(ctx, 0)
+	defer cancel()
 	value := c.Encode()
 	pending := false
+	from := st.version
+	var newID string
 	err := secretstore.Retry(ctx, func(ctx context.Context) error {
-		newID, err := store.PutPending(ctx, id, value, PendingStage)
-		if err != nil {
-			return err
-		}
-		pending = true
-		err = store.Swap(ctx, id, readVersion, newID)
-		if errors.Is(err, secretstore.ErrChanged) {
-			// An earlier attempt may have moved the label and lost
-			// only its answer: then the current version is ours.
-			cur, gerr := store.Get(ctx, id)
-			if gerr != nil {
-				return gerr
+		if newID == "" {
+			v, err := store.PutPending(ctx, id, value, PendingStage)
+			if err != nil {
+				return err
 			}
-			if cur.VersionID == newID {
-				return nil
-			}
+			newID, pending = v, true
 		}
-		return err
+		for range maxTakeoverRounds {
+			err := store.Swap(ctx, id, from, newID)
+			var ce *secretstore.ChangedError
+			if !errors.As(err, &ce) {
+				return err
+			}
+			if reconnected(ce.Holder, st.conn) {
+				return fmt.Errorf("%w: %w", refresh.ErrSuperseded, err)
+			}
+			from = ce.Holder.VersionID
+		}
+		return fmt.Errorf("secretstore: AWSCURRENT of %s kept moving: %w", id, secretstore.ErrChanged)
 	})
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, secretstore.ErrChanged):
+	case errors.Is(err, refresh.ErrSuperseded):
 		return err
 	default:
 		return &errLost{id: id, pending: pending, cause: err}
 	}
+}
+
+// reconnected reports whether holder, now current, is a reconnect's write
+// rather than the connection c the run started from.
+func reconnected(holder secretstore.Value, c Connection) bool {
+	if holder.HasStage(ConnectStage) {
+		return true
+	}
+	h, err := ParseConnection(holder.String)
+	if err != nil {
+		return false
+	}
+	return h.ConnectState != c.ConnectState || h.ConnectedAt.After(c.ConnectedAt)
 }

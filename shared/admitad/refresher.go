@@ -7,23 +7,42 @@ import (
 	"time"
 
 	"github.com/token-refresher/token-refresher/shared/refresh"
-	"github.com/token-refresher/token-refresher/shared/secretstore"
+)
+
+// Save budget: the part of a run's time that Admitad's token request must
+// leave for saving the rotated refresh token (a pending write, the label
+// move, a check of which version is current, and their retries, each call
+// bounded by the store's per-call timeout). It is at most
+// maxSaveShare of the time left when the request starts, so a short
+// deadline still leaves the vendor most of it.
+const (
+	SaveReserve  = 12 * time.Second
+	maxSaveShare = 0.4
 )
 
 // Fetch is one scheduled refresh: it reads the refresh token from the
 // refresh-token secret (req.Target.RefreshSecretID), trades it for a new
 // pair, saves the new refresh token FIRST (compare-and-swap against the
-// version it read, retried until ctx's deadline) and only then returns the
-// access token for the refresh core to publish.
+// version it read, retried until the run's deadline) and only then returns
+// the access token for the refresh core to publish.
+//
+// Durability:
+//   - the token request stops early enough (SaveReserve) that the save and
+//     its retries still fit before the run's deadline;
+//   - a refresh token that an earlier run wrote under PendingStage but
+//     could not make current (a hung call, a crash between the two writes)
+//     is found and used: it is the newest one Admitad issued;
+//   - every refresh token Admitad issues is saved, even when the rest of
+//     its reply is unusable;
+//   - after a failed or unanswered label move the run reads which version
+//     is current and decides from that; only a reconnect's version makes
+//     the run step back (refresh.ErrSuperseded).
 //
 // Errors:
 //   - nobody connected yet: wraps ErrNotConnected and ErrReconnect and says
 //     how to connect;
 //   - Admitad answers invalid_grant or invalid_client: wraps ErrReconnect,
-//     not retried;
-//   - a reconnect replaced the refresh-token secret during the run: wraps
-//     refresh.ErrSuperseded (the run steps back, the reconnect's token
-//     stays);
+//     not retried; invalid_grant names the likely cause;
 //   - the rotated refresh token could not be saved before the deadline:
 //     wraps ErrReconnect and says plainly that the refresh token is lost.
 //
@@ -37,7 +56,7 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 	if id == "" {
 		return nil, errors.New("admitad: refresh: no refresh-token secret configured (REFRESH_SECRET_ID)")
 	}
-	conn, version, err := ReadConnection(ctx, c.Store, id)
+	st, err := readState(ctx, c.Store, id)
 	if errors.Is(err, ErrNotConnected) {
 		return nil, &markedError{
 			msg:  fmt.Sprintf("admitad: refresh: not connected yet (secret %s holds no refresh token): connect Admitad once: run `make connect-admitad` (or `tokenctl connect admitad`) and open the printed link in a browser", id),
@@ -47,18 +66,32 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 	if err != nil {
 		return nil, err
 	}
-	req.Hide(conn.RefreshToken)
+	req.Hide(st.conn.RefreshToken)
+	use := st.conn
+	if st.pending != nil {
+		req.Hide(st.pending.RefreshToken)
+		use = *st.pending
+	}
 
-	res, err := c.Refresh(ctx, req.Endpoint, req.Credentials, conn.RefreshToken)
-	if err != nil {
-		if errors.Is(err, ErrReconnect) && c.replaced(ctx, id, version) {
-			return nil, fmt.Errorf("admitad: refresh: the refresh-token secret was replaced during this run (a reconnect): %w", refresh.ErrSuperseded)
+	vctx, cancel := refresh.Reserve(ctx, SaveReserve, maxSaveShare)
+	defer cancel()
+	attempts := 0
+	res, err := c.refresh(vctx, req.Endpoint, req.Credentials, use.RefreshToken, &attempts)
+	req.Hide(res.RefreshToken, res.AccessToken)
+	if err != nil && res.RefreshToken == "" {
+		if errors.Is(err, ErrReconnect) {
+			if c.replaced(ctx, id, st.version) {
+				return nil, fmt.Errorf("admitad: refresh: the refresh-token secret was replaced during this run (a reconnect): %w", refresh.ErrSuperseded)
+			}
+			return nil, explainRefused(err, attempts, st.pending != nil)
 		}
 		return nil, err
 	}
-	req.Hide(res.RefreshToken, res.AccessToken)
 
-	next := conn
+	// Admitad has rotated: the token sent is dead and res.RefreshToken is
+	// the only one that works. Save it before anything else, with the
+	// whole rest of the run.
+	next := use
 	next.RefreshToken = res.RefreshToken
 	next.RotatedAt = c.now().UTC()
 	if res.Username != "" {
@@ -67,20 +100,42 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 	if res.Scope != "" {
 		next.Scope = res.Scope
 	}
-	sctx, cancel := withSaveDeadline(ctx, c.SaveTimeout)
-	defer cancel()
-	if err := saveRotated(sctx, c.Store, id, version, next); err != nil {
-		if errors.Is(err, secretstore.ErrChanged) {
-			return nil, fmt.Errorf("admitad: save refresh token: a reconnect replaced the refresh-token secret during this run; its token is kept: %w", refresh.ErrSuperseded)
+	if serr := saveRotated(ctx, c.Store, id, st, next); serr != nil {
+		if errors.Is(serr, refresh.ErrSuperseded) {
+			return nil, fmt.Errorf("admitad: save refresh token: a reconnect replaced the refresh-token secret during this run; its token is kept: %w", serr)
 		}
-		return nil, err
+		return nil, serr
+	}
+	if err != nil {
+		// A reply that rotated the refresh token but is otherwise
+		// unusable: the new refresh token is saved, the old access token
+		// stays published.
+		return nil, fmt.Errorf("admitad: refresh: %w (the new refresh token it carried was saved; the next run uses it)", err)
 	}
 	return res.Grant(), nil
 }
 
-// replaced reports whether secret id's current version is no longer
-// version: someone connected again while Admitad was refusing the old
-// token.
+// explainRefused adds what most likely happened to an invalid_grant or
+// invalid_client refusal: the cases no client can save.
+func explainRefused(err error, attempts int, triedPending bool) error {
+	if oauthCode(err) != "invalid_grant" {
+		return err
+	}
+	var why string
+	switch {
+	case attempts > 1:
+		why = "an earlier attempt of this run got no usable answer (a timeout, a reset connection or a 5xx): Admitad most likely rotated the refresh token on that attempt and its reply, with the new one, was lost"
+	case triedPending:
+		why = "the refresh token that a previous run saved but could not make current was refused too, so Admitad revoked the grant (the person disconnected the app) or rotated it once more in a run whose reply was lost"
+	default:
+		why = "the stored refresh token is the newest this deployment ever received; most likely a previous run's reply was lost after Admitad rotated the token (a timeout, a reset connection or a 5xx after the rotation), the function stopped between Admitad's reply and the first write, or the person disconnected the app"
+	}
+	return &markedError{msg: fmt.Sprintf("%s (%s; no client can recover from this)", err.Error(), why), errs: []error{err}}
+}
+
+// replaced reports whether secret id's current version is a reconnect's
+// write, made after the run read version: someone connected again while
+// Admitad was refusing the old token.
 func (c *Client) replaced(ctx context.Context, id, version string) bool {
 	v, err := c.Store.Get(ctx, id)
 	return err == nil && v.VersionID != version

@@ -152,6 +152,12 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (refresh.Summ
 	r := *h.refresher
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		r.Log = h.log.With("requestId", lc.AwsRequestID)
+		// Apps hold an invoke permission on the reject alias only; what
+		// arrives through it may report a rejected token, never force.
+		if err := refresh.CheckInvoker(refresh.Qualifier(lc.InvokedFunctionArn), ev); err != nil {
+			r.Log.Warn("refused", "vendor", h.cfg.Spec.Name, "reason", err.Error())
+			return refresh.Summary{}, err
+		}
 	}
 	return r.Run(ctx, h.cfg.Target, ev)
 }

@@ -27,6 +27,11 @@ var (
 	// ErrNotRefreshed: Reject waited, and the secret still holds the
 	// rejected token.
 	ErrNotRefreshed = errors.New("token secret still holds the rejected token")
+	// ErrRecentlyRefreshed: the refresher declined to ask the vendor again
+	// because the rejected token is younger than refresh.MinRejectInterval
+	// (one minute). The vendor refused a token it issued moments ago:
+	// retrying will not help before the interval has passed.
+	ErrRecentlyRefreshed = errors.New("the rejected token was obtained too recently to be replaced")
 )
 
 // Error is every error a Reader returns.

@@ -12,6 +12,7 @@ import (
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/token-refresher/token-refresher/shared/token"
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 // rejectEvent is the refresher's input for a rejected token.
@@ -24,6 +25,7 @@ type summary struct {
 	Vendor      string `json:"vendor"`
 	Action      string `json:"action"`
 	Fingerprint string `json:"fingerprint"`
+	Reason      string `json:"reason"`
 }
 
 // Reject reports that the vendor refused accessToken (an HTTP 401: Merchenta
@@ -93,7 +95,9 @@ func (r *Reader) reject(ctx context.Context, secretID, fp string) (*entry, error
 	}
 	fn := r.functionName(tok.Refresher)
 	payload, _ := json.Marshal(rejectEvent{RejectedFingerprint: fp})
-	out, err := r.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: payload})
+	// Apps invoke the refresher's reject alias: it takes rejected tokens
+	// and never a forced refresh.
+	out, err := r.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn), Qualifier: aws.String(vendors.RejectAlias), Payload: payload})
 	want := ""
 	var throttled *ltypes.TooManyRequestsException
 	switch {
@@ -109,6 +113,9 @@ func (r *Reader) reject(ctx context.Context, secretID, fp string) (*entry, error
 		var s summary
 		if err := json.Unmarshal(out.Payload, &s); err != nil {
 			return fail(fn, fmt.Errorf("invoke: reply is not a refresher summary: %v", err))
+		}
+		if s.Action == "skipped" && s.Reason != "" && s.Fingerprint == fp {
+			return fail(fn, fmt.Errorf("%w: %s", ErrRecentlyRefreshed, s.Reason))
 		}
 		want = s.Fingerprint
 	}

@@ -95,6 +95,12 @@ type Grant struct {
 	// Validated marks a grant that confirmed an existing static token
 	// (Invoca) rather than obtaining a new one.
 	Validated bool
+	// Trigger is published as the token's "trigger"; empty lets the
+	// refresher name what made the run call the vendor.
+	Trigger string
+	// Connection is published as the token's "connection"; empty means
+	// vendors.DefaultConnection.
+	Connection string
 }
 
 // Actions a run reports.
@@ -159,7 +165,27 @@ type Summary struct {
 	Action      string `json:"action"`
 	ExpiresAt   string `json:"expires_at,omitempty"`
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// Reason says why a run that was asked to refresh skipped instead
+	// (a rejected token refreshed too recently).
+	Reason string `json:"reason,omitempty"`
 }
+
+// MinRejectInterval bounds the vendor calls that rejected tokens cause: a
+// run for a rejected token calls the vendor only if the stored token was
+// obtained at least this long ago. However many apps report the token,
+// a vendor sees at most one such call per interval (runs of one function
+// never overlap), which also keeps the token secret far below Secrets
+// Manager's limit of about 100 versions a day. Scheduled and forced runs
+// are not affected.
+const MinRejectInterval = time.Minute
+
+// Time a run keeps back from its vendor call for publishing the token: the
+// write and its retries, each bounded by the store's per-call timeout. At
+// most maxPublishShare of the time left when the call starts.
+const (
+	PublishReserve  = 8 * time.Second
+	maxPublishShare = 0.25
+)
 
 // Refresher runs refreshes for one vendor. It is safe for concurrent use,
 // though the deployment runs one refresh per vendor at a time.
@@ -226,10 +252,18 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		res.action = ActionSkipped
 		return summarise(r.Spec.Name, ActionSkipped, current), nil
 	}
+	if ev.RejectedFingerprint != "" && !ev.Force && current != nil && current.Trigger == token.TriggerReject && now.Sub(current.RefreshedAt) < MinRejectInterval {
+		res.action = ActionSkipped
+		sum := summarise(r.Spec.Name, ActionSkipped, current)
+		sum.Reason = fmt.Sprintf("the rejected token replaced a rejected one %s ago; rejects make at most one vendor call every %s", now.Sub(current.RefreshedAt).Round(time.Second), MinRejectInterval)
+		return sum, nil
+	}
 
 	req := &Request{Target: target, Credentials: creds, Current: current, Endpoint: r.Endpoint, hide: sc.Add}
 	callStart := r.now()
-	g, err := r.Vendor.Fetch(ctx, req)
+	fctx, cancel := Reserve(ctx, PublishReserve, maxPublishShare)
+	g, err := r.Vendor.Fetch(fctx, req)
+	cancel()
 	res.latency = r.now().Sub(callStart)
 	if errors.Is(err, ErrSuperseded) {
 		res.action = ActionSuperseded
@@ -240,6 +274,9 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		return Summary{}, err
 	}
 	sc.Add(g.AccessToken)
+	if g.Trigger == "" {
+		g.Trigger = trigger(ev)
+	}
 	tok, err := r.Publish(ctx, target.TokenSecretID, g)
 	if err != nil {
 		return Summary{}, err
@@ -250,6 +287,31 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		res.action = ActionValidated
 	}
 	return summarise(r.Spec.Name, res.action, &tok), nil
+}
+
+// Reserve returns ctx with a deadline that keeps d (at most share of the
+// time left) back from ctx's own deadline, for work that must follow. A
+// context without a deadline is returned as it is (with a cancel).
+func Reserve(ctx context.Context, d time.Duration, share float64) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	if limit := time.Duration(float64(time.Until(dl)) * share); d > limit {
+		d = limit
+	}
+	return context.WithDeadline(ctx, dl.Add(-d))
+}
+
+// trigger names what made a run call the vendor.
+func trigger(ev Event) string {
+	switch {
+	case ev.Force:
+		return token.TriggerForce
+	case ev.RejectedFingerprint != "":
+		return token.TriggerReject
+	}
+	return token.TriggerSchedule
 }
 
 func summarise(vendor, action string, t *token.Token) Summary {
@@ -343,6 +405,10 @@ func (r *Refresher) build(g *Grant, now time.Time) (token.Token, error) {
 	if auth == "" {
 		auth = "Bearer " + g.AccessToken
 	}
+	conn := g.Connection
+	if conn == "" {
+		conn = vendors.DefaultConnection
+	}
 	t := token.Token{
 		Vendor:        name,
 		AccessToken:   g.AccessToken,
@@ -352,6 +418,8 @@ func (r *Refresher) build(g *Grant, now time.Time) (token.Token, error) {
 		RefreshedAt:   sent.UTC().Truncate(time.Second),
 		Fingerprint:   token.Fingerprint(g.AccessToken),
 		Refresher:     r.FunctionName,
+		Connection:    conn,
+		Trigger:       g.Trigger,
 		Extras:        g.Extras,
 	}
 	if err := t.Validate(); err != nil {

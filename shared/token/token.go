@@ -46,6 +46,16 @@ type Token struct {
 	// Refresher is the name of the function that maintains the token; an
 	// app that gets a 401 may invoke it (see the reader package).
 	Refresher string `json:"refresher,omitempty"`
+	// Connection names the vendor account the token belongs to:
+	// "default" for the vendor's default connection, whose secrets keep
+	// the names <prefix>/<vendor>/...; omitted by writers that predate
+	// connections (read it as "default").
+	Connection string `json:"connection,omitempty"`
+	// Trigger says what made the refresher obtain the token: "schedule"
+	// (a scheduled or unforced run), "force" (an operator), "reject" (an
+	// app reported the previous token refused) or "connect" (Admitad's
+	// callback). Omitted by writers that predate it.
+	Trigger string `json:"trigger,omitempty"`
 	// Extras are vendor-specific fields apps need next to the token.
 	Extras map[string]string `json:"-"`
 }
@@ -54,7 +64,16 @@ type Token struct {
 var fixed = map[string]bool{
 	"vendor": true, "access_token": true, "token_type": true, "authorization": true,
 	"expires_at": true, "refreshed_at": true, "fingerprint": true, "refresher": true,
+	"connection": true, "trigger": true,
 }
+
+// Triggers: the values of Token.Trigger.
+const (
+	TriggerSchedule = "schedule"
+	TriggerForce    = "force"
+	TriggerReject   = "reject"
+	TriggerConnect  = "connect"
+)
 
 // Fingerprint returns the short, non-reversible identifier of an access
 // token that logs, metrics and the operator CLI show instead of the token.
@@ -72,6 +91,8 @@ type wire struct {
 	RefreshedAt   string `json:"refreshed_at"`
 	Fingerprint   string `json:"fingerprint"`
 	Refresher     string `json:"refresher,omitempty"`
+	Connection    string `json:"connection,omitempty"`
+	Trigger       string `json:"trigger,omitempty"`
 }
 
 // MarshalJSON writes the contract form: times as RFC 3339 UTC, extras
@@ -85,6 +106,8 @@ func (t Token) MarshalJSON() ([]byte, error) {
 		RefreshedAt:   t.RefreshedAt.UTC().Format(time.RFC3339),
 		Fingerprint:   t.Fingerprint,
 		Refresher:     t.Refresher,
+		Connection:    t.Connection,
+		Trigger:       t.Trigger,
 	}
 	if !t.ExpiresAt.IsZero() {
 		w.ExpiresAt = t.ExpiresAt.UTC().Format(time.RFC3339)
@@ -141,6 +164,8 @@ func (t *Token) UnmarshalJSON(b []byte) error {
 		Authorization: w.Authorization,
 		Fingerprint:   w.Fingerprint,
 		Refresher:     w.Refresher,
+		Connection:    w.Connection,
+		Trigger:       w.Trigger,
 	}
 	if w.ExpiresAt != "" {
 		at, err := time.Parse(time.RFC3339, w.ExpiresAt)
