@@ -236,9 +236,11 @@ func parseCredentials(spec vendors.Spec, raw string) (refresh.Credentials, error
 	if err := dec.Decode(&v); err != nil {
 		return nil, jsonError(err, dec.InputOffset())
 	}
+	// Positions are counted from 1, as the json package's syntax errors are.
 	end := dec.InputOffset()
-	if rest := strings.TrimSpace(raw[end:]); rest != "" {
-		return nil, fmt.Errorf("credentials have trailing data after the JSON object (from byte %d): give exactly one object", end+int64(strings.Index(raw[end:], rest[:1])))
+	if rest := strings.TrimLeft(raw[end:], " \t\r\n"); rest != "" {
+		return nil, fmt.Errorf("credentials have trailing data after the JSON object (from byte %d): give exactly one object",
+			end+int64(len(raw[end:])-len(rest))+1)
 	}
 	switch v.(type) {
 	case map[string]any:

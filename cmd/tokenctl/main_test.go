@@ -104,7 +104,7 @@ func (p *fakePrompter) ask(_ context.Context, label string, hidden bool) (string
 }
 
 func (p *fakePrompter) say(line string) { p.said = append(p.said, line) }
-func (p *fakePrompter) close() error   { p.closed = true; return nil }
+func (p *fakePrompter) close() error    { p.closed = true; return nil }
 
 // createTagged creates a secret with tags (nil: none).
 func createTagged(t *testing.T, sm *secretsmanager.Client, name, value string, tags map[string]string) {

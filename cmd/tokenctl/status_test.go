@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/token-refresher/token-refresher/shared/token"
+	"github.com/token-refresher/token-refresher/shared/vendors"
+)
+
+func TestAssess(t *testing.T) {
+	fyber, invoca, admitad := vendors.MustLookup("fyber"), vendors.MustLookup("invoca"), vendors.MustLookup("admitad")
+	tok := func(age, life time.Duration) token.Token {
+		tk := token.Token{RefreshedAt: t0.Add(-age)}
+		if life > 0 {
+			tk.ExpiresAt = tk.RefreshedAt.Add(life)
+		}
+		return tk
+	}
+	const day = 24 * time.Hour
+	tests := []struct {
+		name string
+		spec vendors.Spec
+		tok  token.Token
+		want string
+	}{
+		// fyber: due at 30m, runs every 15m, grace 5m.
+		{"fyber fresh", fyber, tok(10*time.Minute, time.Hour), stateOK},
+		{"fyber due, next run not yet", fyber, tok(45*time.Minute, time.Hour), stateOK},
+		{"fyber one run missed", fyber, tok(51*time.Minute, time.Hour), stateStale},
+		{"fyber expired", fyber, tok(61*time.Minute, time.Hour), stateExpired},
+		{"fyber expires exactly now", fyber, tok(time.Hour, time.Hour), stateExpired},
+		// admitad: due at 1d, every 6h, grace 36m.
+		{"admitad due", admitad, tok(day+time.Hour, 7*day), stateOK},
+		{"admitad one run missed", admitad, tok(day+7*time.Hour, 7*day), stateStale},
+		{"admitad two runs missed", admitad, tok(2*day, 7*day), stateFailing},
+		// invoca: every day, grace 2.4h, no expiry.
+		{"invoca validated today", invoca, tok(20*time.Hour, 0), stateOK},
+		{"invoca one validation missed", invoca, tok(27*time.Hour, 0), stateStale},
+		{"invoca two missed", invoca, tok(51*time.Hour, 0), stateFailing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := assess(tt.spec, tt.tok, t0); got != tt.want {
+				t.Errorf("assess = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// Every state status reports, in the table and in --json.
+func TestStatusStates(t *testing.T) {
+	sm, prefix := localStack(t, "")
+	// fyber: 8m30s left: stale (and "8m30s", not "8m3").
+	createSecret(t, sm, prefix+"/fyber/token", tokenJSON(t, "fyber", "tok-st-f", t0.Add(-51*time.Minute-30*time.Second), time.Hour))
+	// invoca: validated 50 s ago: ok (and "50s ago", not "5 ago").
+	createSecret(t, sm, prefix+"/invoca/token", tokenJSON(t, "invoca", "tok-st-i", t0.Add(-50*time.Second), 0))
+	// admitad: two days old: failing.
+	createSecret(t, sm, prefix+"/admitad/token", tokenJSON(t, "admitad", "tok-st-a", t0.Add(-48*time.Hour), 7*24*time.Hour))
+	// merchenta: the secret exists without a value: not connected.
+	createSecret(t, sm, prefix+"/merchenta/token", "")
+	// hasoffers: no secret at all: secret missing.
+	// merchenta/acme: a named connection, 9m10s left of an hour.
+	createSecret(t, sm, prefix+"/merchenta/acme/token", tokenJSON(t, "merchenta", "tok-st-m", t0.Add(-50*time.Minute-50*time.Second), time.Hour))
+
+	r := runCLI(t, "", nil, t0, "--prefix", prefix, "status", "fyber", "invoca", "admitad", "merchenta", "hasoffers", "merchenta/acme")
+	t.Logf("tokenctl status:\n%s%s", r.stdout, r.stderr)
+	if r.code != exitFail {
+		t.Errorf("exit %d, want %d", r.code, exitFail)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
+		rows[strings.Fields(line)[0]] = line
+	}
+	for vendor, want := range map[string][]string{
+		"fyber":          {"yes", "  8m30s  ", "51m30s ago", "stale"},
+		"invoca":         {"yes", "never", " 50s ago", "ok"},
+		"admitad":        {"yes", "5d", "2d ago", "failing"},
+		"merchenta":      {"no", "not connected"},
+		"hasoffers":      {"no", "secret missing"},
+		"merchenta/acme": {"yes", token.Fingerprint("tok-st-m"), "  9m10s  ", "stale"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(rows[vendor], w) {
+				t.Errorf("row %q lacks %q", rows[vendor], w)
+			}
+		}
+	}
+	for _, w := range []string{
+		"hasoffers: secret " + prefix + "/hasoffers/token not found in region us-east-1: check --prefix (now \"" + prefix + "\"",
+		"merchenta: no token yet: set the credentials (`tokenctl set-credentials merchenta`)",
+		"5 of 6 vendors not ok",
+	} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks %q", w)
+		}
+	}
+
+	r = runCLI(t, "", nil, t0, "--prefix", prefix, "status", "--json", "--vendor", "fyber,hasoffers", "merchenta/acme")
+	if r.code != exitFail {
+		t.Errorf("status --json: exit %d, want %d", r.code, exitFail)
+	}
+	var rep statusReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("status --json printed %q: %v", r.stdout, err)
+	}
+	if rep.Prefix != prefix || rep.NotOK != 3 || len(rep.Vendors) != 3 || rep.Checked != "2025-03-01T12:00:00Z" {
+		t.Fatalf("report = %+v", rep)
+	}
+	got := map[string]vendorStatus{}
+	for _, v := range rep.Vendors {
+		got[v.Vendor+"/"+v.Connection] = v
+	}
+	f := got["fyber/default"]
+	if f.State != stateStale || !f.Connected || f.Fingerprint != token.Fingerprint("tok-st-f") || f.ExpiresInSeconds == nil ||
+		*f.ExpiresInSeconds != 510 || f.ExpiresAt != "2025-03-01T12:08:30Z" || f.SecretID != prefix+"/fyber/token" {
+		t.Errorf("fyber = %+v", f)
+	}
+	if h := got["hasoffers/default"]; h.State != stateSecretMissing || h.Connected || !strings.Contains(h.Problem, prefix+"/hasoffers/token") {
+		t.Errorf("hasoffers = %+v", h)
+	}
+	if m := got["merchenta/acme"]; m.State != stateStale || m.SecretID != prefix+"/merchenta/acme/token" {
+		t.Errorf("merchenta/acme = %+v", m)
+	}
+	if strings.Contains(r.stdout+r.stderr, "tok-st") {
+		t.Error("status shows a token")
+	}
+	if r.stderr != "" {
+		t.Errorf("status --json wrote to stderr: %q", r.stderr)
+	}
+
+	// A wrong prefix is "secret missing", never "not connected".
+	r = runCLI(t, "", nil, t0, "--prefix", prefix+"-typo", "status", "--json", "admitad")
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Vendors[0].State != stateSecretMissing {
+		t.Errorf("wrong prefix: %q", r.stdout)
+	}
+}
