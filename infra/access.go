@@ -6,46 +6,79 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// TokenAccessProps configures the policies apps attach.
+// TokenAccessProps configures the policies apps and operators attach.
 type TokenAccessProps struct {
 	NamePrefix string
 	Refreshers []*Refresher
+	// Connects are the connect flows of authorization-code vendors; their
+	// signing keys are what `tokenctl connect` reads.
+	Connects []*AuthCodeConnect
 }
 
-// TokenAccess holds the managed policies an app's role attaches.
+// TokenAccess holds the managed policies that an app's or an operator's
+// role attaches.
 type TokenAccess struct {
 	constructs.Construct
 	// Reader may read the token secrets and nothing else: not the
 	// credentials, not refresh tokens, not signing keys.
 	Reader awsiam.ManagedPolicy
-	// Rejecter may invoke the refreshers, which the reader package does
-	// when an app reports a token the vendor refused.
+	// Rejecter may invoke the refreshers' reject aliases, which the reader
+	// package does when an app reports a token the vendor refused. It
+	// cannot invoke the functions themselves, so it cannot force a refresh.
 	Rejecter awsiam.ManagedPolicy
+	// Operator holds exactly what tokenctl needs: status (read and
+	// describe token secrets), set-credentials (describe and write
+	// credentials secrets, never read them), refresh (invoke the functions
+	// themselves, force included) and connect (read signing keys; the
+	// operator's role must also be in the stack's OperatorPrincipalArns,
+	// which exempts it from the signing keys' read guard).
+	Operator awsiam.ManagedPolicy
 }
 
-// NewTokenAccess creates the reader and rejecter policies.
+// NewTokenAccess creates the reader, rejecter and operator policies.
 func NewTokenAccess(scope constructs.Construct, id string, props *TokenAccessProps) *TokenAccess {
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	var tokens, functions []*string
+	var tokens, credentials, functions, aliases, keys []*string
 	for _, r := range props.Refreshers {
 		tokens = append(tokens, r.Token.SecretArn())
+		credentials = append(credentials, r.Credentials.SecretArn())
 		functions = append(functions, r.Function.FunctionArn())
+		aliases = append(aliases, r.RejectAlias.FunctionArn())
+	}
+	for _, a := range props.Connects {
+		keys = append(keys, a.SigningKey.SecretArn())
+	}
+	statement := func(sid string, actions []string, resources []*string) awsiam.PolicyStatement {
+		return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String(sid),
+			Actions:   jsii.Strings(actions...),
+			Resources: &resources,
+		})
 	}
 	reader := awsiam.NewManagedPolicy(c, jsii.String("Reader"), &awsiam.ManagedPolicyProps{
 		Description: jsii.String("Read the " + props.NamePrefix + " token secrets (and nothing else)"),
-		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("ReadTokens"),
-			Actions:   jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
-			Resources: &tokens,
-		})},
+		Statements: &[]awsiam.PolicyStatement{
+			statement("ReadTokens", []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, tokens),
+		},
 	})
 	rejecter := awsiam.NewManagedPolicy(c, jsii.String("Rejecter"), &awsiam.ManagedPolicyProps{
 		Description: jsii.String("Ask the " + props.NamePrefix + " refreshers for a new token after a vendor refused one"),
-		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("InvokeRefreshers"),
-			Actions:   jsii.Strings("lambda:InvokeFunction"),
-			Resources: &functions,
-		})},
+		Statements: &[]awsiam.PolicyStatement{
+			statement("InvokeRejectAliases", []string{"lambda:InvokeFunction"}, aliases),
+		},
 	})
-	return &TokenAccess{Construct: c, Reader: reader, Rejecter: rejecter}
+	operatorStatements := []awsiam.PolicyStatement{
+		statement("StatusReadTokens", []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, tokens),
+		statement("SetCredentialsWriteOnly", []string{"secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"}, credentials),
+		statement("RefreshInvokeFunctions", []string{"lambda:InvokeFunction"}, functions),
+	}
+	if len(keys) > 0 {
+		operatorStatements = append(operatorStatements,
+			statement("ConnectReadSigningKeys", []string{"secretsmanager:GetSecretValue"}, keys))
+	}
+	operator := awsiam.NewManagedPolicy(c, jsii.String("Operator"), &awsiam.ManagedPolicyProps{
+		Description: jsii.String("Run tokenctl against " + props.NamePrefix + ": status, set-credentials, refresh, connect"),
+		Statements:  &operatorStatements,
+	})
+	return &TokenAccess{Construct: c, Reader: reader, Rejecter: rejecter, Operator: operator}
 }

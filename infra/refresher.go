@@ -49,8 +49,13 @@ type Refresher struct {
 	CredentialsName     string
 	CredentialsImported bool
 	Token               awssecretsmanager.Secret
-	Schedule            awsscheduler.Schedule
-	DeadLetterQueue     awssqs.Queue
+	// RejectAlias is the alias vendors.RejectAlias of Function, on
+	// $LATEST: apps invoke it to report a token the vendor refused, and
+	// the function refuses {"force":true} through it. It shares the
+	// function's reserved concurrency (an alias is not a copy).
+	RejectAlias     awslambda.Alias
+	Schedule        awsscheduler.Schedule
+	DeadLetterQueue awssqs.Queue
 }
 
 // NewRefresher creates the refresher of props.Spec. It panics on a spec
@@ -121,6 +126,13 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 	r.Function.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
 		RetryAttempts: jsii.Number(2),
 		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(clampSeconds(spec.Every, 60, 6*3600))),
+	})
+
+	r.RejectAlias = awslambda.NewAlias(c, jsii.String("RejectAlias"), &awslambda.AliasProps{
+		AliasName: jsii.String(vendors.RejectAlias),
+		Version:   r.Function.LatestVersion(),
+		Description: jsii.String("Apps invoke this alias to report a token " + spec.Title +
+			" refused; invocations through it never force a refresh"),
 	})
 
 	r.Credentials.GrantRead(r.Function, nil)

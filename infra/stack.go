@@ -148,9 +148,17 @@ func NewTokenRefresherStack(scope constructs.Construct, id string, props *TokenR
 		}
 	}
 
-	s.Access = NewTokenAccess(stack, "TokenAccess", &TokenAccessProps{NamePrefix: p.NamePrefix, Refreshers: s.Refreshers})
+	var connects []*AuthCodeConnect
+	for _, spec := range p.Vendors {
+		if a, ok := s.Connects[spec.Name]; ok {
+			connects = append(connects, a)
+		}
+	}
+	s.Access = NewTokenAccess(stack, "TokenAccess", &TokenAccessProps{NamePrefix: p.NamePrefix, Refreshers: s.Refreshers, Connects: connects})
 	output("TokenReaderPolicyArn", *s.Access.Reader.ManagedPolicyArn(), "Attach to an app's role to read tokens")
 	output("TokenRejecterPolicyArn", *s.Access.Rejecter.ManagedPolicyArn(), "Attach to an app's role to report refused tokens (reader Reject)")
+	output("OperatorPolicyArn", *s.Access.Operator.ManagedPolicyArn(),
+		"Attach to an operator's role for tokenctl (connect also needs the role in operatorPrincipalArns)")
 
 	s.Alarms = NewAlarms(stack, "Alarms", &AlarmsProps{
 		NamePrefix: p.NamePrefix,

@@ -202,29 +202,6 @@ func TestReaderPolicyGrantsTokenSecretsOnly(t *testing.T) {
 	}
 }
 
-func TestRejecterPolicyInvokesRefreshersOnly(t *testing.T) {
-	fns := functionIDs(t)
-	var want []string
-	for _, spec := range vendors.All() {
-		want = append(want, fns[spec.FunctionName()])
-	}
-	sort.Strings(want)
-	id := testDoc.find(t, "AWS::IAM::ManagedPolicy", "Description",
-		"Ask the token-refresher refreshers for a new token after a vendor refused one")
-	sts := statements(testDoc.Resources[id].Properties["PolicyDocument"])
-	if len(sts) != 1 || !reflect.DeepEqual(sts[0].Actions, []string{"lambda:InvokeFunction"}) {
-		t.Fatalf("rejecter statements: %v", sts)
-	}
-	var got []string
-	for id := range refs(sts[0].Resources) {
-		got = append(got, id)
-	}
-	sort.Strings(got)
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("rejecter may invoke %v, want the refreshers %v", got, want)
-	}
-}
-
 // grantsOf returns, for each function id, the secret ids its role's
 // policies name per action.
 func grantsOf(t *testing.T) map[string]map[string]map[string]bool {
