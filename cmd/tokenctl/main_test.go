@@ -353,6 +353,19 @@ func TestRefresh(t *testing.T) {
 		t.Errorf("refresh --json: exit %d, stdout %q", r.code, r.stdout)
 	}
 
+	// The reply must be for the vendor asked for: fyber's function is not
+	// merchenta's, and "-function" (single dash) is still accepted.
+	r = runCLI(t, "", nil, time.Now(), "--prefix", prefix, "refresh", "merchenta", "-function", "function")
+	if r.code != exitFail || !strings.Contains(r.stderr, `replied for vendor "fyber", not merchenta`) || r.stdout != "" {
+		t.Errorf("refresh merchenta on fyber's function: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// A named connection is refused by a refresher that names none in its
+	// reply (it ran for the default connection).
+	r = runCLI(t, "", nil, time.Now(), "--prefix", prefix, "refresh", "fyber/acme", "--function", "function")
+	if r.code != exitFail || !strings.Contains(r.stderr, "the reply names no connection") {
+		t.Errorf("refresh fyber/acme: exit %d, stderr %q", r.code, r.stderr)
+	}
+
 	// A failing refresher: its credentials lack a field.
 	if _, err := sm.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
 		SecretId: aws.String(credsID), SecretString: aws.String(`{"client_id":"only-an-id"}`),

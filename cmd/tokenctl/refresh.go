@@ -42,7 +42,8 @@ func (c *cli) refreshCmd() *cobra.Command {
 alias, which apps use and which refuses force) with {"force": true}, which fetches
 a new token (Invoca: validates the stored one) whatever the stored token's age, and
 prints its summary. A named connection is sent as {"force": true, "connection": NAME}.
-The reply must be for the vendor (and connection) asked for; any other is an error.
+The reply must be for the vendor (and connection) asked for; any other is an error
+(a refresher that predates connections names none, and is refused for a named one).
 On a terminal it shows that it is waiting on the function.`,
 		Example: `  tokenctl refresh fyber
   tokenctl refresh merchenta/acme --json`,
@@ -95,7 +96,10 @@ func (c *cli) refresh(ctx context.Context, arg, function string, asJSON bool) er
 	if reply.Vendor != t.spec.Name {
 		return fail("replied for vendor %q, not %s: --function or --prefix names another vendor's refresher", reply.Vendor, t.spec.Name)
 	}
-	if reply.Connection != "" && reply.Connection != t.connectionName() {
+	switch {
+	case reply.Connection == "" && t.connection != "":
+		return fail("the reply names no connection: the refresher predates connections and ran for the default connection, not %s", t.connection)
+	case reply.Connection != "" && reply.Connection != t.connectionName():
 		return fail("replied for connection %q, not %s", reply.Connection, t.connectionName())
 	}
 	if asJSON {
