@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,13 @@ import (
 	"github.com/token-refresher/token-refresher/shared/vendortest"
 )
 
-func TestMain(m *testing.M) { os.Exit(localaws.RunTests(m)) }
+func TestMain(m *testing.M) {
+	code := localaws.RunTests(m)
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 

@@ -113,6 +113,7 @@ type termPrompter struct {
 	old *term.State
 	t   *term.Terminal
 	in  *keyWatcher
+	out io.Writer
 }
 
 var _ prompter = (*termPrompter)(nil)
@@ -124,7 +125,7 @@ func newTermPrompter(in *os.File, out io.Writer) (*termPrompter, error) {
 		return nil, fmt.Errorf("raw mode: %w", err)
 	}
 	w := &keyWatcher{r: in}
-	return &termPrompter{fd: fd, old: old, in: w, t: term.NewTerminal(struct {
+	return &termPrompter{fd: fd, old: old, in: w, out: out, t: term.NewTerminal(struct {
 		io.Reader
 		io.Writer
 	}{w, out}, "")}, nil
@@ -148,10 +149,13 @@ func (p *termPrompter) ask(ctx context.Context, label string, hidden bool) (stri
 		}
 		done <- r
 	}()
+	// After an aborted read nothing more goes through the line editor: it
+	// keeps the half-typed line, and would repaint it, echo on, with the
+	// next write.
 	select {
 	case r := <-done:
 		if errors.Is(r.err, io.EOF) {
-			_, _ = p.t.Write([]byte("\n"))
+			_, _ = io.WriteString(p.out, "\r\n")
 			if p.in.ctrlC.Load() {
 				return "", errInterrupted
 			}
@@ -164,7 +168,7 @@ func (p *termPrompter) ask(ctx context.Context, label string, hidden bool) (stri
 	case <-ctx.Done():
 		// The reader stays blocked on the terminal; the process is about
 		// to end.
-		_, _ = p.t.Write([]byte("\n"))
+		_, _ = io.WriteString(p.out, "\r\n")
 		return "", errInterrupted
 	}
 }
