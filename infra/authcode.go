@@ -14,6 +14,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 // authorizeURLs are the authorization endpoints of the vendors connected
@@ -89,6 +91,8 @@ func NewAuthCodeConnect(scope constructs.Construct, id string, props *AuthCodeCo
 		},
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
+	tagSecret(a.RefreshToken, spec.Name, vendors.DefaultConnection, vendors.RoleRefreshToken)
+	tagSecret(a.SigningKey, spec.Name, "", vendors.RoleSigningKey)
 	cdknag.NagSuppressions_AddResourceSuppressions(a.RefreshToken, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-SMG4"),
 		Reason: jsii.String("The vendor rotates the refresh token on every use and the refresher stores each new one; " +

@@ -2,12 +2,32 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
+
+// tagSecret tags a secret of the stack with its role and owner
+// (vendors.SecretTags), so that tools can tell what a secret is before
+// they write to it: tokenctl set-credentials refuses any secret that is not
+// the credentials secret of the vendor and connection it was asked for.
+func tagSecret(secret awssecretsmanager.ISecret, vendor, connection, role string) {
+	tags := vendors.SecretTags(vendor, connection, role)
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		awscdk.Tags_Of(secret).Add(jsii.String(k), jsii.String(tags[k]), nil)
+	}
+}
 
 // ReadGuardSid is the Sid of the statement that a credentials,
 // refresh-token or signing-key secret's resource policy holds.

@@ -77,6 +77,7 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		})
 		withoutValue(creds)
+		tagSecret(creds, spec.Name, vendors.DefaultConnection, vendors.RoleCredentials)
 		r.Credentials = creds
 		cdknag.NagSuppressions_AddResourceSuppressions(creds, &[]*cdknag.NagPackSuppression{{
 			Id: jsii.String("AwsSolutions-SMG4"),
@@ -98,6 +99,7 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 			"Apps read it; nobody else writes it.", spec.Title, functionName(props.NamePrefix, spec.FunctionName()))),
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
+	tagSecret(r.Token, spec.Name, vendors.DefaultConnection, vendors.RoleToken)
 	cdknag.NagSuppressions_AddResourceSuppressions(r.Token, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-SMG4"),
 		Reason: jsii.String("The token secret is rotated by its own refresher on an EventBridge Scheduler " +

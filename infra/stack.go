@@ -17,7 +17,7 @@ import (
 
 // DefaultNamePrefix starts the names of secrets, functions, schedules and
 // alarms: token secrets are <prefix>/<vendor>/token.
-const DefaultNamePrefix = "token-refresher"
+const DefaultNamePrefix = vendors.DefaultPrefix
 
 // namePrefixPattern keeps names valid for every service (a function name
 // is at most 64 characters; "-admitad-callback" takes 17 of them).
