@@ -416,6 +416,17 @@ func TestConnectAdmitad(t *testing.T) {
 		t.Error("connect printed the signing key")
 	}
 
+	r = runCLI(t, "", nil, t0, "--prefix", prefix, "connect", "admitad", "--url", connectURL, "--json")
+	var link connectLink
+	if err := json.Unmarshal([]byte(r.stdout), &link); err != nil || link.Vendor != "admitad" || link.ExpiresAt != "2025-03-01T12:15:00Z" {
+		t.Errorf("connect --json: exit %d, stdout %q (%v)", r.code, r.stdout, err)
+	} else if u, err := url.Parse(link.URL); err != nil || admitad.VerifyLink([]byte(key), u.Query(), t0.Add(time.Minute)) != nil {
+		t.Errorf("connect --json: the link %q does not verify", link.URL)
+	}
+	if strings.Contains(r.stdout+r.stderr, key) {
+		t.Error("connect --json printed the signing key")
+	}
+
 	t.Setenv("ADMITAD_CONNECT_URL", connectURL)
 	if r := runCLI(t, "", nil, t0, "--prefix", prefix, "connect", "admitad"); r.code != exitOK {
 		t.Errorf("with ADMITAD_CONNECT_URL: exit %d, stderr %q", r.code, r.stderr)
@@ -433,6 +444,7 @@ func TestConnectAdmitad(t *testing.T) {
 		{"plain http to a remote host", []string{"connect", "admitad", "--url", "http://abc.example.com/admitad/authorize"}, exitUsage, "--url"},
 		{"ttl over the maximum", []string{"connect", "admitad", "--url", connectURL, "--ttl", "2h"}, exitUsage, "--ttl"},
 		{"missing signing key", []string{"--prefix", prefix + "-none", "connect", "admitad", "--url", connectURL}, exitFail, prefix + "-none/admitad/signing-key"},
+		{"a named connection", []string{"connect", "admitad/acme", "--url", connectURL}, exitUsage, "named connection"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

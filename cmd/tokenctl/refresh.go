@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/spf13/cobra"
 
 	"github.com/token-refresher/token-refresher/internal/humandur"
@@ -78,6 +80,10 @@ func (c *cli) refresh(ctx context.Context, arg, function string, asJSON bool) er
 	out, err := c.aws.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: payload})
 	stop()
 	if err != nil {
+		var nf *lambdatypes.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return fail("not found in region %s: check --prefix (now %q) and the region (AWS_REGION or the profile's)", orUnset(c.aws.region), c.prefix)
+		}
 		return fail("invoke: %v", err)
 	}
 	var doc struct {

@@ -11,10 +11,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 // fakeLambda records invocations and answers with reply.
 type fakeLambda struct {
+	err      error
 	mu       sync.Mutex
 	names    []string
 	payloads []string
@@ -26,6 +28,9 @@ func (f *fakeLambda) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func
 	f.names = append(f.names, aws.ToString(in.FunctionName))
 	f.payloads = append(f.payloads, string(in.Payload))
 	f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
 	return &lambda.InvokeOutput{StatusCode: 200, Payload: f.reply(in.Payload)}, nil
 }
 
@@ -100,6 +105,12 @@ func TestRefreshEvent(t *testing.T) {
 	}}
 	if r := runFake(t, fl, false, "refresh", "merchenta/acme"); r.code != exitFail || !strings.Contains(r.stderr, `replied for connection "other", not acme`) {
 		t.Errorf("other connection: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// A function that does not exist: wrong --prefix or region.
+	fl = &fakeLambda{err: &lambdatypes.ResourceNotFoundException{Message: aws.String("Function not found")}}
+	if r := runFake(t, fl, false, "--prefix", "typo", "refresh", "fyber"); r.code != exitFail ||
+		!strings.Contains(r.stderr, `function typo-fyber: not found in region eu-west-1: check --prefix (now "typo")`) {
+		t.Errorf("missing function: exit %d, stderr %q", r.code, r.stderr)
 	}
 	// --json prints the reply, parsed back here.
 	fl = &fakeLambda{reply: echoReply("fyber")}
