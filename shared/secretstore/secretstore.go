@@ -106,15 +106,31 @@ func (s *Store) Get(ctx context.Context, id string) (Value, error) {
 	return s.GetStage(ctx, id, "AWSCURRENT")
 }
 
+// ReadAttempts bounds how often a read is tried: reads are idempotent, so
+// the store itself tries a hung or failed read again.
+const ReadAttempts = 3
+
 // GetStage returns the version of id labelled stage. A secret that does not
 // exist, or no version with that label, gives an error wrapping
-// ErrNotFound.
+// ErrNotFound. A read that hangs or fails with a retryable error is tried
+// up to ReadAttempts times.
 func (s *Store) GetStage(ctx context.Context, id, stage string) (Value, error) {
 	var out *secretsmanager.GetSecretValueOutput
-	err := s.call(ctx, func(ctx context.Context) (err error) {
-		out, err = s.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String(stage)})
+	n := 0
+	err := Retry(ctx, func(ctx context.Context) error {
+		err := s.call(ctx, func(ctx context.Context) (err error) {
+			out, err = s.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String(stage)})
+			return err
+		})
+		if n++; n >= ReadAttempts && err != nil {
+			return final{err}
+		}
 		return err
 	})
+	var f final
+	if errors.As(err, &f) {
+		err = f.err
+	}
 	if err != nil {
 		var nf *types.ResourceNotFoundException
 		if errors.As(err, &nf) {
@@ -230,9 +246,15 @@ func (s *Store) move(ctx context.Context, id, oldID, newID string) error {
 	return fmt.Errorf("secretstore: swap %s: %w", id, err)
 }
 
+// final marks an error Retry must not try again.
+type final struct{ err error }
+
+func (f final) Error() string { return f.err.Error() }
+
 // Retryable reports whether a failed store call may succeed if tried again.
 func Retryable(err error) bool {
-	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrChanged) ||
+	var f final
+	if err == nil || errors.As(err, &f) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrChanged) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
+	"github.com/token-refresher/token-refresher/internal/smfault"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 )
 
@@ -122,4 +123,98 @@ func TestRequestToken(t *testing.T) {
 	if len(a) < 32 || len(a) > 64 || a == b || a != secretstore.RequestToken("x") {
 		t.Errorf("RequestToken: %q %q", a, b)
 	}
+}
+
+// behindProxy returns a store that reaches moto through a fault proxy, with
+// a short per-call timeout.
+func behindProxy(t *testing.T) (*secretstore.Store, *smfault.Proxy, *secretsmanager.Client, string) {
+	t.Helper()
+	_, sm, id := newSecret(t, `{"v":0}`)
+	moto := localaws.MotoForTest(t)
+	p, err := smfault.New(moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	cfg := sm.Options()
+	cfg.BaseEndpoint = aws.String(p.URL)
+	return &secretstore.Store{API: secretsmanager.New(cfg), CallTimeout: 300 * time.Millisecond}, p, sm, id
+}
+
+func TestHungCallsAreAbandonedAndRetried(t *testing.T) {
+	for _, op := range []string{"GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"} {
+		t.Run(op, func(t *testing.T) {
+			s, p, _, id := behindProxy(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			cur, err := s.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			newID, err := s.PutPending(ctx, id, `{"v":1}`, "PENDING")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Add(smfault.Rule{Op: op, Action: smfault.Hang})
+			start := time.Now()
+			switch op {
+			case "GetSecretValue":
+				_, err = s.Get(ctx, id)
+			case "PutSecretValue":
+				err = secretstore.Retry(ctx, func(ctx context.Context) error { _, err := s.Put(ctx, id, `{"v":2}`); return err })
+			default:
+				err = secretstore.Retry(ctx, func(ctx context.Context) error { return s.Swap(ctx, id, cur.VersionID, newID) })
+			}
+			if err != nil {
+				t.Fatalf("%s after one hung call: %v", op, err)
+			}
+			if took := time.Since(start); took > 3*s.CallTimeout+time.Second {
+				t.Errorf("took %s: the hung call was not abandoned at its timeout", took)
+			}
+			if p.Pending() {
+				t.Fatal("the hang was never served")
+			}
+		})
+	}
+}
+
+func TestSwapJudgesByTheHolder(t *testing.T) {
+	t.Run("applied, answer lost", func(t *testing.T) {
+		s, p, _, id := behindProxy(t)
+		ctx := context.Background()
+		cur, _ := s.Get(ctx, id)
+		newID, err := s.PutPending(ctx, id, `{"v":1}`, "PENDING")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Add(smfault.Rule{Op: "UpdateSecretVersionStage", Action: smfault.ApplyDrop})
+		if err := s.Swap(ctx, id, cur.VersionID, newID); err != nil {
+			t.Fatalf("swap whose answer was lost: %v, want nil (the label moved)", err)
+		}
+	})
+	t.Run("failed with a 5xx, label unmoved", func(t *testing.T) {
+		s, p, _, id := behindProxy(t)
+		ctx := context.Background()
+		cur, _ := s.Get(ctx, id)
+		newID, _ := s.PutPending(ctx, id, `{"v":1}`, "PENDING")
+		p.Add(smfault.Rule{Op: "UpdateSecretVersionStage", Action: smfault.Fail, Count: 5})
+		err := s.Swap(ctx, id, cur.VersionID, newID)
+		if err == nil || errors.Is(err, secretstore.ErrChanged) || !secretstore.Retryable(err) {
+			t.Fatalf("swap failing with 5xx: %v; want a retryable error that is not ErrChanged", err)
+		}
+	})
+	t.Run("another writer", func(t *testing.T) {
+		s, _, sm, id := behindProxy(t)
+		ctx := context.Background()
+		cur, _ := s.Get(ctx, id)
+		newID, _ := s.PutPending(ctx, id, `{"v":1}`, "PENDING")
+		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(id), SecretString: aws.String(`{"v":"other"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		err := s.Swap(ctx, id, cur.VersionID, newID)
+		var ce *secretstore.ChangedError
+		if !errors.As(err, &ce) || !errors.Is(err, secretstore.ErrChanged) || ce.Holder.String != `{"v":"other"}` {
+			t.Fatalf("swap after another write: %v; want a ChangedError naming the other writer's version", err)
+		}
+	})
 }

@@ -418,3 +418,16 @@ func (s *Server) admitadMe(w http.ResponseWriter, r *http.Request) {
 		"id": 1, "username": name, "first_name": "Sandbox", "last_name": "Advertiser", "language": "en",
 	})
 }
+
+// IssuedRefreshTokens returns every refresh token issued so far, valid or
+// not, for scanning output for leaks. (Admitad only.)
+func (s *Server) IssuedRefreshTokens() []string {
+	a := s.mustAdmitad("IssuedRefreshTokens")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(a.refresh))
+	for rt := range a.refresh {
+		out = append(out, rt)
+	}
+	return out
+}
