@@ -326,7 +326,7 @@ func TestConnectionRoundTrip(t *testing.T) {
 }
 
 func TestParseSigningKey(t *testing.T) {
-	long := strings.Repeat("k", 40)
+	long := "Kx7pQ2mZ9vR4tL8wN3cB6hY1dF5gS0jAe2Mu7WqZ"
 	for _, tc := range []struct {
 		in   string
 		want string

@@ -1,6 +1,7 @@
 package admitad
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -115,7 +117,30 @@ type Callback struct {
 	Now func() time.Time
 	// StateTTL is how long a started flow may take; zero means StateTTL.
 	StateTTL time.Duration
+	// KeyTTL is how long the signing key, once read, is used before it is
+	// read again; zero means SigningKeyTTL.
+	KeyTTL time.Duration
+
+	keyMu sync.Mutex
+	key   []byte
+	// keyRead is when key was read, keyTried the last read attempt.
+	keyRead, keyTried time.Time
 }
+
+// The signing key is read from Secrets Manager once and kept in the
+// process, so that requests (anyone can send one) do not each cost a
+// Secrets Manager call.
+const (
+	// SigningKeyTTL is how long a read key is used; a key an operator
+	// rotates is picked up within this time at the latest.
+	SigningKeyTTL = 5 * time.Minute
+	// SigningKeyRecheck: when a link or state fails to verify with a key
+	// read longer ago than this, the key is read once more and the check
+	// repeated, so a link minted with a just-rotated key works at once.
+	// Forged or stale links therefore cause at most one read per
+	// SigningKeyRecheck per instance, however many are sent.
+	SigningKeyRecheck = time.Minute
+)
 
 // NewCallback builds the callback from the environment, once per cold
 // start. Logs go to out as JSON.
@@ -217,6 +242,9 @@ func (r *request) method() string {
 func (r *request) hide(values ...string) { r.secrets.Add(values...) }
 
 func (r *request) scrub(s string) string { return r.secrets.Scrub(s) }
+
+// message is err's text with secrets scrubbed, then shortened.
+func (r *request) message(err error) string { return r.secrets.Message(err) }
 
 // route finds which route a request is for, and the path prefix in front
 // of it (the stage, when the API is not served from the $default stage).
@@ -340,11 +368,11 @@ func (h *Callback) credentials(ctx context.Context) (refresh.Credentials, error)
 
 func (h *Callback) authorize(ctx context.Context, r *request) events.APIGatewayV2HTTPResponse {
 	now := h.now()
-	key, err := LoadSigningKey(ctx, h.Store, h.Config.SigningKeySecretID)
-	if err != nil {
-		return r.failure(http.StatusInternalServerError, "failed", err, "The signing key could not be read.")
+	key, err, readErr := h.verifyWithKey(ctx, func(key []byte) error { return VerifyLink(key, r.query, now) })
+	if readErr != nil {
+		return r.failure(http.StatusInternalServerError, "failed", readErr, "The signing key could not be read.")
 	}
-	if err := VerifyLink(key, r.query, now); err != nil {
+	if err != nil {
 		return r.page(http.StatusForbidden, "refused", err, page{
 			Title: "This connect link does not work",
 			Lines: []string{sentence(err), "Ask an operator for a new link: `make connect-admitad` or `tokenctl connect admitad`."},
@@ -387,11 +415,14 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 	code := r.query.Get("code")
 	r.hide(code)
 	r.cookies = connectCookies(r.ev)
-	key, err := LoadSigningKey(ctx, h.Store, h.Config.SigningKeySecretID)
-	if err != nil {
-		return r.failure(http.StatusInternalServerError, "failed", err, "The signing key could not be read.")
+	var st State
+	_, err, readErr := h.verifyWithKey(ctx, func(key []byte) (err error) {
+		st, err = VerifyState(key, r.query.Get("state"), r.cookies, now)
+		return err
+	})
+	if readErr != nil {
+		return r.failure(http.StatusInternalServerError, "failed", readErr, "The signing key could not be read.")
 	}
-	st, err := VerifyState(key, r.query.Get("state"), r.cookies, now)
 	if err != nil {
 		return r.page(http.StatusBadRequest, "refused", err, page{
 			Title: "This sign-in cannot be completed",
@@ -401,12 +432,26 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 	// The state was good: from here on every answer ends the flow and
 	// clears the cookie.
 	if e := r.query.Get("error"); e != "" {
-		desc := r.query.Get("error_description")
-		r.attrs = append(r.attrs, slog.String("vendor_code", vendorhttp.Clean(e, 64)))
+		// Admitad's text is shown, so the client secret must be known to
+		// the scrubber first. Without it, only a documented code is shown.
+		creds, cerr := h.credentials(ctx)
+		if cerr == nil {
+			r.hide(creds.Get("client_secret"))
+		}
+		// Scrubbed while whole, then cut.
+		code := vendorhttp.Clean(r.scrub(e), vendorhttp.MaxCode)
+		desc := vendorhttp.Clean(r.scrub(r.query.Get("error_description")), 300)
+		if cerr != nil {
+			if e != "access_denied" && explanations[e] == "" {
+				code = "(not shown: the credentials could not be read to check it)"
+			}
+			desc = ""
+		}
+		r.attrs = append(r.attrs, slog.String("vendor_code", code))
 		lines := []string{"Admitad did not grant access. Nothing was stored."}
-		facts := []fact{{"Error", vendorhttp.Clean(e, 64)}}
+		facts := []fact{{"Error", code}}
 		if desc != "" {
-			facts = append(facts, fact{"Description", vendorhttp.Clean(desc, 300)})
+			facts = append(facts, fact{"Description", desc})
 		}
 		if e == "access_denied" {
 			lines = append(lines, "Access was denied in the Admitad dialogue. To connect, start again with a new link and choose Allow.")
@@ -456,7 +501,7 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 				lines = append(lines, "Admitad refused client_id/client_secret: fix the credentials secret, then start again.")
 			}
 		}
-		lines = append(lines, sentence(errors.New(r.scrub(err.Error()))))
+		lines = append(lines, sentence(errors.New(r.message(err))))
 		return r.clearing(r.page(http.StatusBadGateway, "vendor_error", err, page{Title: "Admitad refused the code", Lines: lines}))
 	}
 	r.hide(res.AccessToken, res.RefreshToken)
@@ -494,7 +539,7 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 			Lines: []string{
 				"The connection is saved: the scheduled refresher keeps it alive.",
 				"The access token could not be written to the token secret; the refresher publishes one on its next run (or invoke it with {\"force\": true}).",
-				sentence(errors.New(r.scrub(err.Error()))),
+				sentence(errors.New(r.message(err))),
 			},
 			Facts: facts,
 		}))
@@ -520,12 +565,24 @@ func (r *request) failure(status int, outcome string, err error, what string) ev
 	if what != "" {
 		lines = append(lines, what)
 	}
-	lines = append(lines, sentence(errors.New(r.scrub(err.Error()))), "An operator can find details in the function's log.")
+	lines = append(lines, sentence(errors.New(r.message(err))), "An operator can find details in the function's log.")
 	return r.page(status, outcome, err, page{Title: "Something went wrong", Lines: lines})
 }
 
-// page renders p and logs the outcome.
+// page renders p and logs the outcome. Its texts are scrubbed before
+// rendering (escaping would hide a secret holding <, >, &, ' or " from the
+// scrubber), and the page once more after.
 func (r *request) page(status int, outcome string, err error, p page) events.APIGatewayV2HTTPResponse {
+	p.Title = r.scrub(p.Title)
+	lines := make([]string, len(p.Lines))
+	for i, l := range p.Lines {
+		lines[i] = r.scrub(l)
+	}
+	facts := make([]fact, len(p.Facts))
+	for i, f := range p.Facts {
+		facts[i] = fact{Name: r.scrub(f.Name), Value: r.scrub(f.Value)}
+	}
+	p.Lines, p.Facts = lines, facts
 	body, rerr := render(p)
 	if rerr != nil {
 		body = "<!doctype html><title>Error</title><p>The page could not be rendered.</p>"
@@ -535,16 +592,27 @@ func (r *request) page(status int, outcome string, err error, p page) events.API
 
 func (r *request) respond(status int, outcome string, err error, body string) events.APIGatewayV2HTTPResponse {
 	if r.log != nil {
-		attrs := append([]slog.Attr{
+		var msg string
+		if err != nil {
+			// First: it scrubs vendor errors in place, vendor_code too.
+			msg = r.message(err)
+		}
+		attrs := []slog.Attr{
 			slog.String("vendor", Name),
 			slog.String("route", r.route),
 			slog.String("outcome", outcome),
 			slog.Int("status", status),
 			slog.Int64("duration_ms", time.Since(r.start).Milliseconds()),
-		}, r.attrs...)
+		}
+		for _, a := range r.attrs {
+			if a.Value.Kind() == slog.KindString {
+				a.Value = slog.StringValue(vendorhttp.Clean(r.scrub(a.Value.String()), 300))
+			}
+			attrs = append(attrs, a)
+		}
 		level := slog.LevelInfo
 		if err != nil {
-			attrs = append(attrs, slog.String("error", r.scrub(err.Error())))
+			attrs = append(attrs, slog.String("error", msg))
 			if status >= 500 {
 				level = slog.LevelError
 			} else {
@@ -584,6 +652,57 @@ func sentence(err error) string {
 		s += "."
 	}
 	return s
+}
+
+// verifyWithKey runs check (a link's or a state's verification) with the
+// signing key, read from Secrets Manager at most once per KeyTTL. When
+// check fails, the key was not read just now and no read was tried in the
+// last SigningKeyRecheck, the key is read once more and, if it changed,
+// check repeated with it. It returns the key check ran with last, check's
+// error, and the error of reading the key when there is no key to check
+// with at all.
+func (h *Callback) verifyWithKey(ctx context.Context, check func(key []byte) error) (key []byte, checkErr, readErr error) {
+	key, fresh, readErr := h.signingKey(ctx, false)
+	if readErr != nil {
+		return nil, nil, readErr
+	}
+	if checkErr = check(key); checkErr == nil || fresh {
+		return key, checkErr, nil
+	}
+	h.keyMu.Lock()
+	recheck := !h.now().Before(h.keyTried.Add(SigningKeyRecheck))
+	h.keyMu.Unlock()
+	if !recheck {
+		return key, checkErr, nil
+	}
+	if newer, _, err := h.signingKey(ctx, true); err == nil && !bytes.Equal(newer, key) {
+		return newer, check(newer), nil
+	}
+	// Unchanged or unreadable: the refusal stands, the cached key stays.
+	return key, checkErr, nil
+}
+
+// signingKey returns the cached signing key, reading it when there is
+// none, it is KeyTTL old, or reload is set. fresh reports that it was read
+// just now. A failed read keeps the cached key.
+func (h *Callback) signingKey(ctx context.Context, reload bool) (key []byte, fresh bool, err error) {
+	h.keyMu.Lock()
+	defer h.keyMu.Unlock()
+	ttl := h.KeyTTL
+	if ttl <= 0 {
+		ttl = SigningKeyTTL
+	}
+	now := h.now()
+	if !reload && h.key != nil && !now.Before(h.keyRead) && now.Sub(h.keyRead) < ttl {
+		return h.key, false, nil
+	}
+	h.keyTried = now
+	key, err = LoadSigningKey(ctx, h.Store, h.Config.SigningKeySecretID)
+	if err != nil {
+		return nil, false, err
+	}
+	h.key, h.keyRead = key, now
+	return key, true, nil
 }
 
 func (h *Callback) now() time.Time {

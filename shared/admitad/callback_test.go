@@ -7,12 +7,16 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/token-refresher/token-refresher/shared/admitad"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
@@ -441,4 +445,135 @@ func TestCallbackSaveFails(t *testing.T) {
 		t.Error("a secret was written")
 	}
 	ce.assertAllClean(t, f.callback.Get("code"), ce.srv.CurrentRefreshToken())
+}
+
+// assertNoFragment fails if text holds any piece of 8 bytes or more of a
+// secret: no secret may appear whole or in part.
+func assertNoFragment(t *testing.T, what, text string, secrets []string) {
+	t.Helper()
+	for i, s := range secrets {
+		for at := 0; at+8 <= len(s); at++ {
+			if strings.Contains(text, s[at:at+8]) {
+				t.Errorf("%s holds a piece of secret %d (%d bytes long) at its byte %d", what, i, len(s), at)
+				return
+			}
+		}
+	}
+}
+
+// TestCallbackScrubsBeforeCutting: Admitad's error text, on the token call
+// or in its redirect, echoes the client secret at offsets that put it
+// across every cut; neither the page nor the log holds a piece of it.
+func TestCallbackScrubsBeforeCutting(t *testing.T) {
+	ce := newCallbackEnv(t)
+	sec := ce.creds["client_secret"]
+	for off := 0; off <= 340; off += 9 {
+		desc := strings.Repeat("x", off) + sec + " is wrong"
+		t.Run("token call, offset "+strconv.Itoa(off), func(t *testing.T) {
+			f := ce.start(t)
+			body, _ := json.Marshal(map[string]string{"error": "invalid_client", "error_description": desc})
+			ce.srv.Inject(vendortest.Fault{Status: 401, Body: string(body)})
+			resp := ce.finish(t, f.callback, f.cookie)
+			if resp.StatusCode != http.StatusBadGateway || !strings.Contains(resp.Body, "invalid_client") {
+				t.Fatalf("HTTP %d:\n%s", resp.StatusCode, resp.Body)
+			}
+			assertNoFragment(t, "page", resp.Body, []string{sec})
+		})
+		t.Run("redirect, offset "+strconv.Itoa(off), func(t *testing.T) {
+			f := ce.start(t)
+			f.callback.Del("code")
+			f.callback.Set("error", "server_error")
+			f.callback.Set("error_description", desc)
+			resp := ce.finish(t, f.callback, f.cookie)
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, "server_error") {
+				t.Fatalf("HTTP %d:\n%s", resp.StatusCode, resp.Body)
+			}
+			assertNoFragment(t, "page", resp.Body, []string{sec})
+		})
+		t.Run("code in the redirect, offset "+strconv.Itoa(off), func(t *testing.T) {
+			f := ce.start(t)
+			f.callback.Del("code")
+			f.callback.Set("error", strings.Repeat("e", off%80)+sec)
+			resp := ce.finish(t, f.callback, f.cookie)
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("HTTP %d:\n%s", resp.StatusCode, resp.Body)
+			}
+			assertNoFragment(t, "page", resp.Body, []string{sec})
+		})
+	}
+	assertNoFragment(t, "log", ce.log.String(), []string{sec})
+}
+
+// countingAPI counts the reads of one secret.
+type countingAPI struct {
+	secretstore.API
+	id    string
+	reads atomic.Int32
+}
+
+func (c *countingAPI) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opt ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	if aws.ToString(in.SecretId) == c.id {
+		c.reads.Add(1)
+	}
+	return c.API.GetSecretValue(ctx, in, opt...)
+}
+
+// TestCallbackCachesSigningKey: the signing key is read once per
+// SigningKeyTTL, not on every request: requests anyone can send (forged
+// links) cost at most one more read per SigningKeyRecheck, and a key an
+// operator rotates is picked up by the next link after that.
+func TestCallbackCachesSigningKey(t *testing.T) {
+	ce := newCallbackEnv(t)
+	api := &countingAPI{API: ce.sm, id: ce.keyID}
+	ce.h.Store = &secretstore.Store{API: api}
+	const base = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/admitad/authorize"
+	forged := func(t *testing.T, n int) {
+		t.Helper()
+		for i := range n {
+			u, _ := url.Parse(admitad.MintLink([]byte(randomHex(t, 32)), base, 0, ce.clock.now()))
+			if resp := ce.handle(t, withQuery(loadEvent(t, "admitad-authorize.json"), u.Query())); resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("forged link %d: HTTP %d", i, resp.StatusCode)
+			}
+		}
+	}
+	wantReads := func(t *testing.T, want int32, when string) {
+		t.Helper()
+		if got := api.reads.Load(); got != want {
+			t.Fatalf("%s: the signing key was read %d times, want %d", when, got, want)
+		}
+	}
+	forged(t, 20)
+	wantReads(t, 1, "20 forged links")
+	f := ce.start(t)
+	if resp := ce.finish(t, f.callback, f.cookie); resp.StatusCode != http.StatusOK {
+		t.Fatalf("connect: HTTP %d: %s", resp.StatusCode, resp.Body)
+	}
+	wantReads(t, 1, "a whole connect")
+
+	ce.clock.add(admitad.SigningKeyRecheck)
+	forged(t, 20)
+	wantReads(t, 2, "20 forged links a recheck interval later")
+
+	ce.clock.add(admitad.SigningKeyTTL)
+	ce.start(t)
+	wantReads(t, 3, "a link after the key's time to live")
+
+	// An operator rotates the key; a link minted with the new one works
+	// once the recheck interval since the last read has passed.
+	rotated := randomHex(t, 32)
+	ce.put(t, ce.keyID, rotated)
+	link := func() events.APIGatewayV2HTTPResponse {
+		u, _ := url.Parse(admitad.MintLink([]byte(rotated), base, 0, ce.clock.now()))
+		return ce.handle(t, withQuery(loadEvent(t, "admitad-authorize.json"), u.Query()))
+	}
+	if resp := link(); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("new-key link right after a read: HTTP %d, want 403 until the recheck interval passes", resp.StatusCode)
+	}
+	wantReads(t, 3, "a new-key link right after a read")
+	ce.clock.add(admitad.SigningKeyRecheck)
+	if resp := link(); resp.StatusCode != http.StatusFound {
+		t.Fatalf("new-key link after the recheck interval: HTTP %d: %s", resp.StatusCode, resp.Body)
+	}
+	wantReads(t, 4, "a new-key link after the recheck interval")
+	ce.assertAllClean(t, rotated)
 }

@@ -1,6 +1,7 @@
 package admitad
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -10,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -216,7 +218,8 @@ func RandomToken(n int) (string, error) {
 
 // ParseSigningKey extracts the key from the signing-key secret's value:
 // the whole string, or the "key" field of a JSON object. It must be at
-// least MinKeyLen bytes. Errors never quote the value.
+// least MinKeyLen bytes and must not be plainly non-random (CheckKey).
+// Errors never quote the value.
 func ParseSigningKey(secret string) ([]byte, error) {
 	v := strings.TrimSpace(secret)
 	if strings.HasPrefix(v, "{") {
@@ -228,10 +231,77 @@ func ParseSigningKey(secret string) ([]byte, error) {
 		}
 		v = obj.Key
 	}
-	if len(v) < MinKeyLen {
-		return nil, fmt.Errorf("is %d bytes, shorter than the %d-byte minimum", len(v), MinKeyLen)
+	if err := CheckKey([]byte(v)); err != nil {
+		return nil, err
 	}
 	return []byte(v), nil
+}
+
+// Limits of CheckKey.
+const (
+	// minKeyBits is the least estimated entropy of a key: its length
+	// times the Shannon entropy of its byte frequencies.
+	minKeyBits = 64
+	// minKeyDistinct is the fewest distinct bytes a key may use.
+	minKeyDistinct = 4
+	// maxKeyRun is the longest stretch of bytes each equal to, or one
+	// above or below, the one before ("aaaa", "abcd", "4321").
+	maxKeyRun = 19
+)
+
+// CheckKey refuses a signing key that is shorter than MinKeyLen or plainly
+// not random: few distinct bytes, one pattern repeated, a long run of
+// equal or consecutive bytes, or a low entropy estimate. The checks are on
+// the bytes as HMAC uses them (the secret's characters) and are loose
+// enough that a random key of hex digits, letters and digits, base64 or
+// even decimal digits always passes: they catch a typed placeholder
+// ("aaaa…", "abcabc…", "password" four times), not a weak passphrase.
+// Generate keys: the stack does (64 letters and digits); by hand,
+// openssl rand -hex 32. Errors never quote the key.
+func CheckKey(key []byte) error {
+	n := len(key)
+	if n < MinKeyLen {
+		return fmt.Errorf("is %d bytes, shorter than the %d-byte minimum", n, MinKeyLen)
+	}
+	var count [256]int
+	distinct := 0
+	for _, b := range key {
+		if count[b] == 0 {
+			distinct++
+		}
+		count[b]++
+	}
+	if distinct < minKeyDistinct {
+		return fmt.Errorf("uses only %d distinct bytes: it is not random; store a random key (openssl rand -hex 32)", distinct)
+	}
+	for p := 1; p <= n/2; p++ {
+		if bytes.Equal(key[p:], key[:n-p]) {
+			return fmt.Errorf("repeats one %d-byte pattern: it is not random; store a random key (openssl rand -hex 32)", p)
+		}
+	}
+	run, longest := 1, 1
+	for i := 1; i < n; i++ {
+		if d := int(key[i]) - int(key[i-1]); d >= -1 && d <= 1 {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 1
+		}
+	}
+	if longest > maxKeyRun {
+		return fmt.Errorf("has a run of %d equal or consecutive bytes: it is not random; store a random key (openssl rand -hex 32)", longest)
+	}
+	var h float64
+	for _, c := range count {
+		if c > 0 {
+			p := float64(c) / float64(n)
+			h -= p * math.Log2(p)
+		}
+	}
+	if bits := h * float64(n); bits < minKeyBits {
+		return fmt.Errorf("has an estimated entropy of %.0f bits, below %d: it is not random; store a random key (openssl rand -hex 32)", bits, minKeyBits)
+	}
+	return nil
 }
 
 // LoadSigningKey reads the signing key from secret id.
