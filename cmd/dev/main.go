@@ -16,9 +16,10 @@
 //     page, GET /status (JSON) and GET /connect (a fresh signed Admitad
 //     connect link).
 //
-// It prints what runs where and a live status table. Ctrl-C (SIGINT) or
-// SIGTERM stops every process it started. A port already in use stops it
-// before anything starts, with the port named.
+// It prints what runs where and a live status table. Ctrl-C (SIGINT),
+// SIGTERM, SIGHUP or a closed standard output stops every process it
+// started. A port already in use stops it before anything starts, with the
+// port named.
 //
 // Ports are consecutive from -base-port: front +0, moto_server +1, then the
 // test servers in vendor-table order (hasoffers +2, invoca +3, fyber +4,
@@ -100,6 +101,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 // run is main without the exit: 0 after a clean stop, 2 for bad flags, 1
 // for a failure.
+//
+// SIGINT, SIGTERM and SIGHUP stop dev, and so does a closed standard
+// output (`dev | head`, or tee killed by Ctrl-C): every stop runs the same
+// cleanup. When stdout is gone the last words go to stderr.
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -109,12 +114,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	ctx, lost := context.WithCancel(ctx)
+	defer lost()
+	out := newConsole(stdout, cfg.jsonStatus, lost)
 
-	sys, err := start(ctx, cfg, stdout)
+	// With SIGPIPE taken, a write to a closed stdout fails with EPIPE
+	// instead of killing dev before its cleanup; the console notices the
+	// failed write. (SIGPIPE also comes from closed sockets: it is not a
+	// reason to stop by itself.)
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
+	go func() {
+		for range pipes {
+			if f, ok := stdout.(*os.File); ok && outputClosed(f) {
+				out.markGone()
+			}
+		}
+	}()
+	if f, ok := stdout.(*os.File); ok {
+		go watchOutput(ctx, f, out.markGone)
+	}
+
+	sys, err := start(ctx, cfg, out, stdout)
 	if err != nil && ctx.Err() != nil {
-		fmt.Fprintln(stderr, "dev: interrupted while starting; everything started so far is stopped")
+		fmt.Fprintln(stderr, "dev: "+stopCause(out)+" while starting; everything started so far is stopped")
 		return 1
 	}
 	if err != nil {
@@ -122,11 +148,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	sys.serve(ctx)
-	fmt.Fprintln(stdout, "\nStopping...")
+	out.text("\nStopping...\n")
+	out.emit(map[string]string{"event": "stopping", "reason": stopCause(out)})
 	if err := sys.stop(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintln(stdout, "Stopped: every process dev started has exited.")
+	const stopped = "Stopped: every process dev started has exited."
+	out.text(stopped + "\n")
+	out.emit(map[string]string{"event": "stopped"})
+	if out.isGone() {
+		fmt.Fprintln(stderr, "dev: standard output was closed. "+stopped)
+	}
 	return 0
+}
+
+// stopCause names why dev stops.
+func stopCause(out *console) string {
+	if out.isGone() {
+		return "standard output closed"
+	}
+	return "signal"
 }

@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
+	"github.com/token-refresher/token-refresher/internal/humandur"
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/shared/refresh"
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 // invokeTimeout bounds one scheduled invoke: the function timeout plus the
@@ -21,6 +22,9 @@ const invokeTimeout = (functionTimeout + 30) * time.Second
 const (
 	outcomeFailed = "failed"
 	outcomeError  = "emulator-error"
+	// outcomeConnected is the state after a person connected the vendor
+	// through the callback.
+	outcomeConnected = "connected"
 )
 
 // runState is what the scheduler knows about one vendor's runs. Guarded by
@@ -34,7 +38,14 @@ type runState struct {
 	// the refresher scrubs its errors).
 	LastError string    `json:"last_error,omitempty"`
 	NextRun   time.Time `json:"next_run,omitzero"`
-	Running   bool      `json:"running"`
+	Running   bool      `json:"running,omitempty"`
+	// Restarts counts restarts of the vendor's emulators (refresher and
+	// callback); RestartReason and RestartOutput tell why the last one
+	// happened, from the emulator's last lines of output.
+	Restarts      int       `json:"restarts,omitempty"`
+	LastRestart   time.Time `json:"last_restart,omitzero"`
+	RestartReason string    `json:"restart_reason,omitempty"`
+	RestartOutput []string  `json:"restart_output,omitempty"`
 }
 
 // scheduler invokes each refresher every period, the first time at once,
@@ -44,14 +55,13 @@ type runState struct {
 type scheduler struct {
 	vendors []*vendorRun
 	events  *eventLog
-	json    bool
 
 	mu    sync.Mutex
 	state map[string]*runState
 }
 
-func newScheduler(vs []*vendorRun, events *eventLog, jsonOut bool) *scheduler {
-	s := &scheduler{vendors: vs, events: events, json: jsonOut, state: map[string]*runState{}}
+func newScheduler(vs []*vendorRun, events *eventLog) *scheduler {
+	s := &scheduler{vendors: vs, events: events, state: map[string]*runState{}}
 	for _, v := range vs {
 		s.state[v.spec.Name] = &runState{NextRun: time.Now()}
 	}
@@ -124,6 +134,7 @@ func (s *scheduler) invoke(ctx context.Context, v *vendorRun, payload []byte, by
 		s.update(name, func(st *runState) { st.Running = false })
 		return res, err // stopping, or the caller left: not an outcome
 	}
+	end := time.Now()
 	outcome, detail := "", ""
 	var sum refresh.Summary
 	switch {
@@ -146,20 +157,66 @@ func (s *scheduler) invoke(ctx context.Context, v *vendorRun, payload []byte, by
 			st.Failures++
 		}
 	})
+	v.history.mark(end, markKind(outcome), detail)
+	if sum.Fingerprint != "" {
+		if exp, perr := time.Parse(time.RFC3339, sum.ExpiresAt); perr == nil || sum.ExpiresAt == "" {
+			v.history.observe(end, sum.Fingerprint, exp)
+		}
+	}
 	s.event(name, start, outcome, detail, sum, by)
 	return res, err
 }
 
+// restarted records a restart of one of v's emulators.
+func (s *scheduler) restarted(v *vendorRun, function string, r localaws.Restart) {
+	s.update(v.spec.Name, func(st *runState) {
+		st.Restarts++
+		st.LastRestart = r.At
+		st.RestartReason = function + ": " + r.Reason
+		if r.Err != "" {
+			st.RestartReason += "; starting it again failed: " + r.Err
+		}
+		st.RestartOutput = r.Output
+	})
+	v.history.mark(r.At, markRestart, function+": "+r.Reason)
+	line := fmt.Sprintf("%s  %-9s emulator of %s restarted: %s", r.At.Format("15:04:05"), v.spec.Name, function, r.Reason)
+	s.events.add(line, runEvent{Event: "restart", Vendor: v.spec.Name, Connection: v.connection, Function: function, At: r.At.UTC().Format(time.RFC3339Nano), Error: r.Reason})
+}
+
+// connected records that v was connected by a person (the callback stored
+// the connection and published a token): a failure of an earlier run
+// ("not connected yet") no longer describes the vendor.
+func (s *scheduler) connected(v *vendorRun, at time.Time, fingerprint string) {
+	s.update(v.spec.Name, func(st *runState) {
+		st.LastRun = at
+		st.LastOutcome = outcomeConnected
+		st.LastError = ""
+	})
+	v.history.mark(at, markConnected, "")
+	line := fmt.Sprintf("%s  %-9s connected through the callback", at.Format("15:04:05"), v.spec.Name)
+	if fingerprint != "" {
+		line += "  token " + fingerprint
+	}
+	s.events.add(line, runEvent{Event: "connected", Vendor: v.spec.Name, Connection: v.connection, At: at.UTC().Format(time.RFC3339Nano), Fingerprint: fingerprint})
+}
+
+// runEvent is one JSON line of -json for a run, a restart or a connect.
+// Fields without a value are left out.
+type runEvent struct {
+	Event       string `json:"event"`
+	Vendor      string `json:"vendor"`
+	Connection  string `json:"connection,omitempty"`
+	Function    string `json:"function,omitempty"`
+	At          string `json:"at"`
+	By          string `json:"by,omitempty"`
+	Outcome     string `json:"outcome,omitempty"`
+	Error       string `json:"error,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	ExpiresAt   string `json:"expires_at,omitempty"`
+}
+
 // event prints one line per run.
 func (s *scheduler) event(vendor string, at time.Time, outcome, detail string, sum refresh.Summary, by string) {
-	if s.json {
-		b, _ := json.Marshal(map[string]any{
-			"event": "run", "vendor": vendor, "at": at.UTC().Format(time.RFC3339Nano), "by": by,
-			"outcome": outcome, "error": detail, "fingerprint": sum.Fingerprint, "expires_at": sum.ExpiresAt,
-		})
-		s.events.add(string(b))
-		return
-	}
 	line := fmt.Sprintf("%s  %-9s %s", at.Format("15:04:05"), vendor, outcome)
 	if by != "" {
 		line += " (" + by + ")"
@@ -169,34 +226,41 @@ func (s *scheduler) event(vendor string, at time.Time, outcome, detail string, s
 	}
 	if sum.ExpiresAt != "" {
 		if t, err := time.Parse(time.RFC3339, sum.ExpiresAt); err == nil {
-			line += "  expires in " + roundDur(time.Until(t))
+			line += "  expires in " + humandur.Format(time.Until(t))
 		}
 	}
 	if detail != "" {
 		line += ": " + detail
 	}
-	s.events.add(line)
+	s.events.add(line, runEvent{
+		Event: "run", Vendor: vendor, Connection: vendors.DefaultConnection, At: at.UTC().Format(time.RFC3339Nano), By: by,
+		Outcome: outcome, Error: detail, Fingerprint: sum.Fingerprint, ExpiresAt: sum.ExpiresAt,
+	})
 }
 
 // eventLog keeps the latest event lines for the live display and, when
-// echo is set, prints each as it comes.
+// echo is set, prints each as it comes: the line, or with -json its
+// event.
 type eventLog struct {
+	out  *console
+	echo bool
+
 	mu    sync.Mutex
 	lines []string
-	echo  io.Writer
 }
 
 const keptEvents = 12
 
-func (l *eventLog) add(line string) {
+func (l *eventLog) add(line string, ev any) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.lines = append(l.lines, line)
 	if len(l.lines) > keptEvents {
 		l.lines = l.lines[len(l.lines)-keptEvents:]
 	}
-	if l.echo != nil {
-		fmt.Fprintln(l.echo, line)
+	l.mu.Unlock()
+	if l.echo && l.out != nil {
+		l.out.text(line + "\n")
+		l.out.emit(ev)
 	}
 }
 

@@ -1,28 +1,42 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"html"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/token-refresher/token-refresher/internal/humandur"
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/shared/admitad"
 	"github.com/token-refresher/token-refresher/shared/token"
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
-// vendorStatus is one vendor's row of GET /status. It never holds a token:
-// only its fingerprint.
+// Row states, as the page colours them.
+const (
+	stateOK           = "ok"
+	stateStale        = "stale"
+	stateFailing      = "failing"
+	stateNotConnected = "not-connected"
+	stateStarting     = "starting"
+)
+
+// vendorStatus is one row of GET /status: a vendor's connection. It never
+// holds a token: only its fingerprint. Fields without a value are left
+// out.
 type vendorStatus struct {
-	Vendor      string `json:"vendor"`
-	Function    string `json:"function"`
+	// Key is vendor/connection, unique per row.
+	Key        string `json:"key"`
+	Vendor     string `json:"vendor"`
+	Connection string `json:"connection"`
+	Title      string `json:"title,omitempty"`
+	Function   string `json:"function"`
+	// Callback is the function of the vendor's connect flow, if any.
+	Callback    string `json:"callback,omitempty"`
 	TokenSecret string `json:"token_secret"`
 	TestServer  string `json:"test_server"`
 	// Every is the sped-up schedule period, TokenLifetime the sped-up
@@ -35,92 +49,163 @@ type vendorStatus struct {
 	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 	// Connected is set for vendors connected by a person (Admitad).
 	Connected *bool `json:"connected,omitempty"`
+	// State is ok, stale, failing, not-connected or starting; StateText
+	// says why in words.
+	State     string `json:"state"`
+	StateText string `json:"state_text"`
 	// PendingFaults and TokenRequests are the test server's counts.
 	PendingFaults int `json:"pending_faults"`
 	TokenRequests int `json:"token_requests"`
 	runState
+	// Chart is the token's remaining life over the last hour of dev time.
+	Chart chart `json:"chart"`
 }
 
 // status is the whole of GET /status.
 type status struct {
-	Time       time.Time      `json:"time"`
-	Speed      float64        `json:"speed"`
-	FrontURL   string         `json:"front_url"`
-	ConnectURL string         `json:"connect_url"`
-	MotoURL    string         `json:"moto_url"`
-	LogFile    string         `json:"log_file"`
-	Vendors    []vendorStatus `json:"vendors"`
+	Time       time.Time `json:"time"`
+	Speed      float64   `json:"speed"`
+	FrontURL   string    `json:"front_url"`
+	LambdaURL  string    `json:"lambda_url"`
+	ConnectURL string    `json:"connect_url"`
+	MotoURL    string    `json:"moto_url"`
+	LogFile    string    `json:"log_file"`
+	// Env are the variables that point the AWS CLI, SDKs, tokenctl and
+	// apps at dev, as NAME=value.
+	Env       []string       `json:"env"`
+	Functions []string       `json:"functions"`
+	Vendors   []vendorStatus `json:"vendors"`
+}
+
+// clientEnv is what a shell needs to talk to dev with the AWS CLI or an
+// SDK.
+func (s *system) clientEnv() []string {
+	return []string{
+		"AWS_ENDPOINT_URL_LAMBDA=" + s.ports.front.url(),
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + s.ports.moto.url(),
+		"AWS_REGION=" + localaws.Region,
+		"AWS_ACCESS_KEY_ID=dev",
+		"AWS_SECRET_ACCESS_KEY=dev",
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
 }
 
 func (s *system) status(ctx context.Context) status {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	runs := s.sched.snapshot()
+	now := time.Now()
 	st := status{
-		Time:       time.Now().UTC(),
+		Time:       now.UTC(),
 		Speed:      s.cfg.speed,
 		FrontURL:   s.ports.front.url(),
+		LambdaURL:  s.ports.front.url(),
 		ConnectURL: s.ports.front.url() + "/connect",
 		MotoURL:    s.moto.URL,
 		LogFile:    s.logPath,
+		Env:        s.clientEnv(),
+		Functions:  s.lambda.Names(),
 	}
 	for _, v := range s.vendors {
 		vs := vendorStatus{
+			Key:         v.key(),
 			Vendor:      v.spec.Name,
+			Connection:  v.connection,
+			Title:       v.spec.Title,
 			Function:    functionName(v.spec.FunctionName()),
 			TokenSecret: v.tokenID,
 			TestServer:  v.fake.URL(),
-			Every:       roundDur(v.every),
+			Every:       humandur.Format(v.every),
 			runState:    runs[v.spec.Name],
 		}
-		if v.lifetime > 0 {
-			vs.TokenLifetime = roundDur(v.lifetime)
+		if cb := v.spec.CallbackFunctionName(); cb != "" {
+			vs.Callback = functionName(cb)
 		}
+		if v.lifetime > 0 {
+			vs.TokenLifetime = humandur.Format(v.lifetime)
+		}
+		fp, exp, read := "", time.Time{}, false
 		if val, err := s.store.Get(ctx, v.tokenID); err == nil {
+			read = true
 			if t, err := token.Parse(val.String); err == nil {
-				vs.Fingerprint, vs.ExpiresAt = t.Fingerprint, t.ExpiresAt
+				fp, exp = t.Fingerprint, t.ExpiresAt
 			}
 		}
+		vs.Fingerprint, vs.ExpiresAt = fp, exp
+		if read {
+			v.history.observe(now, fp, exp)
+		}
 		if v.spec.AuthCode {
-			_, _, err := admitad.ReadConnection(ctx, s.store, secretName(v.spec.Name, "refresh-token"))
+			_, _, err := admitad.ReadConnection(ctx, s.store, secretName(v.spec.Name, vendors.RoleRefreshToken))
 			connected := err == nil
 			vs.Connected = &connected
 		}
 		stats := v.fake.Stats()
 		vs.PendingFaults, vs.TokenRequests = stats.PendingFaults, stats.TokenRequests
+		v.history.faultsPending(now, stats.PendingFaults)
+		vs.State, vs.StateText = rowState(vs, v, now)
+		vs.Chart = v.history.chart(now, v.lifetime, v.spec.RefreshBelow, s.cfg.speed)
 		st.Vendors = append(st.Vendors, vs)
 	}
 	return st
 }
 
-// roundDur prints a duration for people: whole seconds, or tenths below
-// ten seconds.
-func roundDur(d time.Duration) string {
-	if d < 10*time.Second && d > -10*time.Second {
-		return d.Round(100 * time.Millisecond).String()
+// staleGrace is how far past its due refresh a token may be before it
+// counts as stale: one schedule period, plus this for the run itself.
+const staleGrace = time.Second
+
+// rowState says how a vendor's connection is doing, as a word and in a
+// sentence.
+func rowState(vs vendorStatus, v *vendorRun, now time.Time) (string, string) {
+	left := vs.ExpiresAt.Sub(now)
+	switch {
+	case vs.Connected != nil && !*vs.Connected:
+		return stateNotConnected, "not connected: a person connects it once through the connect link"
+	case vs.LastOutcome == outcomeFailed || vs.LastOutcome == outcomeError:
+		text := "the last run failed"
+		if vs.Fingerprint != "" && (vs.ExpiresAt.IsZero() || left > 0) {
+			text += "; apps still get the previous token"
+		}
+		return stateFailing, text
+	case vs.Fingerprint == "" && vs.Runs == 0:
+		return stateStarting, "waiting for the first run"
+	case vs.Fingerprint == "":
+		return stateStale, "the token secret holds no token"
+	case !vs.ExpiresAt.IsZero() && left <= 0:
+		return stateStale, "the token expired " + humandur.Format(-left) + " ago"
+	case !vs.ExpiresAt.IsZero() && v.lifetime > 0 && left < time.Duration(float64(v.lifetime)*v.spec.RefreshBelow)-v.every-staleGrace:
+		return stateStale, "the token should have been refreshed by now (" + humandur.Format(left) + " left)"
+	case vs.ExpiresAt.IsZero():
+		return stateOK, "the token does not expire; checked every " + vs.Every
+	default:
+		return stateOK, "the token has " + humandur.Format(left) + " left; refreshed below " + humandur.Format(time.Duration(float64(v.lifetime)*v.spec.RefreshBelow))
 	}
-	return d.Round(time.Second).String()
+}
+
+// devAgo says how long ago something happened, in dev time.
+func devAgo(d time.Duration, speed float64) string {
+	return humandur.Format(time.Duration(float64(d)*speed)) + " ago"
 }
 
 // writeTable prints the status table.
 func writeTable(w io.Writer, st status) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VENDOR\tTOKEN\tEXPIRES IN\tLAST RUN\tOUTCOME\tNEXT RUN\tRUNS\tFAILED\tFAULTS QUEUED")
+	fmt.Fprintln(tw, "VENDOR\tSTATE\tTOKEN\tEXPIRES IN\tLAST RUN\tOUTCOME\tNEXT RUN\tRUNS\tFAILED\tRESTARTS\tFAULTS QUEUED")
 	for _, v := range st.Vendors {
 		tok, exp := "-", "-"
 		if v.Fingerprint != "" {
 			tok, exp = v.Fingerprint, "never"
 			if !v.ExpiresAt.IsZero() {
 				if d := v.ExpiresAt.Sub(st.Time); d > 0 {
-					exp = roundDur(d)
+					exp = humandur.Format(d)
 				} else {
-					exp = "EXPIRED " + roundDur(-d) + " ago"
+					exp = "EXPIRED " + humandur.Format(-d) + " ago"
 				}
 			}
 		}
 		last, outcome := "-", "-"
 		if !v.LastRun.IsZero() {
-			last = v.LastRun.Format("15:04:05")
+			last = v.LastRun.Local().Format("15:04:05")
 			outcome = v.LastOutcome
 			if v.LastError != "" {
 				outcome += ": " + shorten(v.LastError, 60)
@@ -134,9 +219,13 @@ func writeTable(w io.Writer, st status) {
 		case v.Running:
 			next = "running"
 		case !v.NextRun.IsZero():
-			next = "in " + roundDur(max(v.NextRun.Sub(st.Time), 0))
+			next = "in " + humandur.Format(max(v.NextRun.Sub(st.Time), 0))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", v.Vendor, tok, exp, last, outcome, next, v.Runs, v.Failures, v.PendingFaults)
+		name := v.Vendor
+		if v.Connection != "" && v.Connection != vendors.DefaultConnection {
+			name += "/" + v.Connection
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", name, v.State, tok, exp, last, outcome, next, v.Runs, v.Failures, v.Restarts, v.PendingFaults)
 	}
 	_ = tw.Flush()
 }
@@ -148,80 +237,91 @@ func shorten(s string, n int) string {
 	return s
 }
 
-// printHeader prints what runs where and how to poke at it.
-func (s *system) printHeader(w io.Writer) {
+// bannerEvent is the banner as one JSON line (-json).
+type bannerEvent struct {
+	Event      string         `json:"event"` // "ready"
+	Speed      float64        `json:"speed"`
+	StatusPage string         `json:"status_page"`
+	StatusJSON string         `json:"status_json"`
+	LambdaURL  string         `json:"lambda_url"`
+	MotoURL    string         `json:"moto_url"`
+	ConnectURL string         `json:"connect_url"`
+	LogFile    string         `json:"log_file"`
+	Env        []string       `json:"env"`
+	Functions  []string       `json:"functions"`
+	Vendors    []bannerVendor `json:"vendors"`
+}
+
+type bannerVendor struct {
+	Vendor      string `json:"vendor"`
+	Function    string `json:"function"`
+	TokenSecret string `json:"token_secret"`
+	TestServer  string `json:"test_server"`
+	Every       string `json:"every"`
+	Lifetime    string `json:"token_lifetime,omitempty"`
+}
+
+// printBanner prints what runs where, the variables to paste, and how to
+// poke at it.
+func (s *system) printBanner() {
+	if s.out.json {
+		b := bannerEvent{
+			Event: "ready", Speed: s.cfg.speed, StatusPage: s.ports.front.url() + "/", StatusJSON: s.ports.front.url() + "/status",
+			LambdaURL: s.ports.front.url(), MotoURL: s.moto.URL, ConnectURL: s.ports.front.url() + "/connect",
+			LogFile: s.logPath, Env: s.clientEnv(), Functions: s.lambda.Names(),
+		}
+		for _, v := range s.vendors {
+			bv := bannerVendor{Vendor: v.spec.Name, Function: functionName(v.spec.FunctionName()), TokenSecret: v.tokenID, TestServer: v.fake.URL(), Every: humandur.Format(v.every)}
+			if v.lifetime > 0 {
+				bv.Lifetime = humandur.Format(v.lifetime)
+			}
+			b.Vendors = append(b.Vendors, bv)
+		}
+		s.out.emit(b)
+		return
+	}
+	var b strings.Builder
+	s.writeBanner(&b)
+	s.out.text(b.String())
+}
+
+func (s *system) writeBanner(w io.Writer) {
 	front := s.ports.front.url()
 	fmt.Fprintf(w, "\ntoken-refresher dev: everything on 127.0.0.1, speed x%g", s.cfg.speed)
 	if s.cfg.speed == 60 {
 		fmt.Fprint(w, " (an hour of token life passes in a minute)")
 	}
 	fmt.Fprintf(w, "\n\n  %-22s %s/   (JSON: %s/status)\n", "Status page", front, front)
-	fmt.Fprintf(w, "  %-22s %s/admitad/authorize, %s/admitad/callback (API Gateway payload 2.0)\n", "Admitad callback API", front, front)
+	fmt.Fprintf(w, "  %-22s %s   (POST /2015-03-31/functions/<name>/invocations)\n", "Lambda API", front)
+	fmt.Fprintf(w, "  %-22s %s\n", "", strings.Join(s.lambda.Names(), ", "))
 	fmt.Fprintf(w, "  %-22s %s (moto_server)\n", "Secrets Manager", s.moto.URL)
+	fmt.Fprintf(w, "  %-22s %s/admitad/authorize, /admitad/callback (API Gateway payload 2.0)\n", "Admitad callback API", front)
 	for _, v := range s.vendors {
 		life := "never expire"
 		if v.lifetime > 0 {
-			life = "live " + roundDur(v.lifetime)
+			life = "live " + humandur.Format(v.lifetime)
 		}
-		fmt.Fprintf(w, "  %-22s %s  %s every %s (table: %s), tokens %s\n",
-			v.spec.Name+" test server", v.fake.URL(), functionName(v.spec.FunctionName()), roundDur(v.every), v.spec.Every, life)
+		fmt.Fprintf(w, "  %-22s %s  runs every %s (table: %s), tokens %s\n",
+			v.spec.Name+" test server", v.fake.URL(), humandur.Format(v.every), humandur.Format(v.spec.Every), life)
 	}
-	fmt.Fprintf(w, "  Function and moto logs: %s\n", s.logPath)
-	fmt.Fprintf(w, "\n  Connect Admitad: open %s/connect in a browser\n", front)
-	fyber := s.ports.vendor["fyber"].url()
-	fmt.Fprintf(w, "  Fail the next 4 fyber token requests: curl -X POST %s/_fault -d '{\"status\":500,\"count\":4}'\n", fyber)
-	fmt.Fprintf(w, "  Invoke a refresher as an app would: curl -X POST %s/invoke/fyber -d '{\"force\":true}'\n", front)
-	fmt.Fprintf(w, "  Read a token: AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --region %s --endpoint-url %s secretsmanager get-secret-value --secret-id %s\n",
-		localaws.Region, s.moto.URL, secretName("fyber", "token"))
+	fmt.Fprintf(w, "  %-22s %s\n", "Function and moto logs", s.logPath)
+	fmt.Fprintf(w, "\nPoint the AWS CLI, SDKs, tokenctl and your app at dev (paste into a shell):\n")
+	fmt.Fprintf(w, "  export %s\n", strings.Join(s.clientEnv(), " "))
+	fmt.Fprintf(w, "\nThen:\n")
+	fmt.Fprintf(w, "  Read a token:     aws secretsmanager get-secret-value --secret-id %s --query SecretString --output text\n", secretName(vendors.Fyber, vendors.RoleToken))
+	fmt.Fprintf(w, "  Force a refresh:  aws lambda invoke --function-name %s --payload '{\"force\":true}' out.json   (AWS CLI v2: add --cli-binary-format raw-in-base64-out)\n", functionName(vendors.Fyber))
+	fmt.Fprintf(w, "                    or: tokenctl refresh fyber\n")
+	fmt.Fprintf(w, "  Report a refused token (as apps do, through the :%s alias): aws lambda invoke --function-name %s --qualifier %s --payload '{\"rejected_fingerprint\":\"<TOKEN>\"}' out.json\n",
+		vendors.RejectAlias, functionName(vendors.Fyber), vendors.RejectAlias)
+	fmt.Fprintf(w, "  Fail the next 4 fyber token requests: curl -X POST %s/_fault -d '{\"status\":500,\"count\":4}'\n", s.ports.vendor[vendors.Fyber].url())
+	fmt.Fprintf(w, "  Connect Admitad:  open %s/connect in a browser\n", front)
 	fmt.Fprintf(w, "  Ctrl-C stops everything.\n\n")
-}
-
-// handler serves the front port: the Admitad callback routes through the
-// API Gateway stand-in, and dev's own status page, status JSON and connect
-// link.
-func (s *system) handler() http.Handler {
-	mux := http.NewServeMux()
-	for _, v := range s.vendors {
-		if !v.spec.AuthCode || s.callback == nil {
-			continue
-		}
-		base := "/" + v.spec.Name
-		front := localaws.NewFront(map[string]localaws.Invoker{
-			"GET " + base + "/authorize": s.callback,
-			"GET " + base + "/callback":  s.callback,
-		})
-		mux.Handle(base+"/", front)
-	}
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(s.status(r.Context()))
-	})
-	mux.HandleFunc("POST /invoke/{vendor}", s.handleInvoke)
-	mux.HandleFunc("GET /connect", func(w http.ResponseWriter, r *http.Request) {
-		link := admitad.MintLink(s.key, s.ports.front.url()+admitad.AuthorizePath, s.cfg.linkTTL, time.Now())
-		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, link, http.StatusFound)
-	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		var b strings.Builder
-		writeTable(&b, s.status(r.Context()))
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		fmt.Fprintf(w, `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>token-refresher dev</title>
-<h1>token-refresher dev</h1><pre>%s</pre>
-<p><a href="/connect">Connect Admitad</a> (walks the connect flow against the Admitad test server) · <a href="/status">status JSON</a></p>
-<p>Recent runs:</p><pre>%s</pre>`, html.EscapeString(b.String()), html.EscapeString(strings.Join(s.sched.events.latest(), "\n")))
-	})
-	return mux
 }
 
 // display prints the status every interval until ctx ends: on a terminal
 // it redraws the screen, otherwise it appends.
 func (s *system) display(ctx context.Context) {
-	tty := isTerminal(s.out)
+	tty := isTerminal(s.raw)
 	interval := s.cfg.statusInterval
 	if interval == 0 {
 		interval = 30 * time.Second
@@ -242,25 +342,35 @@ func (s *system) display(ctx context.Context) {
 			return
 		}
 		switch {
-		case s.cfg.jsonStatus:
-			b, _ := json.Marshal(map[string]any{"event": "status", "status": st})
-			fmt.Fprintf(s.out, "%s\n", b)
+		case s.out.json:
+			for i := range st.Vendors {
+				st.Vendors[i].Chart = chart{} // the page's; too long for a log line
+			}
+			s.out.emit(statusEvent{Event: "status", Status: st})
 		case tty:
 			var b strings.Builder
 			b.WriteString("\033[H\033[2J")
-			s.printHeader(&b)
+			s.writeBanner(&b)
 			writeTable(&b, st)
 			b.WriteString("\nRecent runs:\n")
 			for _, l := range s.sched.events.latest() {
 				b.WriteString("  " + l + "\n")
 			}
-			fmt.Fprint(s.out, b.String())
+			s.out.text(b.String())
 		default:
-			fmt.Fprintf(s.out, "\n%s\n", st.Time.Local().Format("15:04:05"))
-			writeTable(s.out, st)
-			fmt.Fprintln(s.out)
+			var b strings.Builder
+			fmt.Fprintf(&b, "\n%s\n", st.Time.Local().Format("15:04:05"))
+			writeTable(&b, st)
+			b.WriteString("\n")
+			s.out.text(b.String())
 		}
 	}
+}
+
+// statusEvent is the status as one JSON line.
+type statusEvent struct {
+	Event  string `json:"event"`
+	Status status `json:"status"`
 }
 
 func isTerminal(w io.Writer) bool {
@@ -272,44 +382,21 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// maxInvokeBody bounds the event POST /invoke/{vendor} takes.
-const maxInvokeBody = 64 << 10
+// statusCache samples the status every second, so the charts have data
+// even when nobody looks.
+type statusCache struct{ s *system }
 
-// handleInvoke invokes a refresher with the request body as its event
-// ({} when empty), as an app or operator invokes it in AWS (for example
-// {"force":true} or {"rejected_fingerprint":"<16 hex>"}). It answers the
-// function's reply: its summary, or its error document with HTTP 502.
-func (s *system) handleInvoke(w http.ResponseWriter, r *http.Request) {
-	var v *vendorRun
-	for _, c := range s.vendors {
-		if c.spec.Name == r.PathValue("vendor") {
-			v = c
+func newStatusCache(s *system) *statusCache { return &statusCache{s: s} }
+
+func (c *statusCache) run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.s.status(ctx)
 		}
 	}
-	if v == nil {
-		http.Error(w, fmt.Sprintf("dev: no vendor %q", r.PathValue("vendor")), http.StatusNotFound)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxInvokeBody))
-	if err != nil {
-		http.Error(w, "dev: read event: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	if !json.Valid(body) {
-		http.Error(w, "dev: the event is not JSON", http.StatusBadRequest)
-		return
-	}
-	res, err := s.sched.invoke(r.Context(), v, body, "invoked by hand")
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if res.Failed() {
-		w.WriteHeader(http.StatusBadGateway)
-	}
-	_, _ = w.Write(res.Payload)
 }

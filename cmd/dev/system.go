@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,12 +28,13 @@ import (
 	"github.com/token-refresher/token-refresher/shared/vendortest"
 )
 
-// Names as the stack deploys them (infra/names.go): secrets
-// <prefix>/<vendor>/<kind>, functions <prefix>-<folder>.
-const namePrefix = "token-refresher"
-
-func secretName(vendor, kind string) string { return namePrefix + "/" + vendor + "/" + kind }
-func functionName(folder string) string     { return namePrefix + "-" + folder }
+// Names as the stack deploys them with the default prefix: secrets
+// <prefix>/<vendor>/<role> (default connection), functions
+// <prefix>-<folder>.
+func secretName(vendor, role string) string {
+	return vendors.SecretName(vendors.DefaultPrefix, vendor, vendors.DefaultConnection, role)
+}
+func functionName(folder string) string { return vendors.FunctionName(vendors.DefaultPrefix, folder) }
 
 // functionTimeout is AWS_LAMBDA_FUNCTION_TIMEOUT, as the stack sets it.
 const functionTimeout = 60
@@ -71,7 +73,7 @@ type layout struct {
 
 func newLayout(base int) layout {
 	l := layout{
-		front:  port{base, "front (Admitad callback API, status)"},
+		front:  port{base, "front (Lambda API, Admitad callback API, status)"},
 		moto:   port{base + 1, "moto_server"},
 		vendor: map[string]port{},
 	}
@@ -104,20 +106,26 @@ func (l layout) check() error {
 	return nil
 }
 
-// vendorRun is one vendor as dev runs it.
+// vendorRun is one vendor (its default connection) as dev runs it.
 type vendorRun struct {
-	spec     vendors.Spec
-	fake     *vendortest.Server
-	fn       *localaws.Function
-	every    time.Duration // sped-up schedule period
-	lifetime time.Duration // sped-up token lifetime of the test server; 0: never expires
-	tokenID  string
+	spec       vendors.Spec
+	connection string
+	fake       *vendortest.Server
+	fn         *localaws.Supervised
+	every      time.Duration // sped-up schedule period
+	lifetime   time.Duration // sped-up token lifetime of the test server; 0: never expires
+	tokenID    string
+	history    *history
 }
+
+// key names the vendor's row: vendor/connection.
+func (v *vendorRun) key() string { return v.spec.Name + "/" + v.connection }
 
 // system is everything dev started.
 type system struct {
 	cfg      config
-	out      io.Writer
+	out      *console
+	raw      io.Writer // stdout itself, to tell a terminal
 	ports    layout
 	root     string
 	logPath  string
@@ -126,8 +134,10 @@ type system struct {
 	moto     *localaws.Moto
 	store    *secretstore.Store
 	vendors  []*vendorRun
-	callback *localaws.Function
+	callback *localaws.Supervised
 	server   *http.Server
+	lambda   *localaws.LambdaAPI
+	cache    *statusCache
 	key      []byte
 	sched    *scheduler
 	started  time.Time
@@ -136,8 +146,8 @@ type system struct {
 }
 
 // start brings everything up. On failure it stops what it had started.
-func start(ctx context.Context, cfg config, out io.Writer) (_ *system, err error) {
-	s := &system{cfg: cfg, out: out, ports: newLayout(cfg.basePort), started: time.Now()}
+func start(ctx context.Context, cfg config, out *console, raw io.Writer) (_ *system, err error) {
+	s := &system{cfg: cfg, out: out, raw: raw, ports: newLayout(cfg.basePort), started: time.Now()}
 	defer func() {
 		if err != nil {
 			if serr := s.stop(); serr != nil {
@@ -157,33 +167,39 @@ func start(ctx context.Context, cfg config, out io.Writer) (_ *system, err error
 	if err := s.build(ctx); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(out, "Starting moto_server on %s...\n", s.ports.moto.addr())
+	out.text("Starting:\n")
+	t0 := time.Now()
 	if s.moto, err = localaws.StartMotoAt(ctx, s.ports.moto.addr(), s.log.prefixed("moto")); err != nil {
 		return nil, fmt.Errorf("dev: %w", err)
 	}
 	s.closers = append(s.closers, s.moto.Stop)
+	out.progress("moto", "", "moto_server (Secrets Manager) ready on "+s.moto.URL, time.Since(t0))
 	sm, err := s.moto.SecretsManager(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("dev: %w", err)
 	}
 	s.store = &secretstore.Store{API: sm}
+	t0 = time.Now()
 	if err := s.startFakes(); err != nil {
 		return nil, err
 	}
-	if err := s.seed(ctx, sm); err != nil {
+	out.progress("test-servers", "", fmt.Sprintf("vendor test servers on ports %d-%d", s.ports.vendor[vendors.All()[0].Name].n, s.ports.vendor[vendors.All()[len(vendors.All())-1].Name].n), time.Since(t0))
+	t0 = time.Now()
+	n, err := s.seed(ctx, sm)
+	if err != nil {
 		return nil, err
 	}
+	out.progress("secrets", "", fmt.Sprintf("%d secrets created as the stack creates them", n), time.Since(t0))
+	events := &eventLog{out: out, echo: cfg.jsonStatus || !isTerminal(raw)}
+	s.sched = newScheduler(s.vendors, events)
 	if err := s.startFunctions(ctx); err != nil {
 		return nil, err
 	}
-	events := &eventLog{}
-	if cfg.jsonStatus || !isTerminal(out) {
-		events.echo = out
-	}
-	s.sched = newScheduler(s.vendors, events, cfg.jsonStatus)
+	s.cache = newStatusCache(s)
 	if err := s.startFront(); err != nil {
 		return nil, err
 	}
+	out.progress("front", "", "front (Lambda API, status page) on "+s.ports.front.url(), 0)
 	return s, nil
 }
 
@@ -217,17 +233,23 @@ func functionFolders() []string {
 	return out
 }
 
+// buildDirPrefix names dev's build folders: <prefix><pid>-<random>.
+const buildDirPrefix = "token-refresher-dev-"
+
 // build compiles every function for this machine into a temporary folder,
-// two at a time.
+// two at a time, reporting each as it is done. Folders left by a dev that
+// was killed (its pid no longer runs) are removed first.
 func (s *system) build(ctx context.Context) error {
-	dir, err := os.MkdirTemp("", "token-refresher-dev-")
+	removeStaleBuildDirs()
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", buildDirPrefix, os.Getpid()))
 	if err != nil {
 		return fmt.Errorf("dev: build folder: %w", err)
 	}
 	s.buildDir = dir
 	s.closers = append(s.closers, func() error { return os.RemoveAll(dir) })
 	folders := functionFolders()
-	fmt.Fprintf(s.out, "Building %d functions for this machine (%v)...\n", len(folders), folders)
+	s.out.textf("Building %d functions for this machine (the first build takes minutes; later ones use Go's build cache):\n", len(folders))
+	all := time.Now()
 	sem := make(chan struct{}, 2)
 	errs := make([]error, len(folders))
 	var wg sync.WaitGroup
@@ -237,14 +259,43 @@ func (s *system) build(ctx context.Context) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			t0 := time.Now()
 			_, errs[i] = localaws.Build(ctx, s.root, fn, dir)
+			if errs[i] == nil {
+				s.out.progress("build", fn, "built "+fn, time.Since(t0))
+			}
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
+	s.out.progress("build", "", fmt.Sprintf("built %d functions", len(folders)), time.Since(all))
 	return nil
+}
+
+// removeStaleBuildDirs removes build folders of dev processes that no
+// longer run.
+func removeStaleBuildDirs() {
+	tmp := os.TempDir()
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), buildDirPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			_ = os.RemoveAll(filepath.Join(tmp, e.Name()))
+		}
+	}
 }
 
 func (s *system) bootstrap(folder string) string {
@@ -258,7 +309,7 @@ func (s *system) scaled(d time.Duration) time.Duration {
 
 func (s *system) startFakes() (err error) {
 	for _, spec := range vendors.All() {
-		v := &vendorRun{spec: spec, tokenID: secretName(spec.Name, "token")}
+		v := &vendorRun{spec: spec, connection: vendors.DefaultConnection, tokenID: secretName(spec.Name, vendors.RoleToken)}
 		v.every = max(s.scaled(spec.Every), time.Second)
 		if spec.Expires() {
 			v.lifetime = max(s.scaled(spec.Lifetime), minTokenLife)
@@ -268,10 +319,14 @@ func (s *system) startFakes() (err error) {
 			return fmt.Errorf("dev: %s (port %d): %w", p.what, p.n, err)
 		}
 		s.closers = append(s.closers, func() error { v.fake.Close(); return nil })
+		v.history = newHistory(s.chartWindow())
 		s.vendors = append(s.vendors, v)
 	}
 	return nil
 }
+
+// chartWindow is how much wall time one hour of dev time takes.
+func (s *system) chartWindow() time.Duration { return s.scaled(time.Hour) }
 
 // startFake turns the constructor's panic on a failed listen into an error.
 func startFake(vendor string, opts vendortest.Options) (srv *vendortest.Server, err error) {
@@ -285,20 +340,26 @@ func startFake(vendor string, opts vendortest.Options) (srv *vendortest.Server, 
 
 // seed creates the secrets as the stack does, with the sandbox credentials
 // an operator would put into the credentials secrets.
-func (s *system) seed(ctx context.Context, sm *secretsmanager.Client) error {
-	create := func(name, value string) error {
+func (s *system) seed(ctx context.Context, sm *secretsmanager.Client) (int, error) {
+	n := 0
+	err := s.seedAll(func(name, value string) error {
 		_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
 		if err != nil {
 			return fmt.Errorf("dev: create secret %s: %w", name, err)
 		}
+		n++
 		return nil
-	}
+	})
+	return n, err
+}
+
+func (s *system) seedAll(create func(name, value string) error) error {
 	for _, v := range s.vendors {
 		creds, err := json.Marshal(vendortest.Credentials(v.spec.Name))
 		if err != nil {
 			return fmt.Errorf("dev: encode %s credentials: %w", v.spec.Name, err)
 		}
-		if err := create(secretName(v.spec.Name, "credentials"), string(creds)); err != nil {
+		if err := create(secretName(v.spec.Name, vendors.RoleCredentials), string(creds)); err != nil {
 			return err
 		}
 		// A secret the stack creates without a value holds a generated
@@ -307,12 +368,12 @@ func (s *system) seed(ctx context.Context, sm *secretsmanager.Client) error {
 			return err
 		}
 		if v.spec.AuthCode {
-			if err := create(secretName(v.spec.Name, "refresh-token"), randomString(24)); err != nil {
+			if err := create(secretName(v.spec.Name, vendors.RoleRefreshToken), randomString(24)); err != nil {
 				return err
 			}
 			key := randomString(48)
 			s.key = []byte(key)
-			if err := create(secretName(v.spec.Name, "signing-key"), key); err != nil {
+			if err := create(secretName(v.spec.Name, vendors.RoleSigningKey), key); err != nil {
 				return err
 			}
 		}
@@ -329,47 +390,58 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// startFunctions runs every bootstrap under the emulator with the
+// startFunctions runs every bootstrap under a supervised emulator with the
 // environment the stack gives it, pointed at moto and the test servers.
 func (s *system) startFunctions(ctx context.Context) error {
-	fmt.Fprintf(s.out, "Starting %d functions under aws-lambda-rie...\n", len(functionFolders()))
-	for _, v := range s.vendors {
-		env := append(append(s.moto.Env(), vendors.FunctionEnv()...),
-			"AWS_LAMBDA_FUNCTION_NAME="+functionName(v.spec.FunctionName()),
+	supervise := func(folder string, env []string, v *vendorRun) (*localaws.Supervised, error) {
+		t0 := time.Now()
+		name := functionName(folder)
+		env = append(append(append(s.moto.Env(), vendors.FunctionEnv()...),
+			"AWS_LAMBDA_FUNCTION_NAME="+name,
 			"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(functionTimeout),
-			"CREDENTIALS_SECRET_ID="+secretName(v.spec.Name, "credentials"),
-			"TOKEN_SECRET_ID="+v.tokenID,
-			v.spec.URLEnv+"="+v.fake.TokenURL(),
-		)
-		if v.spec.AuthCode {
-			env = append(env, "REFRESH_SECRET_ID="+secretName(v.spec.Name, "refresh-token"))
-		}
-		fn, err := localaws.StartFunction(ctx, s.bootstrap(v.spec.FunctionName()), env, s.log.prefixed(v.spec.FunctionName()))
+		), env...)
+		fn, err := localaws.Supervise(ctx, s.bootstrap(folder), env, localaws.SuperviseOptions{
+			Log:       s.log.prefixed(folder),
+			OnRestart: func(r localaws.Restart) { s.sched.restarted(v, name, r) },
+		})
 		if err != nil {
-			return fmt.Errorf("dev: %w", err)
+			return nil, fmt.Errorf("dev: %w", err)
+		}
+		s.closers = append(s.closers, fn.Stop)
+		s.out.progress("function", name, "started "+name+" under aws-lambda-rie", time.Since(t0))
+		return fn, nil
+	}
+	for _, v := range s.vendors {
+		env := []string{
+			"CREDENTIALS_SECRET_ID=" + secretName(v.spec.Name, vendors.RoleCredentials),
+			"TOKEN_SECRET_ID=" + v.tokenID,
+			v.spec.URLEnv + "=" + v.fake.TokenURL(),
+		}
+		if v.spec.AuthCode {
+			env = append(env, "REFRESH_SECRET_ID="+secretName(v.spec.Name, vendors.RoleRefreshToken))
+		}
+		fn, err := supervise(v.spec.FunctionName(), env, v)
+		if err != nil {
+			return err
 		}
 		v.fn = fn
-		s.closers = append(s.closers, fn.Stop)
 
 		if cb := v.spec.CallbackFunctionName(); cb != "" {
-			env := append(append(s.moto.Env(), vendors.FunctionEnv()...),
-				"AWS_LAMBDA_FUNCTION_NAME="+functionName(cb),
-				"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(functionTimeout),
-				"CREDENTIALS_SECRET_ID="+secretName(v.spec.Name, "credentials"),
-				"TOKEN_SECRET_ID="+v.tokenID,
-				"REFRESH_SECRET_ID="+secretName(v.spec.Name, "refresh-token"),
-				"SIGNING_KEY_SECRET_ID="+secretName(v.spec.Name, "signing-key"),
-				"TOKEN_URL="+v.fake.TokenURL(),
-				"AUTHORIZE_URL="+v.fake.AuthorizeURL(),
-				"CALLBACK_URL="+s.ports.front.url()+"/"+v.spec.Name+"/callback",
-				"REFRESHER_FUNCTION_NAME="+functionName(v.spec.FunctionName()),
-			)
-			fn, err := localaws.StartFunction(ctx, s.bootstrap(cb), env, s.log.prefixed(cb))
+			env := []string{
+				"CREDENTIALS_SECRET_ID=" + secretName(v.spec.Name, vendors.RoleCredentials),
+				"TOKEN_SECRET_ID=" + v.tokenID,
+				"REFRESH_SECRET_ID=" + secretName(v.spec.Name, vendors.RoleRefreshToken),
+				"SIGNING_KEY_SECRET_ID=" + secretName(v.spec.Name, vendors.RoleSigningKey),
+				"TOKEN_URL=" + v.fake.TokenURL(),
+				"AUTHORIZE_URL=" + v.fake.AuthorizeURL(),
+				"CALLBACK_URL=" + s.ports.front.url() + "/" + v.spec.Name + "/callback",
+				"REFRESHER_FUNCTION_NAME=" + functionName(v.spec.FunctionName()),
+			}
+			fn, err := supervise(cb, env, v)
 			if err != nil {
-				return fmt.Errorf("dev: %w", err)
+				return err
 			}
 			s.callback = fn
-			s.closers = append(s.closers, fn.Stop)
 		}
 	}
 	return nil
@@ -382,6 +454,7 @@ func (s *system) startFront() error {
 	if err != nil {
 		return fmt.Errorf("dev: port %d (%s) on 127.0.0.1 is in use: %w", s.ports.front.n, s.ports.front.what, err)
 	}
+	s.lambda = s.newLambdaAPI()
 	s.server = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.server.Serve(ln) }()
 	s.closers = append(s.closers, func() error {
@@ -395,12 +468,14 @@ func (s *system) startFront() error {
 	return nil
 }
 
-// serve runs the scheduler and the status display until ctx ends.
+// serve runs the scheduler, the status sampler and the display until ctx
+// ends.
 func (s *system) serve(ctx context.Context) {
-	s.printHeader(s.out)
+	s.printBanner()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.sched.run(ctx) }()
+	go func() { defer wg.Done(); s.cache.run(ctx) }()
 	go func() { defer wg.Done(); s.display(ctx) }()
 	wg.Wait()
 }
