@@ -166,6 +166,9 @@ func (c *cli) checkCredentialsSecret(ctx context.Context, id string, t target, a
 			return false, fmt.Errorf("does not exist in region %s (deploy the stack first, check --prefix (now %q) and the region, or give --secret-id)",
 				orUnset(c.aws.region), c.prefix)
 		}
+		if isAccessDenied(err) {
+			return false, fmt.Errorf("read its tags: access denied: check --prefix (now %q; the operator policy covers only the stack's own secrets) and that your role has the stack's operator policy (DescribeSecret)", c.prefix)
+		}
 		return false, fmt.Errorf("read its tags: %w", err)
 	}
 	tags := map[string]string{}

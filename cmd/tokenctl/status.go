@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
 
 	"github.com/token-refresher/token-refresher/internal/humandur"
@@ -224,11 +225,11 @@ func (c *cli) statusOf(ctx context.Context, t target, now time.Time) vendorStatu
 		case errors.As(derr, &nf):
 			st.State, st.Problem = stateSecretMissing, c.missingHint(id)
 		default:
-			st.State, st.Problem = stateError, fmt.Sprintf("secret %s: %v", id, derr)
+			st.State, st.Problem = stateError, c.readProblem(id, derr)
 		}
 		return st
 	case err != nil:
-		st.State, st.Problem = stateError, err.Error()
+		st.State, st.Problem = stateError, c.readProblem(id, err)
 		return st
 	}
 	tok, perr := token.Parse(v.String)
@@ -257,6 +258,22 @@ func (c *cli) statusOf(ctx context.Context, t target, now time.Time) vendorStatu
 func (c *cli) missingHint(id string) string {
 	return fmt.Sprintf("secret %s not found in region %s: check --prefix (now %q; or TOKENCTL_PREFIX) and the region (AWS_REGION or the profile's), or deploy the stack",
 		id, orUnset(c.aws.region), c.prefix)
+}
+
+// readProblem describes a failed read of secret id. Access denied often
+// means a wrong --prefix: the operator policy covers only the stack's own
+// secrets, so AWS refuses before it looks whether the secret exists.
+func (c *cli) readProblem(id string, err error) string {
+	if isAccessDenied(err) {
+		return fmt.Sprintf("secret %s: access denied: check --prefix (now %q; the operator policy covers only the stack's own secrets), the region (%s) and that your role has the stack's operator policy",
+			id, c.prefix, orUnset(c.aws.region))
+	}
+	return fmt.Sprintf("secret %s: %v", id, err)
+}
+
+func isAccessDenied(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException"
 }
 
 func orUnset(s string) string {

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
 
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
@@ -135,5 +140,40 @@ func TestStatusStates(t *testing.T) {
 	r = runCLI(t, "", nil, t0, "--prefix", prefix+"-typo", "status", "--json", "admitad")
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Vendors[0].State != stateSecretMissing {
 		t.Errorf("wrong prefix: %q", r.stdout)
+	}
+}
+
+// deniedSecrets answers every call as IAM does for a secret outside the
+// caller's policy.
+type deniedSecrets struct{ secretsAPI }
+
+var errDenied = &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized"}
+
+func (deniedSecrets) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	return nil, errDenied
+}
+
+func (deniedSecrets) DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	return nil, errDenied
+}
+
+// With a wrong --prefix the operator policy does not cover the names
+// looked for: access denied points at --prefix too.
+func TestAccessDeniedPointsAtPrefix(t *testing.T) {
+	var out, errOut bytes.Buffer
+	e := &env{stdin: strings.NewReader(`{"client_id":"c","client_secret":"s3cr3t-denied"}`), stdout: &out, stderr: &errOut,
+		getenv: func(string) string { return "" }, now: func() time.Time { return t0 },
+		clients: func(context.Context) (clientSet, error) {
+			return clientSet{secrets: deniedSecrets{}, region: "eu-west-1"}, nil
+		}}
+	if code := run(context.Background(), []string{"--prefix", "typo", "status", "fyber"}, e); code != exitFail ||
+		!strings.Contains(errOut.String(), `fyber: secret typo/fyber/token: access denied: check --prefix (now "typo"`) || !strings.Contains(out.String(), "error") {
+		t.Errorf("status: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run(context.Background(), []string{"--prefix", "typo", "set-credentials", "fyber"}, e); code != exitFail ||
+		!strings.Contains(errOut.String(), `read its tags: access denied: check --prefix (now "typo"`) {
+		t.Errorf("set-credentials: exit %d, stderr %q", code, errOut.String())
 	}
 }
