@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -53,7 +54,9 @@ func LoadConfig(spec vendors.Spec, getenv func(string) string) (Config, error) {
 			RefreshSecretID:     getenv("REFRESH_SECRET_ID"),
 		},
 		Endpoint:     getenv(spec.URLEnv),
-		FunctionName: getenv("AWS_LAMBDA_FUNCTION_NAME"),
+		// Lambda sets the bare name; an emulator started for an alias
+		// may carry ":<alias>", which is not part of the name.
+		FunctionName: strings.SplitN(getenv("AWS_LAMBDA_FUNCTION_NAME"), ":", 2)[0],
 	}
 	switch {
 	case c.Target.CredentialsSecretID == "":
