@@ -53,7 +53,7 @@ func LoadConfig(spec vendors.Spec, getenv func(string) string) (Config, error) {
 			TokenSecretID:       getenv("TOKEN_SECRET_ID"),
 			RefreshSecretID:     getenv("REFRESH_SECRET_ID"),
 		},
-		Endpoint:     getenv(spec.URLEnv),
+		Endpoint: getenv(spec.URLEnv),
 		// Lambda sets the bare name; an emulator started for an alias
 		// may carry ":<alias>", which is not part of the name.
 		FunctionName: strings.SplitN(getenv("AWS_LAMBDA_FUNCTION_NAME"), ":", 2)[0],
