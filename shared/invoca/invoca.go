@@ -8,13 +8,28 @@
 // authenticated call — the Transactions API with limit=1 — and publishes the
 // token only if Invoca still accepts it. The header is
 // "Authorization: <token>", without "Bearer".
+//
+// Invoca accepts the token only if the reply is the report that call
+// returns: HTTP 200, a CSV report (text/csv, a header row naming the asked
+// include_columns) for a .csv URL or a JSON array for a .json URL. Any
+// other 2xx (an HTML page from a proxy or a login wall, an empty body, an
+// Invoca error object) is refused with what was wrong, and the old token
+// stays published.
 package invoca
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
+	"path"
+	"slices"
+	"strings"
 
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/vendorhttp"
@@ -87,6 +102,9 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 	if err != nil {
 		return nil, fmt.Errorf("invoca: validate token: %w", err)
 	}
+	if err := CheckReply(u, resp.Status, resp.Header.Get("Content-Type"), resp.Body); err != nil {
+		return nil, fmt.Errorf("invoca: validate token: %w: token not confirmed, old token kept", err)
+	}
 	return &refresh.Grant{
 		AccessToken:   tok,
 		TokenType:     "token",
@@ -95,4 +113,120 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 		Sent:          resp.Sent,
 		Validated:     true,
 	}, nil
+}
+
+// Media types of the reports.
+const (
+	csvType  = "text/csv"
+	jsonType = "application/json"
+)
+
+// CheckReply checks that a successful reply to the validation call at
+// rawURL is the Transactions API's report, not any 2xx: status 200; a
+// content type matching the URL (.csv: text/csv, .json: application/json,
+// other URLs either); a CSV body whose header row names the columns the
+// URL's include_columns asks for, or a JSON array (an object is accepted
+// for URLs other than a .csv or .json report, unless it is an Invoca error
+// object). Errors say what is wrong without quoting the body.
+func CheckReply(rawURL string, status int, contentType string, body []byte) error {
+	if status != http.StatusOK {
+		return fmt.Errorf("reply is HTTP %d, want 200 with the transactions report", status)
+	}
+	want := []string{csvType, jsonType}
+	u, _ := url.Parse(rawURL)
+	var ext string
+	if u != nil {
+		ext = strings.ToLower(path.Ext(u.Path))
+	}
+	switch ext {
+	case ".csv":
+		want = []string{csvType}
+	case ".json":
+		want = []string{jsonType}
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	kind := ""
+	switch {
+	case mt == csvType || mt == "application/csv":
+		kind = csvType
+	case mt == jsonType || strings.HasSuffix(mt, "+json"):
+		kind = jsonType
+	}
+	if kind == "" || !slices.Contains(want, kind) {
+		got := "reply has no content type"
+		if mt != "" {
+			got = "reply is " + mt
+		}
+		return fmt.Errorf("%s, want %s: not Invoca's report (a proxy's or login page?)", got, strings.Join(want, " or "))
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return errors.New("reply body is empty, want the transactions report")
+	}
+	if kind == csvType {
+		var columns []string
+		if u != nil {
+			for _, c := range strings.Split(u.Query().Get("include_columns"), ",") {
+				if c = strings.TrimSpace(c); c != "" {
+					columns = append(columns, c)
+				}
+			}
+		}
+		return checkCSV(trimmed, columns)
+	}
+	return checkJSON(trimmed, ext == ".json")
+}
+
+// checkCSV checks that body starts with a header row of column names that
+// includes columns.
+func checkCSV(body []byte, columns []string) error {
+	r := csv.NewReader(bytes.NewReader(body))
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if err != nil {
+		return fmt.Errorf("reply is not a CSV report (%d bytes): its header row does not parse", len(body))
+	}
+	names := map[string]bool{}
+	for _, h := range header {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		if h == "" || len(h) > 100 || strings.ContainsAny(h, "<>{}") {
+			return fmt.Errorf("reply is not a CSV report (%d bytes): its first line is not a row of column names", len(body))
+		}
+		names[h] = true
+	}
+	for _, c := range columns {
+		if !names[c] {
+			return fmt.Errorf("reply's CSV header lacks the column %q the call asks for: not the transactions report", c)
+		}
+	}
+	return nil
+}
+
+// checkJSON checks that body is a JSON array, or (unless arrayOnly) an
+// object that is not an Invoca error ({"errors": {"class": ...}}).
+func checkJSON(body []byte, arrayOnly bool) error {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("reply is not valid JSON (%d bytes)", len(body))
+	}
+	switch x := v.(type) {
+	case []any:
+		return nil
+	case map[string]any:
+		if e, ok := x["errors"]; ok {
+			class := ""
+			if m, ok := e.(map[string]any); ok {
+				class, _ = m["class"].(string)
+			}
+			if len(class) > 64 {
+				class = ""
+			}
+			return fmt.Errorf("reply is an Invoca error (class %q), not the transactions report", class)
+		}
+		if !arrayOnly {
+			return nil
+		}
+		return errors.New("reply is a JSON object, want the transactions report (a JSON array)")
+	}
+	return errors.New("reply is not a JSON array or object")
 }
