@@ -11,6 +11,7 @@
 //	credentialsSecretName.<name>  import this existing credentials secret for vendor <name>
 //	operatorPrincipalArns         roles that run tokenctl connect (may read signing keys); comma-separated or a list
 //	breakGlassPrincipalArns       roles that may read every guarded secret; comma-separated or a list
+//	dashboard                     false leaves out the CloudWatch dashboard (default true)
 package main
 
 import (
@@ -41,6 +42,7 @@ func main() {
 		CredentialsSecretNames:  map[string]string{},
 		OperatorPrincipalArns:   contextList(app, "operatorPrincipalArns"),
 		BreakGlassPrincipalArns: contextList(app, "breakGlassPrincipalArns"),
+		Dashboard:               jsii.Bool(contextBool(app, "dashboard", true)),
 	}
 	for _, spec := range specs {
 		if name := contextString(app, "credentialsSecretName."+spec.Name, ""); name != "" {
@@ -91,4 +93,24 @@ func contextList(app awscdk.App, key string) []string {
 		}
 	}
 	return out
+}
+
+// contextBool reads a context value that is true or false (a JSON boolean
+// or the string of one), or def when unset. Anything else panics with the
+// key, so that a typo never flips a setting silently.
+func contextBool(app awscdk.App, key string, def bool) bool {
+	switch v := app.Node().TryGetContext(jsii.String(key)).(type) {
+	case nil:
+		return def
+	case bool:
+		return v
+	case string:
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "true":
+			return true
+		case "false":
+			return false
+		}
+	}
+	panic(fmt.Sprintf("infra: context %s = %v: want true or false", key, app.Node().TryGetContext(jsii.String(key))))
 }

@@ -39,6 +39,9 @@ type TokenRefresherStackProps struct {
 	CredentialsSecretNames map[string]string
 	// LogRetention applies to every log group; three months if zero.
 	LogRetention awslogs.RetentionDays
+	// Dashboard adds the CloudWatch dashboard ($3.00 a month); nil means
+	// true. The alarms do not depend on it.
+	Dashboard *bool
 	// OperatorPrincipalArns are the IAM roles or users (ARNs, * and ?
 	// allowed) of the operators who mint connect links with `tokenctl
 	// connect`: besides the callback, only they may read a signing key.
@@ -59,7 +62,8 @@ type TokenRefresherStack struct {
 	Connects   map[string]*AuthCodeConnect
 	Access     *TokenAccess
 	Alarms     *Alarms
-	Dashboard  awscloudwatch.Dashboard
+	// Dashboard is nil when props.Dashboard is false.
+	Dashboard awscloudwatch.Dashboard
 }
 
 // NewTokenRefresherStack builds the stack from the vendor table. It panics
@@ -168,7 +172,9 @@ func NewTokenRefresherStack(scope constructs.Construct, id string, props *TokenR
 	})
 	output("AlarmTopicArn", *s.Alarms.Topic.TopicArn(), "SNS topic of every alarm")
 
-	s.Dashboard = NewDashboard(stack, "Dashboard", &DashboardProps{NamePrefix: p.NamePrefix, Refreshers: s.Refreshers})
+	if p.Dashboard == nil || *p.Dashboard {
+		s.Dashboard = NewDashboard(stack, "Dashboard", &DashboardProps{NamePrefix: p.NamePrefix, Refreshers: s.Refreshers})
+	}
 
 	return s
 }
