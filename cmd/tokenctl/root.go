@@ -89,6 +89,8 @@ func newRoot(c *cli) *cobra.Command {
 			if len(args) > 0 {
 				return unknownCommand(cmd, args[0])
 			}
+			cmd.SetOut(c.stderr)
+			_ = cmd.Help()
 			return usageErr("no command given")
 		},
 		SilenceErrors:     true,
