@@ -1,6 +1,7 @@
 package vendortest
 
 import (
+	"encoding/csv"
 	"net/http"
 	"strings"
 	"time"
@@ -16,6 +17,8 @@ const InvocaAPIVersion = "2020-10-01"
 // accepts the sandbox token of Credentials("invoca") (and those made by
 // NewAPIToken) on GET /api/<version>/networks/transactions/<id>.csv, the
 // cheap call a refresher validates with; TokenURL is that call's full URL.
+// A valid call gets the report Invoca sends: text/csv (or a JSON array for
+// .json) with the columns include_columns names and at most one row.
 // opts.Lifetime is ignored.
 func NewInvoca(opts Options) *Server {
 	s := newServer(vendors.Invoca, opts, 0, invocaErrorBody)
@@ -88,11 +91,43 @@ func (s *Server) invocaTransactions(w http.ResponseWriter, r *http.Request) {
 		writeRaw(w, http.StatusForbidden, invocaErrorBody(http.StatusForbidden))
 		return
 	}
-	id := randomHex(8)
+	// The report has the columns include_columns names, in that order
+	// (transaction_id when it names none), and at most limit rows: one.
+	var columns []string
+	for _, c := range strings.Split(r.URL.Query().Get("include_columns"), ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			columns = append(columns, c)
+		}
+	}
+	if len(columns) == 0 {
+		columns = []string{"transaction_id"}
+	}
+	rows := 1
+	if r.URL.Query().Get("limit") == "0" {
+		rows = 0
+	}
+	report := make([]map[string]string, rows)
+	for i := range report {
+		report[i] = map[string]string{}
+		for _, c := range columns {
+			report[i][c] = randomHex(8)
+		}
+	}
 	if ext == "json" {
-		writeJSON(w, http.StatusOK, []map[string]string{{"transaction_id": id}})
+		writeJSON(w, http.StatusOK, report)
 		return
 	}
+	var b strings.Builder
+	cw := csv.NewWriter(&b)
+	cw.Write(columns)
+	for _, row := range report {
+		rec := make([]string, len(columns))
+		for j, c := range columns {
+			rec[j] = row[c]
+		}
+		cw.Write(rec)
+	}
+	cw.Flush()
 	w.Header().Set("Content-Type", "text/csv")
-	w.Write([]byte("transaction_id\n" + id + "\n"))
+	w.Write([]byte(b.String()))
 }

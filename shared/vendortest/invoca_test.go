@@ -1,6 +1,7 @@
 package vendortest
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -113,4 +114,32 @@ func TestInvocaProtocol(t *testing.T) {
 			t.Errorf("Issued() does not hold exactly the sandbox token")
 		}
 	})
+}
+
+// TestInvocaReportColumns: the report has the asked columns, as CSV or as
+// a JSON array.
+func TestInvocaReportColumns(t *testing.T) {
+	sandbox := Credentials(vendors.Invoca)["api_token"]
+	s := NewInvoca(Options{})
+	defer s.Close()
+	base := s.URL() + "/api/" + InvocaAPIVersion + "/networks/transactions/" + InvocaNetworkID
+	for _, tc := range []struct {
+		name, url, ctype, header string
+	}{
+		{"two columns", base + ".csv?limit=1&include_columns=transaction_id,call_start_time", "text/csv", "transaction_id,call_start_time\n"},
+		{"no columns asked", base + ".csv?limit=1", "text/csv", "transaction_id\n"},
+		{"json", base + ".json?limit=1&include_columns=transaction_id", "application/json", `[{"transaction_id":"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.DefaultClient.Do(invocaValidate(t, tc.url, sandbox))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.ctype) || !strings.HasPrefix(string(b), tc.header) {
+				t.Errorf("HTTP %d %s: %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+			}
+		})
+	}
 }
