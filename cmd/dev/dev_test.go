@@ -141,9 +141,12 @@ func TestWriteTable(t *testing.T) {
 }
 
 // TestDev runs the built command as a person would, sped up 120 times,
-// and checks the whole story: tokens for all five vendors (Admitad through
-// the connect flow in a cookie-keeping client), a vendor fault that keeps
-// the previous token, the recovery, and a SIGTERM that leaves no process.
+// and checks the whole story: JSON lines, tokens for all five vendors
+// (Admitad through the connect flow in a cookie-keeping client), the
+// status page in Chromium, the Lambda API with the AWS CLI, the SDK,
+// tokenctl and the reader, restarts of killed emulators, a vendor fault
+// that keeps the previous token, the recovery, the README's app snippets,
+// and a SIGTERM that leaves no process.
 func TestDev(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole system; skipped with -short")
@@ -153,18 +156,14 @@ func TestDev(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "dev")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build cmd/dev: %v\n%s", err, out)
-	}
+	bin := buildDev(t, tmp)
 
 	base := freeBase(t)
 	logPath := filepath.Join(tmp, "dev.log")
-	out := &lockedBuffer{}
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
 	cmd := exec.Command(bin, "-base-port", strconv.Itoa(base), "-speed", "120", "-status-interval", "1s", "-json", "-log", logPath)
 	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// If the test binary dies, dev dies, and its children with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -179,7 +178,8 @@ func TestDev(t *testing.T) {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("dev output:\n%s", out.String())
+			t.Logf("dev stdout (tail):\n%s", tail(stdout.String(), 8000))
+			t.Logf("dev stderr:\n%s", stderr.String())
 			if b, err := os.ReadFile(logPath); err == nil {
 				t.Logf("dev log (tail):\n%s", tail(string(b), 6000))
 			}
@@ -194,6 +194,7 @@ func TestDev(t *testing.T) {
 	}
 	store := motoStore(t, st.MotoURL)
 	tokens := map[string]token.Token{}
+	env := clientEnv(st)
 
 	t.Run("tokens of the scheduled vendors", func(t *testing.T) {
 		for _, v := range []string{vendors.HasOffers, vendors.Invoca, vendors.Fyber, vendors.Merchenta} {
@@ -212,6 +213,26 @@ func TestDev(t *testing.T) {
 				t.Errorf("%s: status fingerprint %q, secret %q", v.Vendor, v.Fingerprint, tokens[v.Vendor].Fingerprint)
 			}
 		}
+	})
+
+	t.Run("stdout is JSON lines", func(t *testing.T) {
+		checkJSONLines(t, stdout.String())
+	})
+
+	t.Run("status page in Chromium", func(t *testing.T) {
+		checkPageInBrowser(t, front, base, store)
+	})
+
+	t.Run("Lambda API", func(t *testing.T) {
+		checkLambdaAPI(t, root, front, env, store, d)
+	})
+
+	t.Run("emulators are restarted", func(t *testing.T) {
+		checkRestarts(t, cmd.Process.Pid, front, env, d)
+	})
+
+	t.Run("app snippets against dev", func(t *testing.T) {
+		checkSnippets(t, root, env, store)
 	})
 
 	t.Run("admitad connect flow", func(t *testing.T) {
@@ -340,14 +361,15 @@ func TestDev(t *testing.T) {
 				t.Errorf("process %d (%s) still runs after dev stopped", k.pid, k.cmdline)
 			}
 		}
-		if !strings.Contains(out.String(), "Stopped: every process dev started has exited.") {
+		if !strings.Contains(stdout.String(), `{"event":"stopped"}`) {
 			t.Errorf("dev did not report a clean stop")
 		}
+		checkJSONLines(t, stdout.String())
 	})
 
 	t.Run("no secret in output or logs", func(t *testing.T) {
 		logs, _ := os.ReadFile(logPath)
-		text := out.String() + string(logs)
+		text := stdout.String() + stderr.String() + string(logs)
 		var secrets []string
 		for _, tok := range tokens {
 			secrets = append(secrets, tok.AccessToken)
@@ -365,6 +387,95 @@ func TestDev(t *testing.T) {
 			}
 		}
 	})
+}
+
+// buildDev builds cmd/dev into dir.
+func buildDev(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "dev")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build cmd/dev: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// clientEnv is the environment of a client of dev: the variables dev
+// prints, and nothing of this machine's AWS setup.
+func clientEnv(st status) []string {
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER="}
+	for _, k := range []string{"GOPATH", "GOCACHE", "GOMODCACHE", "GOFLAGS", "TMPDIR", "PYENV_ROOT", "PYENV_VERSION"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return append(env, st.Env...)
+}
+
+// checkJSONLines parses every line of dev's -json stdout: each is a JSON
+// object with an "event", and no field is an empty string.
+func checkJSONLines(t *testing.T, out string) {
+	t.Helper()
+	seen := map[string]int{}
+	built := map[string]bool{}
+	for i, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("stdout line %d is not JSON: %v\n%s", i+1, err, line)
+		}
+		kind, _ := ev["event"].(string)
+		if kind == "" {
+			t.Fatalf("stdout line %d has no event: %s", i+1, line)
+		}
+		seen[kind]++
+		if path := emptyField(ev, ""); path != "" {
+			t.Errorf("stdout line %d: field %s is an empty string: %s", i+1, path, shorten(line, 300))
+		}
+		if kind == "progress" && ev["step"] == "build" {
+			if fn, ok := ev["function"].(string); ok {
+				built[fn] = true
+				if s, _ := ev["seconds"].(float64); s <= 0 {
+					t.Errorf("build of %s reports no duration: %s", fn, line)
+				}
+			}
+		}
+	}
+	for _, fn := range functionFolders() {
+		if !built[fn] {
+			t.Errorf("no progress line for building %s", fn)
+		}
+	}
+	if seen["ready"] != 1 {
+		t.Errorf("%d ready events (the banner), want 1", seen["ready"])
+	}
+	for _, k := range []string{"run", "status"} {
+		if seen[k] == 0 {
+			t.Errorf("no %s events", k)
+		}
+	}
+}
+
+// emptyField returns the path of the first string field holding "".
+func emptyField(v any, path string) string {
+	switch x := v.(type) {
+	case string:
+		if x == "" {
+			return path
+		}
+	case map[string]any:
+		for k, e := range x {
+			if p := emptyField(e, path+"."+k); p != "" {
+				return p
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if p := emptyField(e, fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 // kept is the fingerprint of the first token seen for vendor.
