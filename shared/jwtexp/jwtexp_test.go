@@ -11,6 +11,17 @@ func makeJWT(payload string) string {
 	return enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc([]byte(payload)) + ".sig"
 }
 
+func withHeader(header, payload string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(header)) + "." + enc([]byte(payload)) + ".sig"
+}
+
+// padded is a JWT whose segments keep base64's "=" padding.
+func padded(header, payload string) string {
+	enc := base64.URLEncoding.EncodeToString
+	return enc([]byte(header)) + "." + enc([]byte(payload)) + ".sig"
+}
+
 // merchentaDoc is the token from Merchenta's documentation.
 const merchentaDoc = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhZHYiOiJNRVJDSEVOVEEiLCJleHAiOiIyMDE0LTEwLTA3VDEwOjIwOjEyLjQ4OSIsInJsbSI6IkFETUlOIiwidXNyIjoidGVzdEBtZXJjaGVudGEuY29tIiwiaWF0IjoiMjAxNC0xMC0wN1QwOToyMDoxMi40NTAifQ.7fb8007c49abb7e083f4aca024512ef3c9d32ea1ab0502d2603f4c2c92545b80"
 
@@ -25,7 +36,18 @@ func TestNumeric(t *testing.T) {
 		ok   bool
 	}{
 		{name: "numeric exp", tok: makeJWT(`{"exp":1790000000}`), want: time.Unix(1790000000, 0).UTC(), ok: true},
+		{name: "fraction truncated to the second", tok: makeJWT(`{"exp":1790000000.9}`), want: time.Unix(1790000000, 0).UTC(), ok: true},
+		{name: "padded payload", tok: padded(`{"alg":"HS256"}`, `{"exp":1790000000}`), want: time.Unix(1790000000, 0).UTC(), ok: true},
 		{name: "no exp", tok: makeJWT(`{"iat":1}`)},
+		{name: "null exp", tok: makeJWT(`{"exp":null}`)},
+		{name: "zero exp", tok: makeJWT(`{"exp":0}`)},
+		{name: "negative exp", tok: makeJWT(`{"exp":-5}`)},
+		{name: "exp beyond the year 5138", tok: makeJWT(`{"exp":1e11}`)},
+		{name: "exp overflowing int64", tok: makeJWT(`{"exp":1e300}`)},
+		{name: "payload an array", tok: makeJWT(`[1790000000]`)},
+		{name: "header without alg", tok: withHeader(`{"typ":"JWT"}`, `{"exp":1790000000}`)},
+		{name: "header alg not a string", tok: withHeader(`{"alg":1}`, `{"exp":1790000000}`)},
+		{name: "header not JSON", tok: withHeader(`HS256`, `{"exp":1790000000}`)},
 		{name: "string exp", tok: makeJWT(`{"exp":"2014-10-07T10:20:12.489"}`)},
 		{name: "opaque token", tok: "4b8b33955a"},
 		{name: "bad base64", tok: "a.!!!.c"},
@@ -65,7 +87,11 @@ func TestISO(t *testing.T) {
 		{name: "no fraction", tok: makeJWT(`{"exp":"2026-11-25T13:00:00"}`), want: time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC), ok: true},
 		{name: "with zone", tok: makeJWT(`{"exp":"2026-11-25T13:00:00+01:00"}`), want: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), ok: true},
 		{name: "numeric", tok: makeJWT(`{"exp":1790000000}`), want: time.Unix(1790000000, 0).UTC(), ok: true},
+		{name: "header not decoded", tok: "!." + base64.RawURLEncoding.EncodeToString([]byte(`{"exp":"2026-11-25T13:00:00"}`)) + ".c", want: time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC), ok: true},
+		{name: "padded payload", tok: padded(`{"alg":"HS256"}`, `{"exp":"2026-11-25T13:00:00"}`), want: time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC), ok: true},
 		{name: "garbage exp", tok: makeJWT(`{"exp":"tomorrow"}`)},
+		{name: "no exp", tok: makeJWT(`{"iat":"2026-11-25T13:00:00"}`)},
+		{name: "numeric exp beyond the year 5138", tok: makeJWT(`{"exp":1e11}`)},
 		{name: "payload not JSON", tok: "a." + base64.RawURLEncoding.EncodeToString([]byte("xx")) + ".c"},
 		{name: "two parts", tok: "a.b"},
 	}
