@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/token-refresher/token-refresher/shared/vendorhttp"
 )
@@ -119,7 +120,20 @@ func (s *Scrubber) Message(err error) string {
 			ve.Scrub(s.Scrub)
 		}
 	})
-	return vendorhttp.Clean(s.Scrub(err.Error()), MaxMessage)
+	return cut(s.Scrub(err.Error()), MaxMessage)
+}
+
+// cut shortens text to at most max bytes, on a UTF-8 boundary, marking the
+// cut with "…".
+func cut(text string, max int) string {
+	if len(text) <= max {
+		return text
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(text[i]) {
+		i--
+	}
+	return text[:i] + "…"
 }
 
 // walk calls f on err and every error it wraps (Unwrap() error and

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/token-refresher/token-refresher/shared/vendorhttp"
 )
@@ -201,6 +202,22 @@ func echoTexts() []string {
 	return out
 }
 
+// echoTextsAcrossCut are the echoTexts whose secrets straddle the cut of a
+// description: fewer, for tests that run a whole refresh per text.
+func echoTextsAcrossCut() []string {
+	var out []string
+	for _, s := range echoSecrets {
+		for _, off := range []int{vendorhttp.MaxDescription - len(s) + 1, vendorhttp.MaxDescription - len(s)/2, vendorhttp.MaxDescription - 1} {
+			out = append(out, strings.Repeat("x", off)+s+" is not valid")
+		}
+	}
+	all := strings.Join(echoSecrets, " and ")
+	for _, off := range []int{vendorhttp.MaxDescription - len(all)/2, vendorhttp.MaxDescription - 20} {
+		out = append(out, strings.Repeat("y", off)+all)
+	}
+	return out
+}
+
 // TestMessageScrubsBeforeCutting: a vendor error that echoes a credential
 // or the refresh token leaves no piece of it in the message, however the
 // secret falls against the cut, in the description or in the code.
@@ -253,7 +270,7 @@ func TestMessageCutsLongText(t *testing.T) {
 // metrics carry no piece of a credential a vendor echoed, wherever it
 // falls against a cut.
 func TestRunScrubsEchoedCredentials(t *testing.T) {
-	for i, text := range echoTexts() {
+	for i, text := range echoTextsAcrossCut() {
 		f := newFixture(t)
 		creds, _ := json.Marshal(map[string]string{"client_id": echoSecrets[2], "client_secret": echoSecrets[0], "password": echoSecrets[3]})
 		f.mem.current[credsID] = string(creds)
@@ -285,7 +302,7 @@ func TestRunScrubsEchoedVendorCode(t *testing.T) {
 	if _, err := probe.r.Run(context.Background(), target, Event{}); err == nil || len(err.Error()) > MaxMessage+len("…") {
 		t.Skip("Run does not build its error with Scrubber.Message yet")
 	}
-	for i, text := range echoTexts() {
+	for i, text := range echoTextsAcrossCut() {
 		f := newFixture(t)
 		creds, _ := json.Marshal(map[string]string{"client_id": echoSecrets[2], "client_secret": echoSecrets[0], "password": echoSecrets[3]})
 		f.mem.current[credsID] = string(creds)
@@ -303,5 +320,17 @@ func TestRunScrubsEchoedVendorCode(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+	}
+}
+
+func TestMessageKeepsLinesAndRunes(t *testing.T) {
+	var s Scrubber
+	if got := s.Message(errors.New("first line\nsecond line")); got != "first line\nsecond line" {
+		t.Errorf("Message = %q", got)
+	}
+	long := strings.Repeat("é", MaxMessage)
+	got := s.Message(errors.New(long))
+	if !strings.HasSuffix(got, "…") || len(got) > MaxMessage+len("…") || !utf8.ValidString(got) {
+		t.Errorf("cut message: %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
 	}
 }
