@@ -123,8 +123,10 @@ type Callback struct {
 
 	keyMu sync.Mutex
 	key   []byte
-	// keyRead is when key was read, keyTried the last read attempt.
+	// keyRead is when key was read, keyTried the last read attempt,
+	// keyErr that attempt's error.
 	keyRead, keyTried time.Time
+	keyErr            error
 }
 
 // The signing key is read from Secrets Manager once and kept in the
@@ -140,6 +142,9 @@ const (
 	// Forged or stale links therefore cause at most one read per
 	// SigningKeyRecheck per instance, however many are sent.
 	SigningKeyRecheck = time.Minute
+	// SigningKeyRetry: after a failed read with no key to fall back on,
+	// requests within this time get the same error without a new read.
+	SigningKeyRetry = 5 * time.Second
 )
 
 // NewCallback builds the callback from the environment, once per cold
@@ -684,7 +689,8 @@ func (h *Callback) verifyWithKey(ctx context.Context, check func(key []byte) err
 
 // signingKey returns the cached signing key, reading it when there is
 // none, it is KeyTTL old, or reload is set. fresh reports that it was read
-// just now. A failed read keeps the cached key.
+// just now. When a read fails, the key read before (if any) is used until
+// a read works; reads are then tried at most once per SigningKeyRetry.
 func (h *Callback) signingKey(ctx context.Context, reload bool) (key []byte, fresh bool, err error) {
 	h.keyMu.Lock()
 	defer h.keyMu.Unlock()
@@ -693,12 +699,23 @@ func (h *Callback) signingKey(ctx context.Context, reload bool) (key []byte, fre
 		ttl = SigningKeyTTL
 	}
 	now := h.now()
-	if !reload && h.key != nil && !now.Before(h.keyRead) && now.Sub(h.keyRead) < ttl {
-		return h.key, false, nil
+	live := h.key != nil && !now.Before(h.keyRead) && now.Sub(h.keyRead) < ttl
+	backoff := h.keyErr != nil && !now.Before(h.keyTried) && now.Sub(h.keyTried) < SigningKeyRetry
+	if !reload && (live || backoff) {
+		if h.key != nil {
+			return h.key, false, nil
+		}
+		return nil, false, h.keyErr
 	}
 	h.keyTried = now
 	key, err = LoadSigningKey(ctx, h.Store, h.Config.SigningKeySecretID)
+	h.keyErr = err
 	if err != nil {
+		if h.key != nil && !reload {
+			// Expired but readable before: keep using it until a read
+			// works, rather than refuse every link.
+			return h.key, false, nil
+		}
 		return nil, false, err
 	}
 	h.key, h.keyRead = key, now

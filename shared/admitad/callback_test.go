@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/token-refresher/token-refresher/shared/admitad"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
@@ -576,4 +577,59 @@ func TestCallbackCachesSigningKey(t *testing.T) {
 	}
 	wantReads(t, 4, "a new-key link after the recheck interval")
 	ce.assertAllClean(t, rotated)
+}
+
+// failingKeyAPI fails every read of one secret while fail is set.
+type failingKeyAPI struct {
+	countingAPI
+	fail atomic.Bool
+}
+
+func (f *failingKeyAPI) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opt ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	if aws.ToString(in.SecretId) == f.id && f.fail.Load() {
+		f.reads.Add(1)
+		// Not retried by the store: one read, one call.
+		return nil, &types.InvalidRequestException{Message: aws.String("injected: secret unavailable")}
+	}
+	return f.countingAPI.GetSecretValue(ctx, in, opt...)
+}
+
+// TestCallbackSigningKeyReadFails: while the key cannot be read, requests
+// do not each retry the read; a key read before keeps working.
+func TestCallbackSigningKeyReadFails(t *testing.T) {
+	ce := newCallbackEnv(t)
+	api := &failingKeyAPI{countingAPI: countingAPI{API: ce.sm, id: ce.keyID}}
+	ce.h.Store = &secretstore.Store{API: api}
+	const base = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/admitad/authorize"
+	authorize := func() events.APIGatewayV2HTTPResponse {
+		u, _ := url.Parse(admitad.MintLink(ce.key, base, 0, ce.clock.now()))
+		return ce.handle(t, withQuery(loadEvent(t, "admitad-authorize.json"), u.Query()))
+	}
+	api.fail.Store(true)
+	for i := range 10 {
+		if resp := authorize(); resp.StatusCode != http.StatusInternalServerError || !strings.Contains(resp.Body, "signing key could not be read") {
+			t.Fatalf("request %d: HTTP %d: %s", i, resp.StatusCode, resp.Body)
+		}
+	}
+	if got := api.reads.Load(); got != 1 {
+		t.Fatalf("10 requests while the key is unreadable made %d reads, want 1", got)
+	}
+	ce.clock.add(admitad.SigningKeyRetry)
+	api.fail.Store(false)
+	if resp := authorize(); resp.StatusCode != http.StatusFound {
+		t.Fatalf("after the store recovered: HTTP %d: %s", resp.StatusCode, resp.Body)
+	}
+	// The key expires while the store is down: the one read before stays
+	// in use.
+	api.fail.Store(true)
+	ce.clock.add(admitad.SigningKeyTTL)
+	for i := range 5 {
+		if resp := authorize(); resp.StatusCode != http.StatusFound {
+			t.Fatalf("stale key, request %d: HTTP %d: %s", i, resp.StatusCode, resp.Body)
+		}
+	}
+	if got := api.reads.Load(); got != 3 {
+		t.Errorf("reads = %d, want 3 (one failed, one good, one failed retry)", got)
+	}
+	ce.assertAllClean(t)
 }
