@@ -42,11 +42,22 @@
 // Every error is an *Error naming the operation and the secret (and the
 // function, for Reject). Match the cause with errors.Is: ErrNotFound,
 // ErrMalformed, ErrExpired, ErrNoRefresher, ErrRefreshFailed,
-// ErrNotRefreshed; or with errors.As for *ExpiredError and *RefreshError.
-// No error, and nothing this package returns other than Token, contains an
-// access token: tokens are identified by their fingerprint.
+// ErrNotRefreshed, ErrRecentlyRefreshed; or with errors.As for
+// *ExpiredError and *RefreshError. Any other failed Secrets Manager or Lambda call
+// is wrapped, so the SDK's own error types match errors.As too.
 //
-// A Reader is safe for concurrent use by any number of goroutines.
+// # What is never logged
+//
+// The package logs nothing and prints nothing. No error, and nothing it
+// returns other than Token, contains an access token: tokens are identified
+// by their fingerprint, and Reject sends the refresher only the refused
+// token's fingerprint. Do not log Token.AccessToken or Token.Authorization
+// yourself; log Token.Fingerprint.
+//
+// # Concurrency
+//
+// A Reader is safe for concurrent use by any number of goroutines. Make one
+// per process and share it: the cache and the coalescing are per Reader.
 package reader
 
 import (
