@@ -43,8 +43,8 @@
 // function, for Reject). Match the cause with errors.Is: ErrNotFound,
 // ErrMalformed, ErrExpired, ErrNoRefresher, ErrRefreshFailed,
 // ErrNotRefreshed, ErrRecentlyRefreshed; or with errors.As for
-// *ExpiredError and *RefreshError. Any other failed Secrets Manager or Lambda call
-// is wrapped, so the SDK's own error types match errors.As too.
+// *ExpiredError and *RefreshError. Any other failed Secrets Manager or
+// Lambda call is wrapped, so the SDK's own error types match errors.As too.
 //
 // # What is never logged
 //
