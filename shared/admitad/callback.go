@@ -142,8 +142,9 @@ const (
 	// Forged or stale links therefore cause at most one read per
 	// SigningKeyRecheck per instance, however many are sent.
 	SigningKeyRecheck = time.Minute
-	// SigningKeyRetry: after a failed read with no key to fall back on,
-	// requests within this time get the same error without a new read.
+	// SigningKeyRetry: after a failed read, no read is tried for this
+	// long; requests meanwhile use the key read before, if any, or get
+	// the same error.
 	SigningKeyRetry = 5 * time.Second
 )
 
