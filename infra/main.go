@@ -1,6 +1,7 @@
-// Command infra is the CDK app of token-refresher: one stack with a
-// scheduled refresher per vendor of shared/vendors, the Admitad connect
-// API, the app policies, alarms and a dashboard.
+// Command infra is the CDK app of token-refresher: one stack made by
+// infra/tokenrefresher (a scheduled refresher per vendor of shared/vendors,
+// the Admitad connect API, the app and operator policies, alarms and a
+// dashboard), configured from the CDK context.
 //
 // Context (cdk.json or -c key=value):
 //
@@ -12,9 +13,11 @@
 //	operatorPrincipalArns         roles that run tokenctl connect (may read signing keys); comma-separated or a list
 //	breakGlassPrincipalArns       roles that may read every guarded secret; comma-separated or a list
 //	dashboard                     false leaves out the CloudWatch dashboard (default true)
+//	connections                   named connections per vendor: {"merchenta": ["acme", "globex"]} in cdk.json, or -c connections='{"merchenta":["acme"]}'
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -23,6 +26,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/token-refresher/token-refresher/infra/tokenrefresher"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
@@ -30,19 +34,29 @@ func main() {
 	defer jsii.Close()
 
 	app := awscdk.NewApp(nil)
+	tokenrefresher.NewStack(app, contextString(app, "stackName", "TokenRefresher"), stackProps(app))
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	app.Synth(nil)
+}
+
+// stackProps reads the deployment's settings from the app's context.
+func stackProps(app awscdk.App) *tokenrefresher.StackProps {
 	specs := vendors.All()
-	props := &TokenRefresherStackProps{
+	props := &tokenrefresher.StackProps{
 		StackProps: awscdk.StackProps{
 			Description: jsii.String("token-refresher: scheduled vendor token refreshers writing to Secrets Manager"),
 		},
-		AssetDir:                contextString(app, "assetDir", "build"),
-		Vendors:                 specs,
-		NamePrefix:              contextString(app, "namePrefix", DefaultNamePrefix),
-		AlarmEmail:              contextString(app, "alarmEmail", ""),
-		CredentialsSecretNames:  map[string]string{},
-		OperatorPrincipalArns:   contextList(app, "operatorPrincipalArns"),
-		BreakGlassPrincipalArns: contextList(app, "breakGlassPrincipalArns"),
-		Dashboard:               jsii.Bool(contextBool(app, "dashboard", true)),
+		Props: tokenrefresher.Props{
+			AssetDir:                contextString(app, "assetDir", "build"),
+			Vendors:                 specs,
+			Connections:             contextConnections(app, "connections"),
+			NamePrefix:              contextString(app, "namePrefix", tokenrefresher.DefaultNamePrefix),
+			AlarmEmail:              contextString(app, "alarmEmail", ""),
+			CredentialsSecretNames:  map[string]string{},
+			OperatorPrincipalArns:   contextList(app, "operatorPrincipalArns"),
+			BreakGlassPrincipalArns: contextList(app, "breakGlassPrincipalArns"),
+			Dashboard:               jsii.Bool(contextBool(app, "dashboard", true)),
+		},
 	}
 	for _, spec := range specs {
 		if name := contextString(app, "credentialsSecretName."+spec.Name, ""); name != "" {
@@ -54,10 +68,7 @@ func main() {
 	if account, region := os.Getenv("CDK_DEFAULT_ACCOUNT"), os.Getenv("CDK_DEFAULT_REGION"); account != "" && region != "" {
 		props.Env = &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
 	}
-
-	NewTokenRefresherStack(app, contextString(app, "stackName", "TokenRefresher"), props)
-	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
-	app.Synth(nil)
+	return props
 }
 
 // contextString reads a context value as a string, or def when unset.
@@ -113,4 +124,40 @@ func contextBool(app awscdk.App, key string, def bool) bool {
 		}
 	}
 	panic(fmt.Sprintf("infra: context %s = %v: want true or false", key, app.Node().TryGetContext(jsii.String(key))))
+}
+
+// contextConnections reads the named connections per vendor: a JSON object
+// of lists in cdk.json, or the same object as a string (-c key='{...}').
+// The construct validates the names; a value of another shape panics here.
+func contextConnections(app awscdk.App, key string) map[string][]string {
+	raw := app.Node().TryGetContext(jsii.String(key))
+	if raw == nil {
+		return nil
+	}
+	if s, ok := raw.(string); ok {
+		var v any
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			panic(fmt.Sprintf("infra: context %s: not a JSON object of lists: %v", key, err))
+		}
+		raw = v
+	}
+	obj, ok := raw.(map[string]any)
+	if !ok {
+		panic(fmt.Sprintf("infra: context %s: want an object {\"<vendor>\": [\"<connection>\", ...]}, got %T", key, raw))
+	}
+	out := make(map[string][]string, len(obj))
+	for vendor, v := range obj {
+		list, ok := v.([]any)
+		if !ok {
+			panic(fmt.Sprintf("infra: context %s.%s: want a list of connection names, got %T", key, vendor, v))
+		}
+		for _, e := range list {
+			name, ok := e.(string)
+			if !ok {
+				panic(fmt.Sprintf("infra: context %s.%s: connection name %v is not a string", key, vendor, e))
+			}
+			out[vendor] = append(out[vendor], name)
+		}
+	}
+	return out
 }

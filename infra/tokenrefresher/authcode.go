@@ -1,4 +1,4 @@
-package main
+package tokenrefresher
 
 import (
 	"fmt"
@@ -71,7 +71,7 @@ func NewAuthCodeConnect(scope constructs.Construct, id string, props *AuthCodeCo
 	spec := r.Spec
 	authorizeURL, ok := authorizeURLs[spec.Name]
 	if !spec.AuthCode || !ok {
-		panic(fmt.Sprintf("infra: vendor %q has no authorization-code flow configured in infra (authorizeURLs)", spec.Name))
+		panic(fmt.Sprintf("tokenrefresher: vendor %q has no authorization-code flow configured in tokenrefresher (authorizeURLs)", spec.Name))
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	a := &AuthCodeConnect{Construct: c}

@@ -1,12 +1,9 @@
-package main
+package tokenrefresher
 
 import (
-	"fmt"
 	"reflect"
-	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
@@ -16,12 +13,12 @@ import (
 // TestDashboardCanBeLeftOut: Dashboard=false removes the dashboard and
 // nothing else; the alarms stay as they are.
 func TestDashboardCanBeLeftOut(t *testing.T) {
-	s := NewTokenRefresherStack(newTestApp(), "TokenRefresher", &TokenRefresherStackProps{
+	s := NewStack(newTestApp(), "TokenRefresher", &StackProps{Props: Props{
 		AssetDir:   testAssetDir,
 		Vendors:    vendors.All(),
 		AlarmEmail: "ops@example.com",
 		Dashboard:  jsii.Bool(false),
-	})
+	}})
 	if s.Dashboard != nil {
 		t.Error("stack.Dashboard is set")
 	}
@@ -50,64 +47,5 @@ func TestDashboardCanBeLeftOut(t *testing.T) {
 func TestDashboardIsOnByDefault(t *testing.T) {
 	if testStack.Dashboard == nil || len(testDoc.ofType("AWS::CloudWatch::Dashboard")) != 1 {
 		t.Error("the default stack has no dashboard")
-	}
-}
-
-// TestContextBool reads the dashboard flag as cdk.json and -c give it.
-func TestContextBool(t *testing.T) {
-	for _, tc := range []struct {
-		value any
-		want  bool
-		bad   bool
-	}{
-		{value: nil, want: true},
-		{value: false, want: false},
-		{value: true, want: true},
-		{value: "false", want: false},
-		{value: "FALSE", want: false},
-		{value: "true", want: true},
-		{value: "no", bad: true},
-		{value: "", bad: true},
-		{value: float64(0), bad: true},
-	} {
-		t.Run(fmt.Sprint(tc.value), func(t *testing.T) {
-			ctx := map[string]any{}
-			if tc.value != nil {
-				ctx["dashboard"] = tc.value
-			}
-			app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
-			defer func() {
-				r := recover()
-				if tc.bad != (r != nil) || (r != nil && !strings.Contains(fmt.Sprint(r), "context dashboard")) {
-					t.Errorf("panic = %v, want one: %v", r, tc.bad)
-				}
-			}()
-			if got := contextBool(app, "dashboard", true); got != tc.want {
-				t.Errorf("contextBool = %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
-// TestContextList reads principal lists as cdk.json and -c give them.
-func TestContextList(t *testing.T) {
-	for _, tc := range []struct {
-		value any
-		want  []string
-	}{
-		{nil, nil},
-		{"arn:a", []string{"arn:a"}},
-		{"arn:a, arn:b,", []string{"arn:a", "arn:b"}},
-		{[]any{"arn:a", "arn:b"}, []string{"arn:a", "arn:b"}},
-	} {
-		t.Run(fmt.Sprint(tc.value), func(t *testing.T) {
-			ctx := map[string]any{}
-			if tc.value != nil {
-				ctx["k"] = tc.value
-			}
-			if got := contextList(awscdk.NewApp(&awscdk.AppProps{Context: &ctx}), "k"); !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("contextList = %q, want %q", got, tc.want)
-			}
-		})
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package tokenrefresher
 
 import (
 	"fmt"
@@ -55,7 +55,7 @@ type goFunction struct {
 func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goFunction {
 	dir := filepath.Join(p.AssetDir, p.Folder)
 	if st, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil || st.IsDir() {
-		panic(fmt.Sprintf("infra: function %s: %s/bootstrap not found (run `make build`, or pass -c assetDir=<dir>)", p.Folder, dir))
+		panic(fmt.Sprintf("tokenrefresher: function %s: %s/bootstrap not found (run `make build`, or pass -c assetDir=<dir>)", p.Folder, dir))
 	}
 
 	logGroup := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{

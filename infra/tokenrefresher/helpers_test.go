@@ -1,4 +1,4 @@
-package main
+package tokenrefresher
 
 import (
 	"encoding/json"
@@ -21,7 +21,7 @@ import (
 // seconds, and every test reads the same template.
 var (
 	testAssetDir string
-	testStack    *TokenRefresherStack
+	testStack    *Stack
 	testTemplate assertions.Template
 	testDoc      template
 )
@@ -31,16 +31,23 @@ func TestMain(m *testing.M) {
 		defer jsii.Close()
 		dir, err := os.MkdirTemp("", "infra-assets-")
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "infra test: create asset dir:", err)
+			fmt.Fprintln(os.Stderr, "tokenrefresher test: create asset dir:", err)
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		if err := writeDummyAssets(dir, vendors.All()); err != nil {
-			fmt.Fprintln(os.Stderr, "infra test:", err)
+		// The examples build from "build", as after `make build` in the
+		// repository root: run in a folder that has one.
+		build := filepath.Join(dir, "build")
+		if err := writeDummyAssets(build, vendors.All()); err != nil {
+			fmt.Fprintln(os.Stderr, "tokenrefresher test:", err)
 			return 1
 		}
-		testAssetDir = dir
-		testStack = newTestStack(dir, nil)
+		if err := os.Chdir(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "tokenrefresher test:", err)
+			return 1
+		}
+		testAssetDir = build
+		testStack = newTestStack(build, nil)
 		testTemplate = assertions.Template_FromStack(testStack.Stack, nil)
 		testDoc = parseTemplate(testTemplate)
 		return m.Run()
@@ -68,18 +75,18 @@ func writeDummyAssets(dir string, specs []vendors.Spec) error {
 
 // newTestStack builds the stack of every vendor in its own app, with the
 // AwsSolutions checks applied as main does.
-func newTestStack(assetDir string, credentials map[string]string) *TokenRefresherStack {
+func newTestStack(assetDir string, credentials map[string]string) *Stack {
 	return newTestStackOf(assetDir, vendors.All(), credentials)
 }
 
 // newTestStackOf is newTestStack with another vendor table.
-func newTestStackOf(assetDir string, specs []vendors.Spec, credentials map[string]string) *TokenRefresherStack {
-	return NewTokenRefresherStack(newTestApp(), "TokenRefresher", &TokenRefresherStackProps{
+func newTestStackOf(assetDir string, specs []vendors.Spec, credentials map[string]string) *Stack {
+	return NewStack(newTestApp(), "TokenRefresher", &StackProps{Props: Props{
 		AssetDir:               assetDir,
 		Vendors:                specs,
 		AlarmEmail:             "ops@example.com",
 		CredentialsSecretNames: credentials,
-	})
+	}})
 }
 
 // newTestApp is an app with the AwsSolutions checks applied, as main does.
@@ -106,11 +113,11 @@ type resource struct {
 func parseTemplate(t assertions.Template) template {
 	raw, err := json.Marshal(t.ToJSON())
 	if err != nil {
-		panic(fmt.Sprintf("infra test: marshal template: %v", err))
+		panic(fmt.Sprintf("tokenrefresher test: marshal template: %v", err))
 	}
 	var doc template
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		panic(fmt.Sprintf("infra test: parse template: %v", err))
+		panic(fmt.Sprintf("tokenrefresher test: parse template: %v", err))
 	}
 	return doc
 }

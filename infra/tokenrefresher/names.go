@@ -1,4 +1,4 @@
-package main
+package tokenrefresher
 
 import "github.com/token-refresher/token-refresher/shared/vendors"
 

@@ -1,4 +1,4 @@
-package main
+package tokenrefresher
 
 import (
 	"fmt"
@@ -45,7 +45,7 @@ const ReadGuardSid = "OnlyNamedPrincipalsRead"
 // whoever created them.
 func guardReads(secret awssecretsmanager.ISecret, readers []*string) {
 	if len(readers) == 0 {
-		panic("infra: guardReads without readers would lock every reader out")
+		panic("tokenrefresher: guardReads without readers would lock every reader out")
 	}
 	res := secret.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String(ReadGuardSid),
@@ -58,7 +58,7 @@ func guardReads(secret awssecretsmanager.ISecret, readers []*string) {
 		},
 	}))
 	if res.StatementAdded == nil || !*res.StatementAdded {
-		panic(fmt.Sprintf("infra: secret %s takes no resource policy", *secret.Node().Path()))
+		panic(fmt.Sprintf("tokenrefresher: secret %s takes no resource policy", *secret.Node().Path()))
 	}
 }
 
@@ -79,7 +79,7 @@ func roleArns(roles []awsiam.IRole, patterns ...string) []*string {
 func checkPrincipalArns(what string, arns []string) {
 	for _, a := range arns {
 		if !strings.HasPrefix(a, "arn:") || strings.Count(a, ":") < 5 || strings.ContainsAny(a, " ,") {
-			panic(fmt.Sprintf("infra: stack props: %s: %q is not an IAM principal ARN (arn:aws:iam::<account>:role/<name>)", what, a))
+			panic(fmt.Sprintf("tokenrefresher: props: %s: %q is not an IAM principal ARN (arn:aws:iam::<account>:role/<name>)", what, a))
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package tokenrefresher
 
 import (
 	"encoding/json"
@@ -154,12 +154,12 @@ func TestOperatorAndBreakGlassPrincipals(t *testing.T) {
 		ops   = "arn:aws:iam::123456789012:role/token-operators"
 		glass = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_BreakGlass_*"
 	)
-	s := NewTokenRefresherStack(newTestApp(), "TokenRefresher", &TokenRefresherStackProps{
+	s := NewStack(newTestApp(), "TokenRefresher", &StackProps{Props: Props{
 		AssetDir:                testAssetDir,
 		Vendors:                 vendors.All(),
 		OperatorPrincipalArns:   []string{ops},
 		BreakGlassPrincipalArns: []string{glass},
-	})
+	}})
 	doc := parseTemplate(assertions.Template_FromStack(s.Stack, nil))
 	fnID := func(folder string) string {
 		return doc.find(t, "AWS::Lambda::Function", "FunctionName", functionName(DefaultNamePrefix, folder))

@@ -1,4 +1,4 @@
-package main
+package tokenrefresher
 
 import (
 	"fmt"
@@ -231,7 +231,7 @@ func credentialsDescription(spec vendors.Spec) string {
 func scheduleRate(every time.Duration) awscdk.Duration {
 	switch {
 	case every < time.Minute || every%time.Minute != 0:
-		panic(fmt.Sprintf("infra: schedule period %s is not a whole number of minutes", every))
+		panic(fmt.Sprintf("tokenrefresher: schedule period %s is not a whole number of minutes", every))
 	case every%(24*time.Hour) == 0:
 		return awscdk.Duration_Days(jsii.Number(float64(every / (24 * time.Hour))))
 	case every%time.Hour == 0:

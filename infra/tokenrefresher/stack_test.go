@@ -1,4 +1,4 @@
-package main
+package tokenrefresher
 
 import (
 	"fmt"
@@ -629,19 +629,27 @@ func TestInvalidPropsPanic(t *testing.T) {
 	empty := t.TempDir()
 	for _, tc := range []struct {
 		name  string
-		props TokenRefresherStackProps
+		props Props
 		want  string
 	}{
-		{"no asset dir", TokenRefresherStackProps{Vendors: vendors.All()}, "AssetDir is empty"},
-		{"no vendors", TokenRefresherStackProps{AssetDir: testAssetDir}, "no vendors"},
-		{"bad prefix", TokenRefresherStackProps{AssetDir: testAssetDir, Vendors: vendors.All(), NamePrefix: "Token_Refresher"}, "name prefix"},
-		{"unknown import", TokenRefresherStackProps{AssetDir: testAssetDir, Vendors: vendors.All(),
+		{"no asset dir", Props{Vendors: vendors.All()}, "AssetDir is empty"},
+		{"no vendors", Props{AssetDir: testAssetDir}, "no vendors"},
+		{"bad prefix", Props{AssetDir: testAssetDir, Vendors: vendors.All(), NamePrefix: "Token_Refresher"}, "name prefix"},
+		{"unknown import", Props{AssetDir: testAssetDir, Vendors: vendors.All(),
 			CredentialsSecretNames: map[string]string{"nobody": "x"}}, `unknown vendor "nobody"`},
-		{"bad operator ARN", TokenRefresherStackProps{AssetDir: testAssetDir, Vendors: vendors.All(),
+		{"bad operator ARN", Props{AssetDir: testAssetDir, Vendors: vendors.All(),
 			OperatorPrincipalArns: []string{"token-operators"}}, "OperatorPrincipalArns"},
-		{"bad break-glass ARN", TokenRefresherStackProps{AssetDir: testAssetDir, Vendors: vendors.All(),
+		{"bad break-glass ARN", Props{AssetDir: testAssetDir, Vendors: vendors.All(),
 			BreakGlassPrincipalArns: []string{"arn:aws:iam::1:role/a,arn:aws:iam::1:role/b"}}, "BreakGlassPrincipalArns"},
-		{"missing bootstrap", TokenRefresherStackProps{AssetDir: empty, Vendors: vendors.All()}, "bootstrap not found"},
+		{"connections of an unknown vendor", Props{AssetDir: testAssetDir, Vendors: vendors.All(),
+			Connections: map[string][]string{"nobody": {"acme"}}}, `connections given for unknown vendor "nobody"`},
+		{"bad connection name", Props{AssetDir: testAssetDir, Vendors: vendors.All(),
+			Connections: map[string][]string{vendors.Merchenta: {"Acme Corp"}}}, `connection name "Acme Corp"`},
+		{"default listed", Props{AssetDir: testAssetDir, Vendors: vendors.All(),
+			Connections: map[string][]string{vendors.Merchenta: {"default"}}}, "always deployed"},
+		{"connection listed twice", Props{AssetDir: testAssetDir, Vendors: vendors.All(),
+			Connections: map[string][]string{vendors.Merchenta: {"acme", "acme"}}}, `"acme" listed twice`},
+		{"missing bootstrap", Props{AssetDir: empty, Vendors: vendors.All()}, "bootstrap not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
@@ -650,7 +658,7 @@ func TestInvalidPropsPanic(t *testing.T) {
 					t.Errorf("panic = %v, want one containing %q", r, tc.want)
 				}
 			}()
-			NewTokenRefresherStack(awscdk.NewApp(nil), "Bad", &tc.props)
+			New(awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Host"), nil), "Bad", &tc.props)
 		})
 	}
 }

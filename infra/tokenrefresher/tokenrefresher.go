@@ -1,4 +1,4 @@
-package main
+package tokenrefresher
 
 import (
 	"fmt"
@@ -23,21 +23,30 @@ const DefaultNamePrefix = vendors.DefaultPrefix
 // is at most 64 characters; "-admitad-callback" takes 17 of them).
 var namePrefixPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,29}$`)
 
-// TokenRefresherStackProps configures a deployment.
-type TokenRefresherStackProps struct {
-	awscdk.StackProps
-	// AssetDir holds the output of `make build`: <AssetDir>/<fn>/bootstrap.
+// Props configures the refreshers of one deployment. Only AssetDir and
+// Vendors are required.
+type Props struct {
+	// AssetDir holds the output of `make build`: <AssetDir>/<fn>/bootstrap
+	// for every function of Vendors (a refresher per vendor, a callback per
+	// authorization-code vendor). A missing bootstrap panics.
 	AssetDir string
-	// Vendors are the vendors to deploy, normally vendors.All().
+	// Vendors are the vendors to deploy, normally vendors.All(); a subset
+	// deploys only those.
 	Vendors []vendors.Spec
+	// Connections lists, per vendor name, the named connections (accounts)
+	// to deploy besides the default one, e.g. {"merchenta": {"acme",
+	// "globex"}}. Names follow vendors.CheckConnection; "default" is always
+	// deployed and is not listed.
+	Connections map[string][]string
 	// NamePrefix starts every physical name; DefaultNamePrefix if empty.
+	// Two deployments in one account and region need two prefixes.
 	NamePrefix string
-	// AlarmEmail, when set, receives the alarms.
+	// AlarmEmail, when set, is subscribed to the alarm topic.
 	AlarmEmail string
 	// CredentialsSecretNames maps a vendor name to an existing credentials
 	// secret to import instead of creating an empty one.
 	CredentialsSecretNames map[string]string
-	// LogRetention applies to every log group; three months if zero.
+	// LogRetention applies to every log group; three months if empty.
 	LogRetention awslogs.RetentionDays
 	// Dashboard adds the CloudWatch dashboard ($3.00 a month); nil means
 	// true. The alarms do not depend on it.
@@ -53,22 +62,55 @@ type TokenRefresherStackProps struct {
 	BreakGlassPrincipalArns []string
 }
 
-// TokenRefresherStack is one deployment: a refresher per vendor, the
-// connect flow of authorization-code vendors, the app policies, the alarms
-// and the dashboard.
-type TokenRefresherStack struct {
-	awscdk.Stack
+// TokenRefresher is one deployment: a refresher per vendor, the connect
+// flow of authorization-code vendors, the app and operator policies, the
+// alarms and (unless turned off) the dashboard.
+type TokenRefresher struct {
+	constructs.Construct
+	// Refreshers are in the order of Props.Vendors.
 	Refreshers []*Refresher
-	Connects   map[string]*AuthCodeConnect
-	Access     *TokenAccess
-	Alarms     *Alarms
-	// Dashboard is nil when props.Dashboard is false.
+	// Connects holds the connect flow of each authorization-code vendor,
+	// by vendor name.
+	Connects map[string]*AuthCodeConnect
+	// Access holds the managed policies to attach: Reader and Rejecter
+	// for apps, Operator for tokenctl.
+	Access *TokenAccess
+	Alarms *Alarms
+	// Dashboard is nil when Props.Dashboard is false.
 	Dashboard awscloudwatch.Dashboard
 }
 
-// NewTokenRefresherStack builds the stack from the vendor table. It panics
-// on invalid props (CDK's convention for construction errors).
-func NewTokenRefresherStack(scope constructs.Construct, id string, props *TokenRefresherStackProps) *TokenRefresherStack {
+// New adds a deployment to scope, under a construct named id: this is how
+// another CDK app adds the refreshers to a stack of its own. It panics on
+// invalid props (CDK's convention for construction errors), naming what is
+// wrong.
+func New(scope constructs.Construct, id string, props *Props) *TokenRefresher {
+	return build(constructs.NewConstruct(scope, jsii.String(id)), props)
+}
+
+// StackProps configures NewStack.
+type StackProps struct {
+	awscdk.StackProps
+	Props
+}
+
+// Stack is a stack that holds one deployment and nothing else.
+type Stack struct {
+	awscdk.Stack
+	*TokenRefresher
+}
+
+// NewStack creates a stack holding one deployment, with its constructs
+// directly in the stack: the logical ids are those of the stack that
+// token-refresher's own app has always deployed, so updating it replaces
+// nothing.
+func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	return &Stack{Stack: stack, TokenRefresher: build(stack, &props.Props)}
+}
+
+// build creates a deployment directly in scope.
+func build(scope constructs.Construct, props *Props) *TokenRefresher {
 	p := *props
 	if p.NamePrefix == "" {
 		p.NamePrefix = DefaultNamePrefix
@@ -78,16 +120,16 @@ func NewTokenRefresherStack(scope constructs.Construct, id string, props *TokenR
 	}
 	switch {
 	case p.AssetDir == "":
-		panic("infra: stack props: AssetDir is empty")
+		panic("tokenrefresher: props: AssetDir is empty")
 	case len(p.Vendors) == 0:
-		panic("infra: stack props: no vendors")
+		panic("tokenrefresher: props: no vendors")
 	case !namePrefixPattern.MatchString(p.NamePrefix):
-		panic(fmt.Sprintf("infra: stack props: name prefix %q must match %s", p.NamePrefix, namePrefixPattern))
+		panic(fmt.Sprintf("tokenrefresher: props: name prefix %q must match %s", p.NamePrefix, namePrefixPattern))
 	}
 	known := map[string]bool{}
 	for _, v := range p.Vendors {
 		if known[v.Name] {
-			panic(fmt.Sprintf("infra: stack props: vendor %q listed twice", v.Name))
+			panic(fmt.Sprintf("tokenrefresher: props: vendor %q listed twice", v.Name))
 		}
 		known[v.Name] = true
 	}
@@ -95,12 +137,14 @@ func NewTokenRefresherStack(scope constructs.Construct, id string, props *TokenR
 	checkPrincipalArns("BreakGlassPrincipalArns", p.BreakGlassPrincipalArns)
 	for name := range p.CredentialsSecretNames {
 		if !known[name] {
-			panic(fmt.Sprintf("infra: stack props: credentials secret given for unknown vendor %q", name))
+			panic(fmt.Sprintf("tokenrefresher: props: credentials secret given for unknown vendor %q", name))
 		}
 	}
 
-	stack := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
-	s := &TokenRefresherStack{Stack: stack, Connects: map[string]*AuthCodeConnect{}}
+	checkConnections(known, p.Connections)
+
+	stack := scope
+	s := &TokenRefresher{Construct: scope, Connects: map[string]*AuthCodeConnect{}}
 	output := func(id, value, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{
 			Value:       jsii.String(value),
@@ -201,4 +245,26 @@ func exportID(name string) string {
 		}
 	}
 	return string(out)
+}
+
+// checkConnections panics unless every vendor of connections is deployed
+// and every name is a valid, distinct, named connection.
+func checkConnections(known map[string]bool, connections map[string][]string) {
+	for vendor, names := range connections {
+		if !known[vendor] {
+			panic(fmt.Sprintf("tokenrefresher: props: connections given for unknown vendor %q", vendor))
+		}
+		seen := map[string]bool{}
+		for _, name := range names {
+			switch err := vendors.CheckConnection(name); {
+			case err != nil:
+				panic(fmt.Sprintf("tokenrefresher: props: connections of %s: %v", vendor, err))
+			case name == "" || name == vendors.DefaultConnection:
+				panic(fmt.Sprintf("tokenrefresher: props: connections of %s: %q is the default connection, which is always deployed; list only named ones", vendor, name))
+			case seen[name]:
+				panic(fmt.Sprintf("tokenrefresher: props: connections of %s: %q listed twice", vendor, name))
+			}
+			seen[name] = true
+		}
+	}
 }

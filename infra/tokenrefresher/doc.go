@@ -1,0 +1,65 @@
+// Package tokenrefresher is token-refresher as a CDK construct: scheduled
+// Lambda refreshers that keep vendor API tokens fresh in Secrets Manager,
+// derived from the vendor table in shared/vendors.
+//
+// [NewStack] makes the stack that token-refresher's own app (infra/)
+// deploys; [New] adds the same deployment to a stack of another CDK app.
+// Either takes [Props]: the vendors (all of vendors.All(), or some), their
+// named connections, the name prefix, the alarm e-mail, the log retention
+// and whether to add a dashboard. The functions are built by `make build`
+// into Props.AssetDir.
+//
+// # What a deployment holds
+//
+// Per vendor: a refresher function <prefix>-<vendor> (arm64, 128 MB,
+// reserved concurrency 1) with an alias "reject" (vendors.RejectAlias), an
+// empty credentials secret, a token secret, an EventBridge Scheduler
+// schedule with a dead-letter queue, and alarms on errors, undelivered runs
+// and (for expiring tokens) a dead man's switch. Per authorization-code
+// vendor (Admitad): a refresh-token secret, a signing-key secret, a
+// callback function and an HTTP API. Once: managed policies for apps
+// (reader, rejecter) and operators (tokenctl), an encrypted alarm topic
+// and, unless Props.Dashboard is false, a dashboard.
+//
+// # Naming guarantees
+//
+//   - Physical names come from shared/vendors and never change for a
+//     given prefix: secrets <prefix>/<vendor>/credentials, /token,
+//     /refresh-token and /signing-key (vendors.SecretName), functions
+//     <prefix>-<vendor> and <prefix>-<vendor>-callback
+//     (vendors.FunctionName), so apps and tokenctl find them without
+//     reading stack outputs. Two deployments in one account need two
+//     prefixes.
+//   - Every secret is tagged with vendors.SecretTags: token-refresher:role,
+//     token-refresher:vendor and (except signing keys)
+//     token-refresher:connection.
+//   - NewStack keeps the logical ids of the stack that token-refresher has
+//     always deployed, so an update replaces nothing.
+//
+// # IAM guarantees
+//
+//   - Each function's role reaches only its own vendor's secrets, with the
+//     least actions it needs: a refresher reads its credentials and writes
+//     its token (Admitad's also swaps its refresh token); no function may
+//     read another vendor's credentials.
+//   - Credentials, refresh-token and signing-key secrets deny
+//     secretsmanager:GetSecretValue, in their resource policies, to every
+//     principal but the roles of the functions that use them, plus
+//     Props.OperatorPrincipalArns (signing keys only) and
+//     Props.BreakGlassPrincipalArns. Nothing else is denied, so
+//     CloudFormation updates and write-only tools keep working.
+//   - Apps get two managed policies: the reader reads token secrets and
+//     nothing else; the rejecter may invoke only the refreshers' "reject"
+//     aliases, which refuse {"force": true}, so no app can make a refresher
+//     call its vendor at will.
+//   - The operator policy holds exactly what tokenctl calls: read token
+//     secrets (status), describe and write credentials without reading
+//     them (set-credentials), invoke the functions (refresh), read signing
+//     keys (connect).
+//   - The template never carries a credentials value: a credentials secret
+//     is created empty, so no stack update can overwrite what an operator
+//     filled in.
+//
+// Constructors panic on invalid props, naming what is wrong, as CDK
+// constructs do.
+package tokenrefresher
