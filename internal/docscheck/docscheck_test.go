@@ -193,7 +193,7 @@ func TestCheck(t *testing.T) {
 
 func TestTestReadingTheDoc(t *testing.T) {
 	root := repo(t, map[string]string{
-		"docs/apps.md":           "# Apps\n\n<!-- run: TestReadsDoc -->\n```python\nprint(1)\n```\n",
+		"docs/apps.md":            "# Apps\n\n<!-- run: TestReadsDoc -->\n```python\nprint(1)\n```\n",
 		"cmd/dev/snippet_test.go": "package main\n\nfunc TestReadsDoc(t *testing.T) { _ = filepath.Join(\"docs\", \"apps.md\") }\n",
 	})
 	if ps := Check(root, []string{"docs/apps.md"}); len(ps) != 0 {
