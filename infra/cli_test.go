@@ -51,6 +51,11 @@ func TestCDKCLISynthOffline(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("cdk synth: %v\n%s", err, output.String())
 	}
+	// cdk.json sets the recommended feature flags of the CDK version in
+	// use; a CDK upgrade that brings new ones shows up here.
+	if strings.Contains(output.String(), "feature flags") {
+		t.Errorf("cdk synth printed a feature-flag notice; set the new flags in cdk.json (cdk flags --unstable=flags):\n%s", output.String())
+	}
 	tmpl, err := os.ReadFile(filepath.Join(out, "TokenRefresher.template.json"))
 	if err != nil {
 		t.Fatalf("cdk synth wrote no template: %v\n%s", err, output.String())

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -35,6 +36,12 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
+		flags, err := readFeatureFlags(filepath.Join("..", "..", "cdk.json"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tokenrefresher test:", err)
+			return 1
+		}
+		cdkFlags = flags
 		// The examples build from "build", as after `make build` in the
 		// repository root: run in a folder that has one.
 		build := filepath.Join(dir, "build")
@@ -89,11 +96,44 @@ func newTestStackOf(assetDir string, specs []vendors.Spec, credentials map[strin
 	}})
 }
 
-// newTestApp is an app with the AwsSolutions checks applied, as main does.
-func newTestApp() awscdk.App {
-	app := awscdk.NewApp(nil)
+// newTestApp is an app with the feature flags of cdk.json and the
+// AwsSolutions checks applied, as `cdk synth` of main has.
+func newTestApp() awscdk.App { return newTestAppWith(cdkFlags) }
+
+// newTestAppWith is newTestApp with other feature flags.
+func newTestAppWith(flags map[string]any) awscdk.App {
+	ctx := make(map[string]any, len(flags))
+	for k, v := range flags {
+		ctx[k] = v
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(false)}), nil)
 	return app
+}
+
+// cdkFlags are the feature flags that the repository's cdk.json sets.
+var cdkFlags map[string]any
+
+// readFeatureFlags returns the feature flags (context keys starting with
+// "@") of a cdk.json.
+func readFeatureFlags(path string) (map[string]any, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var doc struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	flags := map[string]any{}
+	for k, v := range doc.Context {
+		if strings.HasPrefix(k, "@") {
+			flags[k] = v
+		}
+	}
+	return flags, nil
 }
 
 // template is the synthesized CloudFormation template, read with plain Go
