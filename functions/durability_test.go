@@ -38,6 +38,7 @@ type admEnv struct {
 	fn                    *localaws.Function
 	credsID, tokID, refID string
 	conn                  admitad.Connection
+	fnEnv                 []string
 	errors                []string
 }
 
@@ -84,6 +85,7 @@ func newAdmitadEnv(t *testing.T, timeoutSeconds int) *admEnv {
 		"AWS_LAMBDA_FUNCTION_NAME=token-refresher-admitad",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(timeoutSeconds),
 	)
+	e.fnEnv = env
 	e.fn = localaws.FunctionForTest(t, vendors.Admitad, env)
 	t.Cleanup(e.scan)
 	return e
@@ -301,8 +303,8 @@ func TestAdmitadNoSecretsManagerCallOutlivesItsTimeout(t *testing.T) {
 // that the rotated refresh token is always saved.
 func TestAdmitadLateReplyLeavesTimeToSave(t *testing.T) {
 	e := newAdmitadEnv(t, 20)
-	e.srv.Inject(vendortest.Fault{Status: 429, RetryAfter: "6", Count: 1})
-	e.srv.Inject(vendortest.Fault{Delay: 6 * time.Second, Count: 1})
+	e.srv.Inject(vendortest.Fault{Status: 429, RetryAfter: "8", Count: 1})
+	e.srv.Inject(vendortest.Fault{Delay: 9 * time.Second, Count: 1})
 	for _, op := range []string{"PutSecretValue", "UpdateSecretVersionStage"} {
 		e.proxy.Add(smfault.Rule{Op: op, SecretID: e.refID, Action: smfault.Delay, Delay: 1500 * time.Millisecond, Count: -1})
 	}

@@ -30,6 +30,11 @@ import (
 // fingerprint of the signed state that made the connection: the callback
 // refuses that state, and any state issued before connected_at, so a
 // replayed callback URL cannot connect again.
+//
+// A refresh also records the access token it obtained, without the token:
+// "access_fingerprint", "access_expires_at", "access_refreshed_at" and
+// "access_trigger", as the token secret has them. A scheduled run decides
+// from them whether a refresh is due, so it reads this one secret only.
 type Connection struct {
 	RefreshToken string
 	Username     string
@@ -37,15 +42,30 @@ type Connection struct {
 	ConnectedAt  time.Time
 	RotatedAt    time.Time
 	ConnectState string
+	// Access is the access token obtained with this refresh token (no
+	// AccessToken); zero when unknown.
+	Access AccessRecord
+}
+
+// AccessRecord describes an access token without holding it.
+type AccessRecord struct {
+	Fingerprint string
+	ExpiresAt   time.Time
+	RefreshedAt time.Time
+	Trigger     string
 }
 
 type connectionJSON struct {
-	RefreshToken string `json:"refresh_token"`
-	Username     string `json:"username,omitempty"`
-	Scope        string `json:"scope,omitempty"`
-	ConnectedAt  string `json:"connected_at,omitempty"`
-	RotatedAt    string `json:"rotated_at,omitempty"`
-	ConnectState string `json:"connect_state,omitempty"`
+	RefreshToken      string `json:"refresh_token"`
+	Username          string `json:"username,omitempty"`
+	Scope             string `json:"scope,omitempty"`
+	ConnectedAt       string `json:"connected_at,omitempty"`
+	RotatedAt         string `json:"rotated_at,omitempty"`
+	ConnectState      string `json:"connect_state,omitempty"`
+	AccessFingerprint string `json:"access_fingerprint,omitempty"`
+	AccessExpiresAt   string `json:"access_expires_at,omitempty"`
+	AccessRefreshedAt string `json:"access_refreshed_at,omitempty"`
+	AccessTrigger     string `json:"access_trigger,omitempty"`
 }
 
 func formatTime(t time.Time) string {
@@ -64,6 +84,11 @@ func (c Connection) Encode() string {
 		ConnectedAt:  formatTime(c.ConnectedAt),
 		RotatedAt:    formatTime(c.RotatedAt),
 		ConnectState: c.ConnectState,
+
+		AccessFingerprint: c.Access.Fingerprint,
+		AccessExpiresAt:   formatTime(c.Access.ExpiresAt),
+		AccessRefreshedAt: formatTime(c.Access.RefreshedAt),
+		AccessTrigger:     c.Access.Trigger,
 	})
 	return string(b)
 }
@@ -80,12 +105,14 @@ func ParseConnection(secret string) (Connection, error) {
 	if err := json.Unmarshal([]byte(secret), &w); err != nil || w.RefreshToken == "" {
 		return Connection{}, ErrNotConnected
 	}
-	c := Connection{RefreshToken: w.RefreshToken, Username: w.Username, Scope: w.Scope, ConnectState: w.ConnectState}
+	c := Connection{RefreshToken: w.RefreshToken, Username: w.Username, Scope: w.Scope, ConnectState: w.ConnectState,
+		Access: AccessRecord{Fingerprint: w.AccessFingerprint, Trigger: w.AccessTrigger}}
 	for _, f := range []struct {
 		name string
 		in   string
 		out  *time.Time
-	}{{"connected_at", w.ConnectedAt, &c.ConnectedAt}, {"rotated_at", w.RotatedAt, &c.RotatedAt}} {
+	}{{"connected_at", w.ConnectedAt, &c.ConnectedAt}, {"rotated_at", w.RotatedAt, &c.RotatedAt},
+		{"access_expires_at", w.AccessExpiresAt, &c.Access.ExpiresAt}, {"access_refreshed_at", w.AccessRefreshedAt, &c.Access.RefreshedAt}} {
 		if f.in == "" {
 			continue
 		}

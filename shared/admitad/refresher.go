@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/token-refresher/token-refresher/shared/refresh"
+	"github.com/token-refresher/token-refresher/shared/token"
 )
 
 // Save budget: the part of a run's time that Admitad's token request must
@@ -49,23 +50,14 @@ const (
 // No error contains a token or the client secret; every such value is also
 // registered with req.Hide.
 func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Grant, error) {
-	if c.Store == nil {
-		return nil, errors.New("admitad: refresh: no secret store configured")
-	}
-	id := req.Target.RefreshSecretID
-	if id == "" {
-		return nil, errors.New("admitad: refresh: no refresh-token secret configured (REFRESH_SECRET_ID)")
-	}
-	st, err := readState(ctx, c.Store, id)
-	if errors.Is(err, ErrNotConnected) {
-		return nil, &markedError{
-			msg:  fmt.Sprintf("admitad: refresh: not connected yet (secret %s holds no refresh token): connect Admitad once: run `make connect-admitad` (or `tokenctl connect admitad`) and open the printed link in a browser", id),
-			errs: []error{ErrNotConnected, ErrReconnect},
+	st, ok := req.State.(*state)
+	if !ok {
+		var err error
+		if st, err = c.read(ctx, req); err != nil {
+			return nil, err
 		}
 	}
-	if err != nil {
-		return nil, err
-	}
+	id := req.Target.RefreshSecretID
 	req.Hide(st.conn.RefreshToken)
 	use := st.conn
 	if st.pending != nil {
@@ -100,7 +92,15 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 	if res.Scope != "" {
 		next.Scope = res.Scope
 	}
-	if serr := saveRotated(ctx, c.Store, id, st, next); serr != nil {
+	next.Access = AccessRecord{}
+	var g *refresh.Grant
+	if err == nil {
+		g = res.Grant()
+		if tok, terr := req.Token(g); terr == nil {
+			next.Access = AccessRecord{Fingerprint: tok.Fingerprint, ExpiresAt: tok.ExpiresAt, RefreshedAt: tok.RefreshedAt, Trigger: tok.Trigger}
+		}
+	}
+	if serr := saveRotated(ctx, c.Store, id, *st, next); serr != nil {
 		if errors.Is(serr, refresh.ErrSuperseded) {
 			return nil, fmt.Errorf("admitad: save refresh token: a reconnect replaced the refresh-token secret during this run; its token is kept: %w", serr)
 		}
@@ -112,7 +112,49 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 		// stays published.
 		return nil, fmt.Errorf("admitad: refresh: %w (the new refresh token it carried was saved; the next run uses it)", err)
 	}
-	return res.Grant(), nil
+	return g, nil
+}
+
+// Peek reads the refresh-token secret (one call in the steady state) and
+// reports the access token its last refresh recorded, so the run needs no
+// read of the token secret. It returns nil, so that the run refreshes, when
+// nothing is recorded or a pending refresh token must be recovered. Never
+// connected: an error wrapping ErrNotConnected and ErrReconnect.
+func (c *Client) Peek(ctx context.Context, req *refresh.Request) (*token.Token, error) {
+	st, err := c.read(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	req.State = st
+	a := st.conn.Access
+	if st.pending != nil || a.Fingerprint == "" || a.RefreshedAt.IsZero() {
+		return nil, nil
+	}
+	return &token.Token{Vendor: Name, Fingerprint: a.Fingerprint, ExpiresAt: a.ExpiresAt, RefreshedAt: a.RefreshedAt, Trigger: a.Trigger, TokenType: "Bearer"}, nil
+}
+
+var _ refresh.Peeker = (*Client)(nil)
+
+// read is readState with the errors of a run.
+func (c *Client) read(ctx context.Context, req *refresh.Request) (*state, error) {
+	if c.Store == nil {
+		return nil, errors.New("admitad: refresh: no secret store configured")
+	}
+	id := req.Target.RefreshSecretID
+	if id == "" {
+		return nil, errors.New("admitad: refresh: no refresh-token secret configured (REFRESH_SECRET_ID)")
+	}
+	st, err := readState(ctx, c.Store, id)
+	if errors.Is(err, ErrNotConnected) {
+		return nil, &markedError{
+			msg:  fmt.Sprintf("admitad: refresh: not connected yet (secret %s holds no refresh token): connect Admitad once: run `make connect-admitad` (or `tokenctl connect admitad`) and open the printed link in a browser", id),
+			errs: []error{ErrNotConnected, ErrReconnect},
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
 }
 
 // explainRefused adds what most likely happened to an invalid_grant or

@@ -127,6 +127,7 @@ func NewHandler(ctx context.Context, spec vendors.Spec, getenv func(string) stri
 			FunctionName: cfg.FunctionName,
 			Log:          log,
 			Metrics:      out,
+			Credentials:  &refresh.CredentialsCache{},
 		},
 	}, nil
 }

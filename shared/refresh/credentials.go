@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/token-refresher/token-refresher/shared/secretstore"
+	"github.com/token-refresher/token-refresher/shared/vendorhttp"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
@@ -65,13 +68,94 @@ func (r *Refresher) readCredentials(ctx context.Context, id string) (Credentials
 	v, err := r.Store.Get(ctx, id)
 	if err != nil {
 		if errors.Is(err, secretstore.ErrNotFound) {
-			return nil, fmt.Errorf("%s: credentials secret %s does not exist or has no value", r.Spec.Name, id)
+			return nil, fmt.Errorf("%s: credentials secret %s does not exist or is not filled in yet: run `tokenctl set-credentials %s`", r.Spec.Name, id, r.Spec.Name)
 		}
 		return nil, fmt.Errorf("%s: read credentials: %w", r.Spec.Name, err)
+	}
+	if !json.Valid([]byte(v.String)) {
+		// The stack creates the secret without a value the refresher
+		// can use (Secrets Manager generates a random string).
+		return nil, fmt.Errorf("%s: credentials secret %s is not filled in yet (it is not a JSON object): run `tokenctl set-credentials %s`", r.Spec.Name, id, r.Spec.Name)
 	}
 	creds, err := ParseCredentials(v.String, r.Spec.CredentialFields)
 	if err != nil {
 		return nil, fmt.Errorf("%s: credentials secret %s %v", r.Spec.Name, id, err)
 	}
 	return creds, nil
+}
+
+// CredentialsMaxAge is how long a warm process uses credentials it has
+// read before it reads them again. A vendor that refuses the credentials
+// makes the run read them again at once (and retry once if they changed),
+// so an operator who rotates a vendor secret sees no failed run because of
+// the cache.
+const CredentialsMaxAge = 5 * time.Minute
+
+// CredentialsCache keeps credentials between the runs of a warm process.
+// It is safe for concurrent use.
+type CredentialsCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedCredentials
+}
+
+type cachedCredentials struct {
+	creds Credentials
+	read  time.Time
+}
+
+// credentials returns the credentials of secret id, from the cache when it
+// holds them younger than CredentialsMaxAge and fresh is false. cached
+// reports whether they came from the cache.
+func (r *Refresher) credentials(ctx context.Context, id string, fresh bool) (Credentials, bool, error) {
+	c := r.Credentials
+	now := r.now()
+	if c != nil && !fresh {
+		c.mu.Lock()
+		e, ok := c.entries[id]
+		c.mu.Unlock()
+		if ok && now.Sub(e.read) < CredentialsMaxAge && now.Sub(e.read) >= 0 {
+			return e.creds, true, nil
+		}
+	}
+	creds, err := r.readCredentials(ctx, id)
+	if c != nil {
+		c.mu.Lock()
+		if c.entries == nil {
+			c.entries = map[string]cachedCredentials{}
+		}
+		if err == nil {
+			c.entries[id] = cachedCredentials{creds: creds, read: now}
+		} else {
+			delete(c.entries, id)
+		}
+		c.mu.Unlock()
+	}
+	return creds, false, err
+}
+
+func sameCredentials(a, b Credentials) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// refusedCredentials reports a vendor error that may come from stale
+// credentials: a definite refusal (HTTP 400, 401 or 403, not retryable),
+// as opposed to an outage.
+func refusedCredentials(err error) bool {
+	var ve *vendorhttp.Error
+	if !errors.As(err, &ve) || ve.Retryable {
+		return false
+	}
+	switch ve.Status {
+	case 400, 401, 403:
+		return ve.Code != "invalid_grant"
+	}
+	return false
 }

@@ -63,7 +63,32 @@ type Request struct {
 	// Endpoint is the vendor URL to call (already checked).
 	Endpoint string
 
-	hide func(...string)
+	// State is the vendor's own, between Peek and Fetch of one run.
+	State any
+
+	hide  func(...string)
+	build func(*Grant) (token.Token, error)
+}
+
+// Token returns the token the refresher would publish for g, or why it
+// would refuse g: the same validation and expiry the run applies. A vendor
+// that records the published token in its own state (Admitad) calls it
+// before saving that state.
+func (r *Request) Token(g *Grant) (token.Token, error) {
+	if r.build == nil {
+		return token.Token{}, errors.New("refresh: request has no refresher")
+	}
+	return r.build(g)
+}
+
+// Peeker is a Vendor that keeps state of its own (Admitad's refresh-token
+// secret) recording the token it last had published. The run then reads
+// that state instead of the token secret: Peek returns the published token
+// as recorded (no access token; nil when unknown) and may keep what it read
+// in req.State for Fetch.
+type Peeker interface {
+	Vendor
+	Peek(ctx context.Context, req *Request) (*token.Token, error)
 }
 
 // Hide registers values (a refresh token, a code) that must be scrubbed
@@ -204,6 +229,9 @@ type Refresher struct {
 	Metrics io.Writer
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
+	// Credentials keeps credentials between runs of a warm process; nil
+	// reads them on every run.
+	Credentials *CredentialsCache
 }
 
 // Run performs one refresh of target. The returned error is safe to log and
@@ -214,7 +242,7 @@ func (r *Refresher) Run(ctx context.Context, target Target, ev Event) (Summary, 
 	res := outcome{vendor: r.Spec.Name}
 	sum, err := r.run(ctx, target, ev, sc, &res)
 	if err != nil {
-		err = &Error{Vendor: r.Spec.Name, msg: sc.Scrub(err.Error()), cause: err}
+		err = &Error{Vendor: r.Spec.Name, msg: sc.Message(err), cause: err}
 		res.action = "failed"
 	}
 	res.duration = r.now().Sub(start)
@@ -232,20 +260,34 @@ type outcome struct {
 }
 
 func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubber, res *outcome) (Summary, error) {
-	creds, err := r.readCredentials(ctx, target.CredentialsSecretID)
-	if err != nil {
-		return Summary{}, err
+	req := &Request{Target: target, Endpoint: r.Endpoint, hide: sc.Add}
+	req.build = func(g *Grant) (token.Token, error) {
+		c := *g
+		if c.Trigger == "" {
+			c.Trigger = trigger(ev)
+		}
+		return r.build(&c, r.now())
 	}
-	for _, v := range creds {
-		sc.Add(v)
+	// What the stored token is decides everything else. Reading it is the
+	// only call a run that skips makes; a forced run, or a vendor whose
+	// token never expires, has nothing to decide and does not read it. A
+	// vendor that keeps its own state (Peeker) reports the token from it.
+	var current *token.Token
+	var err error
+	switch p, ok := r.Vendor.(Peeker); {
+	case ok:
+		current, err = p.Peek(ctx, req)
+	case ev.Force && ev.RejectedFingerprint == "", !r.Spec.Expires() && ev.RejectedFingerprint == "":
+	default:
+		current, err = r.readCurrent(ctx, target.TokenSecretID)
 	}
-	current, err := r.readCurrent(ctx, target.TokenSecretID)
 	if err != nil {
 		return Summary{}, err
 	}
 	if current != nil {
 		sc.Add(current.AccessToken)
 		res.current = current
+		req.Current = current
 	}
 	now := r.now()
 	if !r.due(current, ev, now) {
@@ -259,10 +301,30 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		return sum, nil
 	}
 
-	req := &Request{Target: target, Credentials: creds, Current: current, Endpoint: r.Endpoint, hide: sc.Add}
+	creds, cached, err := r.credentials(ctx, target.CredentialsSecretID, false)
+	if err != nil {
+		return Summary{}, err
+	}
+	for _, v := range creds {
+		sc.Add(v)
+	}
+	req.Credentials = creds
 	callStart := r.now()
 	fctx, cancel := Reserve(ctx, PublishReserve, maxPublishShare)
 	g, err := r.Vendor.Fetch(fctx, req)
+	if err != nil && cached && refusedCredentials(err) {
+		// The credentials came from this process's cache and the vendor
+		// refused them: an operator may have rotated them. Read them
+		// again and, if they changed, try once more.
+		fresh, _, rerr := r.credentials(ctx, target.CredentialsSecretID, true)
+		if rerr == nil && !sameCredentials(fresh, creds) {
+			for _, v := range fresh {
+				sc.Add(v)
+			}
+			req.Credentials = fresh
+			g, err = r.Vendor.Fetch(fctx, req)
+		}
+	}
 	cancel()
 	res.latency = r.now().Sub(callStart)
 	if errors.Is(err, ErrSuperseded) {

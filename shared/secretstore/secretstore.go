@@ -261,7 +261,7 @@ func Retryable(err error) bool {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
-		case "AccessDeniedException", "InvalidParameterException", "InvalidRequestException",
+		case "AccessDeniedException", "InvalidParameterException", "InvalidRequestException", "ResourceNotFoundException",
 			"ResourceExistsException", "EncryptionFailure", "DecryptionFailure", "LimitExceededException":
 			return false
 		}

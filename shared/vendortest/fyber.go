@@ -73,7 +73,8 @@ func (s *Server) fyberToken(w http.ResponseWriter, r *http.Request) {
 		fyberError(w, http.StatusBadRequest, "invalid_request")
 		return
 	}
-	if !equal(id, fyberClientID) || !equal(secret, fyberClientSecret) {
+	acct, ok := s.account(map[string]string{"client_id": id, "client_secret": secret})
+	if !ok {
 		fyberError(w, http.StatusBadRequest, "invalid_client")
 		return
 	}
@@ -88,7 +89,7 @@ func (s *Server) fyberToken(w http.ResponseWriter, r *http.Request) {
 			"sub": "210263",
 			"jti": randomHex(16),
 		})
-		if s.record(tok, expires) {
+		if s.recordFor(acct, tok, expires) {
 			break
 		}
 	}

@@ -70,7 +70,8 @@ func (s *Server) hasOffersAuthorize(w http.ResponseWriter, r *http.Request) {
 		hasOffersError(w, http.StatusBadRequest, "request body is not a JSON object with client_id, client_secret and audience")
 		return
 	}
-	if !equal(req.ClientID, hasOffersClientID) || !equal(req.ClientSecret, hasOffersClientSecret) {
+	acct, ok := s.account(map[string]string{"client_id": req.ClientID, "client_secret": req.ClientSecret})
+	if !ok {
 		hasOffersError(w, http.StatusUnauthorized, hasOffersMessages[401])
 		return
 	}
@@ -91,7 +92,7 @@ func (s *Server) hasOffersAuthorize(w http.ResponseWriter, r *http.Request) {
 			"gty": "client-credentials",
 			"jti": randomHex(16),
 		})
-		if s.record(tok, expires) {
+		if s.recordFor(acct, tok, expires) {
 			break
 		}
 	}

@@ -55,11 +55,12 @@ func (s *Server) merchentaToken(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	user, adv := q.Get("username"), q.Get("advertiser")
-	if !equal(user, merchentaUsername) || !equal(q.Get("password"), merchentaPassword) {
+	acct, ok := s.account(map[string]string{"username": user, "password": q.Get("password")})
+	if !ok {
 		writeJSON(w, http.StatusUnauthorized, merchentaAUTH001)
 		return
 	}
-	if adv != MerchentaAdvertiser {
+	if acct, ok = s.account(map[string]string{"username": user, "password": q.Get("password"), "advertiser": adv}); !ok {
 		writeJSON(w, http.StatusForbidden, merchentaAUTH003)
 		return
 	}
@@ -83,7 +84,7 @@ func (s *Server) merchentaToken(w http.ResponseWriter, r *http.Request) {
 		// The signature is 64 hex digits; random ones keep tokens issued
 		// in the same millisecond distinct.
 		tok = head + randomHex(32)
-		if s.record(tok, expires) {
+		if s.recordFor(acct, tok, expires) {
 			break
 		}
 	}

@@ -50,11 +50,13 @@ type Server struct {
 	authorizes int
 	tokens     map[string]*accessToken
 	issued     []string
+	accounts   map[string]map[string]string
 
 	adm *admitadState // only for Admitad
 }
 
 type accessToken struct {
+	account   string    // the account it was issued for
 	expires   time.Time // zero: never
 	revoked   bool
 	forbidden bool
@@ -267,12 +269,17 @@ func (s *Server) check(tok string) tokenState {
 // record stores a newly issued access token; it reports false if tok was
 // issued before (the caller draws again).
 func (s *Server) record(tok string, expires time.Time) bool {
+	return s.recordFor(SandboxAccount, tok, expires)
+}
+
+// recordFor is record for a token issued to account.
+func (s *Server) recordFor(account, tok string, expires time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.tokens[tok]; dup {
 		return false
 	}
-	s.tokens[tok] = &accessToken{expires: expires}
+	s.tokens[tok] = &accessToken{account: account, expires: expires}
 	s.issued = append(s.issued, tok)
 	return true
 }

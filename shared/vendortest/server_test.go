@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -352,7 +353,7 @@ func TestFaultJSONRoundTrip(t *testing.T) {
 		if err := json.Unmarshal(b, &got); err != nil {
 			t.Fatalf("unmarshal %s: %v", b, err)
 		}
-		if got != f {
+		if !reflect.DeepEqual(got, f) {
 			t.Errorf("round trip %s: got %+v, want %+v", b, got, f)
 		}
 	}

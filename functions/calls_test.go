@@ -1,0 +1,246 @@
+package functions_test
+
+// Secrets Manager calls per run are behaviour: each is a signed HTTPS round
+// trip in Lambda. These tests count what moto_server receives (through the
+// counting proxy) per kind of run, with the real bootstraps under
+// aws-lambda-rie.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/token-refresher/token-refresher/internal/localaws"
+	"github.com/token-refresher/token-refresher/internal/smfault"
+	"github.com/token-refresher/token-refresher/shared/refresh"
+	"github.com/token-refresher/token-refresher/shared/token"
+	"github.com/token-refresher/token-refresher/shared/vendors"
+	"github.com/token-refresher/token-refresher/shared/vendortest"
+)
+
+// countEnv is one refresher behind a counting proxy.
+type countEnv struct {
+	t              *testing.T
+	sm             *secretsmanager.Client
+	srv            *vendortest.Server
+	proxy          *smfault.Proxy
+	env            []string
+	vendor         string
+	credsID, tokID string
+	fn             *localaws.Function
+}
+
+func newCountEnv(t *testing.T, vendor string) *countEnv {
+	t.Helper()
+	moto := localaws.MotoForTest(t)
+	ctx := context.Background()
+	sm, err := moto.SecretsManager(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := map[string]func(vendortest.Options) *vendortest.Server{
+		vendors.HasOffers: vendortest.NewHasOffers,
+		vendors.Fyber:     vendortest.NewFyber,
+		vendors.Merchenta: vendortest.NewMerchenta,
+		vendors.Invoca:    vendortest.NewInvoca,
+	}[vendor](vendortest.Options{})
+	t.Cleanup(srv.Close)
+	proxy, err := smfault.New(moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	e := &countEnv{t: t, sm: sm, srv: srv, proxy: proxy, vendor: vendor}
+	name := "calls/" + strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	e.credsID, e.tokID = name+"/credentials", name+"/token"
+	e.putCreds(vendortest.Credentials(vendor), true)
+	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(e.tokID), SecretString: aws.String("Q7#generated-by-secrets-manager")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range moto.Env() {
+		if strings.HasPrefix(kv, "AWS_ENDPOINT_URL_SECRETS_MANAGER=") {
+			kv = "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + proxy.URL
+		}
+		e.env = append(e.env, kv)
+	}
+	e.env = append(e.env,
+		"CREDENTIALS_SECRET_ID="+e.credsID,
+		"TOKEN_SECRET_ID="+e.tokID,
+		vendors.MustLookup(vendor).URLEnv+"="+srv.TokenURL(),
+		"AWS_LAMBDA_FUNCTION_NAME=token-refresher-"+vendor,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=20",
+	)
+	e.fn = localaws.FunctionForTest(t, vendor, e.env)
+	return e
+}
+
+func (e *countEnv) putCreds(creds map[string]string, create bool) {
+	e.t.Helper()
+	body, _ := json.Marshal(creds)
+	ctx := context.Background()
+	var err error
+	if create {
+		_, err = e.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(e.credsID), SecretString: aws.String(string(body))})
+	} else {
+		_, err = e.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(e.credsID), SecretString: aws.String(string(body))})
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// cold replaces the function with a new process: the next run is a cold
+// start.
+func (e *countEnv) cold() {
+	e.t.Helper()
+	if err := e.fn.Stop(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.fn = localaws.FunctionForTest(e.t, e.vendor, e.env)
+}
+
+// run invokes payload and returns the reply and the Secrets Manager calls
+// it made.
+func (e *countEnv) run(payload string) (refresh.Summary, string, []smfault.Call) {
+	e.t.Helper()
+	e.proxy.ResetCalls()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := e.fn.Invoke(ctx, []byte(payload))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	calls := e.proxy.Calls()
+	if res.Failed() {
+		return refresh.Summary{}, res.ErrorMessage, calls
+	}
+	var s refresh.Summary
+	if err := json.Unmarshal(res.Payload, &s); err != nil {
+		e.t.Fatalf("reply %s: %v", res.Payload, err)
+	}
+	return s, "", calls
+}
+
+// age rewrites the stored token as if it had been obtained long ago, so
+// the next scheduled run finds it due.
+func (e *countEnv) age() {
+	e.t.Helper()
+	ctx := context.Background()
+	out, err := e.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(e.tokID), VersionStage: aws.String("AWSCURRENT")})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tok, err := token.Parse(aws.ToString(out.SecretString))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	life := tok.ExpiresAt.Sub(tok.RefreshedAt)
+	tok.RefreshedAt = tok.RefreshedAt.Add(-life + time.Minute)
+	tok.ExpiresAt = tok.ExpiresAt.Add(-life + 2*time.Minute)
+	b, _ := json.Marshal(tok)
+	if _, err := e.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(e.tokID), SecretString: aws.String(string(b))}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func describe(calls []smfault.Call) string {
+	var b strings.Builder
+	for _, c := range calls {
+		fmt.Fprintf(&b, "%s %s; ", c.Op, c.SecretID[strings.LastIndex(c.SecretID, "/")+1:])
+	}
+	return b.String()
+}
+
+func TestSecretsManagerCallsPerRun(t *testing.T) {
+	for _, vendor := range []string{vendors.HasOffers, vendors.Fyber, vendors.Merchenta} {
+		t.Run(vendor, func(t *testing.T) {
+			e := newCountEnv(t, vendor)
+			step := func(name, payload, action string, max int) {
+				t.Helper()
+				s, msg, calls := e.run(payload)
+				if msg != "" || s.Action != action {
+					t.Fatalf("%s: %+v %q, want %s", name, s, msg, action)
+				}
+				if len(calls) > max {
+					t.Errorf("%s made %d Secrets Manager calls (%s), want at most %d", name, len(calls), describe(calls), max)
+				}
+			}
+			step("cold scheduled refresh", `{}`, refresh.ActionRefreshed, 3)
+			step("warm scheduled skip", `{}`, refresh.ActionSkipped, 1)
+			step("warm forced refresh", `{"force":true}`, refresh.ActionRefreshed, 1)
+			e.age()
+			step("warm scheduled refresh", `{}`, refresh.ActionRefreshed, 2)
+			e.cold()
+			step("cold scheduled skip", `{}`, refresh.ActionSkipped, 1)
+			e.cold()
+			step("cold forced refresh", `{"force":true}`, refresh.ActionRefreshed, 2)
+		})
+	}
+	t.Run(vendors.Admitad, func(t *testing.T) {
+		e := newAdmitadEnv(t, 30)
+		count := func(name, payload, action string, max int) {
+			t.Helper()
+			e.proxy.ResetCalls()
+			s, msg := e.run(payload)
+			calls := e.proxy.Calls()
+			if msg != "" || s.Action != action {
+				t.Fatalf("%s: %+v %q, want %s", name, s, msg, action)
+			}
+			if len(calls) > max {
+				t.Errorf("%s made %d Secrets Manager calls (%s), want at most %d", name, len(calls), describe(calls), max)
+			}
+		}
+		// The first run after a connect also looks for a pending version.
+		count("first refresh after a connect (cold)", `{}`, refresh.ActionRefreshed, 6)
+		count("scheduled skip", `{}`, refresh.ActionSkipped, 1)
+		count("warm forced refresh", `{"force":true}`, refresh.ActionRefreshed, 4)
+		if err := e.fn.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		e.fn = localaws.FunctionForTest(t, vendors.Admitad, e.fnEnv)
+		count("cold scheduled skip", `{}`, refresh.ActionSkipped, 1)
+		count("cold forced refresh", `{"force":true}`, refresh.ActionRefreshed, 5)
+	})
+}
+
+// TestRotatedCredentialsCostNoFailedRun: a warm process keeps credentials;
+// an operator rotates them at the vendor and in the secret. The next run
+// is refused with the kept ones, reads the secret again at once and
+// succeeds: no failed run.
+func TestRotatedCredentialsCostNoFailedRun(t *testing.T) {
+	for _, vendor := range []string{vendors.HasOffers, vendors.Fyber, vendors.Merchenta} {
+		t.Run(vendor, func(t *testing.T) {
+			e := newCountEnv(t, vendor)
+			if s, msg, _ := e.run(`{"force":true}`); msg != "" || s.Action != refresh.ActionRefreshed {
+				t.Fatalf("first run: %+v %q", s, msg)
+			}
+			rotated := vendortest.Credentials(vendor)
+			for _, f := range []string{"client_secret", "password"} {
+				if _, ok := rotated[f]; ok {
+					rotated[f] = "rotated-" + rotated[f]
+				}
+			}
+			e.srv.Rotate(vendortest.SandboxAccount, rotated)
+			e.putCreds(rotated, false)
+			s, msg, calls := e.run(`{"force":true}`)
+			if msg != "" || s.Action != refresh.ActionRefreshed {
+				t.Fatalf("run after the rotation: %+v %q; want refreshed with the new credentials", s, msg)
+			}
+			reads := 0
+			for _, c := range calls {
+				if c.Op == "GetSecretValue" && c.SecretID == e.credsID {
+					reads++
+				}
+			}
+			if reads != 1 {
+				t.Errorf("credentials read %d times in the run after the rotation, want 1 (after the refusal)", reads)
+			}
+		})
+	}
+}
