@@ -197,6 +197,7 @@ func TestDev(t *testing.T) {
 	env := clientEnv(st)
 
 	t.Run("tokens of the scheduled vendors", func(t *testing.T) {
+		d := d.as(t)
 		for _, v := range []string{vendors.HasOffers, vendors.Invoca, vendors.Fyber, vendors.Merchenta} {
 			tok := waitToken(t, store, v, 60*time.Second, func(token.Token) bool { return true })
 			tokens[v] = tok
@@ -216,7 +217,7 @@ func TestDev(t *testing.T) {
 	})
 
 	t.Run("stdout is JSON lines", func(t *testing.T) {
-		checkJSONLines(t, stdout.String())
+		checkJSONLines(t, stdout.String(), false)
 	})
 
 	t.Run("status page in Chromium", func(t *testing.T) {
@@ -236,6 +237,7 @@ func TestDev(t *testing.T) {
 	})
 
 	t.Run("admitad connect flow", func(t *testing.T) {
+		d := d.as(t)
 		connectAdmitad(t, front, base+6)
 		tok := waitToken(t, store, vendors.Admitad, 10*time.Second, func(token.Token) bool { return true })
 		tokens[vendors.Admitad] = tok
@@ -249,6 +251,7 @@ func TestDev(t *testing.T) {
 	})
 
 	t.Run("fault keeps the previous token, then recovery", func(t *testing.T) {
+		d := d.as(t)
 		before := find(d.status(), vendors.Fyber)
 		kept := waitToken(t, store, vendors.Fyber, 5*time.Second, func(token.Token) bool { return true })
 		// Every attempt of one run fails: the run fails as a whole.
@@ -364,7 +367,7 @@ func TestDev(t *testing.T) {
 		if !strings.Contains(stdout.String(), `{"event":"stopped"}`) {
 			t.Errorf("dev did not report a clean stop")
 		}
-		checkJSONLines(t, stdout.String())
+		checkJSONLines(t, stdout.String(), true)
 	})
 
 	t.Run("no secret in output or logs", func(t *testing.T) {
@@ -413,8 +416,9 @@ func clientEnv(st status) []string {
 }
 
 // checkJSONLines parses every line of dev's -json stdout: each is a JSON
-// object with an "event", and no field is an empty string.
-func checkJSONLines(t *testing.T, out string) {
+// object with an "event", and no field is an empty string. final: dev has
+// stopped, and the output must hold status events and the stop.
+func checkJSONLines(t *testing.T, out string, final bool) {
 	t.Helper()
 	seen := map[string]int{}
 	built := map[string]bool{}
@@ -448,7 +452,11 @@ func checkJSONLines(t *testing.T, out string) {
 	if seen["ready"] != 1 {
 		t.Errorf("%d ready events (the banner), want 1", seen["ready"])
 	}
-	for _, k := range []string{"run", "status"} {
+	want := []string{"run"}
+	if final {
+		want = append(want, "status", "stopping", "stopped")
+	}
+	for _, k := range want {
 		if seen[k] == 0 {
 			t.Errorf("no %s events", k)
 		}
@@ -536,6 +544,13 @@ type devClient struct {
 	t      *testing.T
 	front  string
 	exited chan error
+}
+
+// as returns d reporting to t (a subtest).
+func (d *devClient) as(t *testing.T) *devClient {
+	c := *d
+	c.t = t
+	return &c
 }
 
 func (d *devClient) get() (status, error) {

@@ -83,7 +83,9 @@ func (s *system) clientEnv() []string {
 	return []string{
 		"AWS_ENDPOINT_URL_LAMBDA=" + s.ports.front.url(),
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + s.ports.moto.url(),
+		// The AWS CLI v1 and boto3 read only AWS_DEFAULT_REGION.
 		"AWS_REGION=" + localaws.Region,
+		"AWS_DEFAULT_REGION=" + localaws.Region,
 		"AWS_ACCESS_KEY_ID=dev",
 		"AWS_SECRET_ACCESS_KEY=dev",
 		"AWS_EC2_METADATA_DISABLED=true",
@@ -391,12 +393,20 @@ func newStatusCache(s *system) *statusCache { return &statusCache{s: s} }
 func (c *statusCache) run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	// Faults are often served within a second of being injected: the
+	// test servers' counts are read more often (they are in memory).
+	faults := time.NewTicker(50 * time.Millisecond)
+	defer faults.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			c.s.status(ctx)
+		case now := <-faults.C:
+			for _, v := range c.s.vendors {
+				v.history.faultsPending(now, v.fake.PendingFaults())
+			}
 		}
 	}
 }
