@@ -282,6 +282,8 @@ type checker struct {
 	funcs   map[string][]goFunc // by name, from every _test.go file
 	targets map[string]bool     // the Makefile's
 	ciMake  map[string]bool     // make targets .ci/run runs
+	// testsAll: the Makefile's test target runs go test ./...
+	testsAll bool
 }
 
 type goFunc struct {
@@ -470,13 +472,17 @@ func (c *checker) dirMentions(dir, name string) bool {
 	return false
 }
 
-// checkCI checks that .ci/run runs a make target of block b.
+// checkCI checks that .ci/run runs block b: one of its make targets, or,
+// for a block of go test commands, make test with its go test ./....
 func (c *checker) checkCI(b Block) []string {
 	c.loadMake()
 	for _, t := range makeTargets(b.Text) {
 		if c.ciMake[t] {
 			return nil
 		}
+	}
+	if c.ciMake["test"] && c.testsAll && onlyGoTest(b.Text) {
+		return nil
 	}
 	var ci []string
 	for t := range c.ciMake {
@@ -565,11 +571,66 @@ func (c *checker) loadMake() {
 			}
 		}
 	}
+	c.testsAll = testRecipeRE.Match(makeRecipe(c.root, "test"))
 	if b, err := os.ReadFile(filepath.Join(c.root, ".ci", "run")); err == nil {
 		for _, t := range makeTargets(string(b)) {
 			c.ciMake[t] = true
 		}
 	}
+}
+
+var testRecipeRE = regexp.MustCompile(`(?m)^\t.*\bgo test\b.*\s\./\.\.\.(\s|$)`)
+
+// makeRecipe is the recipe of target in root's Makefile.
+func makeRecipe(root, target string) []byte {
+	b, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		return nil
+	}
+	var out []byte
+	in := false
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		switch {
+		case bytes.HasPrefix(line, []byte("\t")):
+			if in {
+				out = append(append(out, line...), '\n')
+			}
+		case len(bytes.TrimSpace(line)) == 0 || bytes.HasPrefix(line, []byte("#")):
+		default:
+			name, _, ok := bytes.Cut(line, []byte(":"))
+			in = ok && !bytes.Contains(line, []byte(":=")) && containsWord(string(name), target)
+		}
+	}
+	return out
+}
+
+func containsWord(list, w string) bool {
+	for _, f := range strings.Fields(list) {
+		if f == w {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyGoTest reports whether every command of a shell text is a go test of
+// packages in the module.
+func onlyGoTest(text string) bool {
+	n := 0
+	for _, line := range strings.Split(strings.ReplaceAll(text, "\\\n", " "), "\n") {
+		if i := strings.Index(line, "#"); i >= 0 {
+			line = line[:i]
+		}
+		words := strings.Fields(line)
+		if len(words) == 0 {
+			continue
+		}
+		if len(words) < 3 || words[0] != "go" || words[1] != "test" || !strings.HasPrefix(words[2], "./") {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }
 
 // loadFuncs indexes the Test and Example functions of every _test.go file.

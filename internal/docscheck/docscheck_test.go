@@ -139,7 +139,7 @@ func messages(ps []Problem) string {
 func TestCheck(t *testing.T) {
 	const exampleTest = "package x_test\n\nfunc ExampleThing() {\n\tx := 1\n\tfmt.Println(x)\n\n\t// Output:\n\t// 1\n}\n\nfunc TestReadsDoc(t *testing.T) { _ = \"apps.md\" }\n\nfunc TestOther(t *testing.T) {}\n"
 	base := map[string]string{
-		"Makefile":        "dev: tools ## run\n\t@true\ntest lint: ## both\n\t@true\nX := 1\n",
+		"Makefile":        "dev: tools ## run\n\t@true\ntest lint: ## both\n\tgo vet ./...\n\tgo test -race ./...\nX := 1\n",
 		".ci/run":         "#!/bin/sh\nmake test\nmake lint\n",
 		"cmd/dev/main.go": "package main\n",
 		"x/x_test.go":     exampleTest,
@@ -162,6 +162,8 @@ func TestCheck(t *testing.T) {
 		{name: "untagged output is fine", doc: "```\nVENDOR TOKEN\n```\n```json\n{}\n```\n"},
 		{name: "norun needs a reason", doc: "<!-- norun: -->\n```sh\nls\n```\n", want: []string{"norun tag without a reason"}},
 		{name: "ci runs make test", doc: "<!-- run: ci -->\n```sh\nmake test\n```\n"},
+		{name: "ci runs go test ./... through make test", doc: "<!-- run: ci -->\n```sh\ngo test ./cmd/dev -run Sim -v   # the day\n```\n"},
+		{name: "ci does not run go run", doc: "<!-- run: ci -->\n```sh\ngo test ./cmd/dev\ngo run ./cmd/dev\n```\n", want: []string{"names no make target that .ci/run runs"}},
 		{name: "ci does not run make dev", doc: "<!-- run: ci -->\n```sh\nmake dev\n```\n", want: []string{"names no make target that .ci/run runs (it runs make lint, make test)"}},
 		{name: "ci and a test", doc: "<!-- run: ci, x.TestReadsDoc -->\n```sh\nmake dev\nmake test\n```\n", want: []string{"no _test.go file in x reads README.md"}},
 		{name: "unknown make target", doc: "<!-- norun: why -->\n```sh\nmake deploy\n```\n", want: []string{"the Makefile has no target deploy"}},
