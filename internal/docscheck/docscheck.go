@@ -23,8 +23,8 @@
 // A named test must exist in a _test.go file of the module (qualify it as
 // dir.Name, e.g. shared/reader.ExampleNewFromConfig, when the name is not
 // unique). For a go block the snippet must be byte for byte the body of
-// that function, without its // Output: comment, so the snippet compiles
-// with the tests. For any other block the test's package must read the
+// that function, without its // Output: comment, or a run of whole lines
+// of it, so the snippet compiles with the tests. For any other block the test's package must read the
 // Markdown file (one of its _test.go files names it), as cmd/dev's tests
 // read docs/apps.md.
 //
@@ -443,8 +443,8 @@ func (c *checker) checkRunBy(file string, b Block, name string, only bool) []str
 	}
 	f := found[0]
 	if b.Lang == "go" && only {
-		if f.body != b.Text {
-			return []string{fmt.Sprintf("```go block differs from the body of %s.%s (without its // Output:); copy the body here:\n%s", f.dir, fn, f.body)}
+		if !strings.Contains("\n"+f.body+"\n", "\n"+b.Text+"\n") {
+			return []string{fmt.Sprintf("```go block is not the body of %s.%s (without its // Output:), nor a run of whole lines of it; the body is:\n%s", f.dir, fn, f.body)}
 		}
 		return nil
 	}

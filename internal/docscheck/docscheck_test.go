@@ -171,7 +171,9 @@ func TestCheck(t *testing.T) {
 		{name: "unknown test", doc: "<!-- run: TestNope -->\n```python\nx\n```\n", want: []string{"no _test.go file in the module defines func TestNope"}},
 		{name: "ambiguous test", doc: "<!-- run: TestOther -->\n```python\nx\n```\n", want: []string{"qualify it as one of x.TestOther, y.TestOther"}},
 		{name: "go block is the example's body", doc: "<!-- run: ExampleThing -->\n```go\nx := 1\nfmt.Println(x)\n```\n"},
-		{name: "go block drifted", doc: "<!-- run: x.ExampleThing -->\n```go\nx := 2\nfmt.Println(x)\n```\n", want: []string{"differs from the body of x.ExampleThing"}},
+		{name: "go block is lines of the example's body", doc: "<!-- run: ExampleThing -->\n```go\nfmt.Println(x)\n```\n"},
+		{name: "go block drifted", doc: "<!-- run: x.ExampleThing -->\n```go\nx := 2\nfmt.Println(x)\n```\n", want: []string{"is not the body of x.ExampleThing"}},
+		{name: "go block is part of a line", doc: "<!-- run: x.ExampleThing -->\n```go\nPrintln(x)\n```\n", want: []string{"is not the body of x.ExampleThing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
