@@ -9,6 +9,9 @@
 //	REFRESH_SECRET_ID      refresh-token secret (Admitad only)
 //	TOKEN_URL              vendor endpoint (Invoca: VALIDATE_URL); defaults
 //	                       to the vendor's production URL
+//	CONNECTIONS            named connections, comma-separated (see
+//	                       refresh.LoadTargets); SECRET_PREFIX names their
+//	                       secrets
 //
 // plus the AWS SDK's own variables (AWS_REGION, AWS_ENDPOINT_URL_SECRETS_MANAGER...).
 package lambdafn
@@ -36,8 +39,10 @@ import (
 
 // Config is a refresher function's configuration.
 type Config struct {
-	Spec     vendors.Spec
+	Spec vendors.Spec
+	// Target is the default connection's; Targets has every connection.
 	Target   refresh.Target
+	Targets  refresh.Targets
 	Endpoint string
 	// FunctionName is AWS_LAMBDA_FUNCTION_NAME.
 	FunctionName string
@@ -46,25 +51,19 @@ type Config struct {
 // LoadConfig reads the configuration of spec's refresher from getenv.
 // Errors name the variable that is wrong.
 func LoadConfig(spec vendors.Spec, getenv func(string) string) (Config, error) {
+	targets, err := refresh.LoadTargets(spec, getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	def, _ := targets.Lookup(spec.Name, "")
 	c := Config{
-		Spec: spec,
-		Target: refresh.Target{
-			CredentialsSecretID: getenv("CREDENTIALS_SECRET_ID"),
-			TokenSecretID:       getenv("TOKEN_SECRET_ID"),
-			RefreshSecretID:     getenv("REFRESH_SECRET_ID"),
-		},
+		Spec:     spec,
+		Target:   def,
+		Targets:  targets,
 		Endpoint: getenv(spec.URLEnv),
 		// Lambda sets the bare name; an emulator started for an alias
 		// may carry ":<alias>", which is not part of the name.
 		FunctionName: strings.SplitN(getenv("AWS_LAMBDA_FUNCTION_NAME"), ":", 2)[0],
-	}
-	switch {
-	case c.Target.CredentialsSecretID == "":
-		return Config{}, fmt.Errorf("%s: CREDENTIALS_SECRET_ID is not set", spec.Name)
-	case c.Target.TokenSecretID == "":
-		return Config{}, fmt.Errorf("%s: TOKEN_SECRET_ID is not set", spec.Name)
-	case spec.AuthCode && c.Target.RefreshSecretID == "":
-		return Config{}, fmt.Errorf("%s: REFRESH_SECRET_ID is not set", spec.Name)
 	}
 	if c.Endpoint == "" {
 		c.Endpoint = spec.DefaultURL
@@ -128,6 +127,8 @@ func NewHandler(ctx context.Context, spec vendors.Spec, getenv func(string) stri
 			Log:          log,
 			Metrics:      out,
 			Credentials:  &refresh.CredentialsCache{},
+
+			ConnectionMetrics: cfg.Targets.Named(),
 		},
 	}, nil
 }
@@ -163,5 +164,10 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (refresh.Summ
 			return refresh.Summary{}, err
 		}
 	}
-	return r.Run(ctx, h.cfg.Target, ev)
+	// An unknown connection is refused before any Secrets Manager call.
+	target, err := h.cfg.Targets.Lookup(h.cfg.Spec.Name, ev.Connection)
+	if err != nil {
+		return refresh.Summary{}, err
+	}
+	return r.Run(ctx, target, ev)
 }

@@ -75,6 +75,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/token-refresher/token-refresher/shared/token"
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 // Token is a token secret as apps see it: AccessToken, the Authorization
@@ -371,4 +372,12 @@ func capAt(t, limit time.Time) time.Time {
 		return limit
 	}
 	return t
+}
+
+// SecretID names the token secret of a vendor's connection in a deployment
+// with name prefix prefix ("token-refresher" unless the stack sets
+// another): <prefix>/<vendor>/token for the default connection ("" or
+// "default"), <prefix>/<vendor>/<connection>/token for a named one.
+func SecretID(prefix, vendor, connection string) string {
+	return vendors.SecretName(prefix, vendor, connection, vendors.RoleToken)
 }

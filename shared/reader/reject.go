@@ -18,6 +18,7 @@ import (
 // rejectEvent is the refresher's input for a rejected token.
 type rejectEvent struct {
 	RejectedFingerprint string `json:"rejected_fingerprint"`
+	Connection          string `json:"connection,omitempty"`
 }
 
 // summary is the part of the refresher's reply Reject reads.
@@ -94,34 +95,46 @@ func (r *Reader) reject(ctx context.Context, secretID, fp string) (*entry, error
 		return fail("", fmt.Errorf("%w: the token secret names no refresher", ErrNoRefresher))
 	}
 	fn := r.functionName(tok.Refresher)
-	payload, _ := json.Marshal(rejectEvent{RejectedFingerprint: fp})
+	ev := rejectEvent{RejectedFingerprint: fp}
+	if tok.Connection != "" && tok.Connection != vendors.DefaultConnection {
+		ev.Connection = tok.Connection
+	}
+	payload, _ := json.Marshal(ev)
 	// Apps invoke the refresher's reject alias: it takes rejected tokens
 	// and never a forced refresh.
-	out, err := r.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn), Qualifier: aws.String(vendors.RejectAlias), Payload: payload})
-	want := ""
-	var throttled *ltypes.TooManyRequestsException
-	switch {
-	case errors.As(err, &throttled):
-		// Another instance's refresh holds the function's only slot: wait
-		// for its result below.
-	case err != nil:
-		return fail(fn, fmt.Errorf("invoke: %w", err))
-	default:
+	// invoke asks the refresher; it reports whether the function was
+	// throttled, and otherwise the fingerprint it answered with.
+	invoke := func() (want string, throttled bool, _ error) {
+		out, err := r.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn), Qualifier: aws.String(vendors.RejectAlias), Payload: payload})
+		var tm *ltypes.TooManyRequestsException
+		switch {
+		case errors.As(err, &tm):
+			// The function's only slot is taken: by another instance's
+			// refresh of this token, or by a run of another connection.
+			return "", true, nil
+		case err != nil:
+			return "", false, fmt.Errorf("invoke: %w", err)
+		}
 		if rerr := functionError(fn, out); rerr != nil {
-			return fail(fn, rerr)
+			return "", false, rerr
 		}
 		var s summary
 		if err := json.Unmarshal(out.Payload, &s); err != nil {
-			return fail(fn, fmt.Errorf("invoke: reply is not a refresher summary: %v", err))
+			return "", false, fmt.Errorf("invoke: reply is not a refresher summary: %v", err)
 		}
 		if s.Action == "skipped" && s.Reason != "" && s.Fingerprint == fp {
-			return fail(fn, fmt.Errorf("%w: %s", ErrRecentlyRefreshed, s.Reason))
+			return "", false, fmt.Errorf("%w: %s", ErrRecentlyRefreshed, s.Reason)
 		}
-		want = s.Fingerprint
+		return s.Fingerprint, false, nil
+	}
+	want, throttled, err := invoke()
+	if err != nil {
+		return fail(fn, err)
 	}
 	// Read until the secret holds the refresher's token (or any token other
 	// than the rejected one, when the refresher's answer is unknown).
 	wait := 100 * time.Millisecond
+	polls := 0
 	for {
 		tok, err := r.read(ctx, secretID)
 		if err != nil {
@@ -135,6 +148,17 @@ func (r *Reader) reject(ctx context.Context, secretID, fp string) (*entry, error
 			e := r.entryFor(tok, now)
 			r.store(secretID, e)
 			return e, nil
+		}
+		if polls++; throttled && tok.Fingerprint == fp && polls%4 == 0 {
+			// Still the rejected token well after a throttled invoke:
+			// the slot may have been another connection's run. Ask
+			// again.
+			if want, throttled, err = invoke(); err != nil {
+				return fail(fn, err)
+			}
+			if !throttled {
+				continue
+			}
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			return fail(fn, ErrNotRefreshed)

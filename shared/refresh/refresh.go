@@ -42,6 +42,9 @@ func (f VendorFunc) Fetch(ctx context.Context, req *Request) (*Grant, error) { r
 // Target names the secrets of one refresh. They are parameters of a run,
 // not process globals, so one function can serve several accounts.
 type Target struct {
+	// Connection names the vendor account; "" is the default connection
+	// (vendors.DefaultConnection).
+	Connection string
 	// CredentialsSecretID is read, never written.
 	CredentialsSecretID string
 	// TokenSecretID receives the token.
@@ -153,6 +156,9 @@ type Event struct {
 	// with the token of that fingerprint; the vendor is called only if the
 	// stored token still has it.
 	RejectedFingerprint string `json:"rejected_fingerprint"`
+	// Connection names the account to refresh; "" (or "default") is the
+	// vendor's default connection.
+	Connection string `json:"connection,omitempty"`
 }
 
 // ParseEvent reads a run's input: {}, {"force":true},
@@ -180,13 +186,19 @@ func ParseEvent(raw []byte) (Event, error) {
 		if out.RejectedFingerprint == "" {
 			out.RejectedFingerprint = d.RejectedFingerprint
 		}
+		if out.Connection == "" {
+			out.Connection = d.Connection
+		}
 	}
 	return out, nil
 }
 
 // Summary is the result of a run, returned to the invoker.
 type Summary struct {
-	Vendor      string `json:"vendor"`
+	Vendor string `json:"vendor"`
+	// Connection is the account refreshed: "default" for the vendor's
+	// default connection.
+	Connection  string `json:"connection"`
 	Action      string `json:"action"`
 	ExpiresAt   string `json:"expires_at,omitempty"`
 	Fingerprint string `json:"fingerprint,omitempty"`
@@ -232,6 +244,10 @@ type Refresher struct {
 	// Credentials keeps credentials between runs of a warm process; nil
 	// reads them on every run.
 	Credentials *CredentialsCache
+	// ConnectionMetrics adds the dimension set (Vendor, Connection) to
+	// the success, failure and expiry metrics, for deployments with named
+	// connections: each connection then has alarms of its own.
+	ConnectionMetrics bool
 }
 
 // Run performs one refresh of target. The returned error is safe to log and
@@ -240,7 +256,9 @@ func (r *Refresher) Run(ctx context.Context, target Target, ev Event) (Summary, 
 	start := r.now()
 	sc := &Scrubber{}
 	res := outcome{vendor: r.Spec.Name}
+	res.connection = connectionName(target.Connection)
 	sum, err := r.run(ctx, target, ev, sc, &res)
+	sum.Connection = res.connection
 	if err != nil {
 		err = &Error{Vendor: r.Spec.Name, msg: sc.Message(err), cause: err}
 		res.action = "failed"
@@ -251,12 +269,13 @@ func (r *Refresher) Run(ctx context.Context, target Target, ev Event) (Summary, 
 }
 
 type outcome struct {
-	vendor   string
-	action   string
-	current  *token.Token
-	written  *token.Token
-	latency  time.Duration
-	duration time.Duration
+	vendor     string
+	connection string
+	action     string
+	current    *token.Token
+	written    *token.Token
+	latency    time.Duration
+	duration   time.Duration
 }
 
 func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubber, res *outcome) (Summary, error) {
@@ -265,6 +284,9 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		c := *g
 		if c.Trigger == "" {
 			c.Trigger = trigger(ev)
+		}
+		if c.Connection == "" {
+			c.Connection = target.Connection
 		}
 		return r.build(&c, r.now())
 	}
@@ -339,6 +361,9 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 	if g.Trigger == "" {
 		g.Trigger = trigger(ev)
 	}
+	if g.Connection == "" {
+		g.Connection = target.Connection
+	}
 	tok, err := r.Publish(ctx, target.TokenSecretID, g)
 	if err != nil {
 		return Summary{}, err
@@ -363,6 +388,14 @@ func Reserve(ctx context.Context, d time.Duration, share float64) (context.Conte
 		d = limit
 	}
 	return context.WithDeadline(ctx, dl.Add(-d))
+}
+
+// connectionName is the name a target's connection is reported under.
+func connectionName(c string) string {
+	if c == "" {
+		return vendors.DefaultConnection
+	}
+	return c
 }
 
 // trigger names what made a run call the vendor.

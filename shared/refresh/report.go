@@ -32,6 +32,7 @@ func (r *Refresher) report(ctx context.Context, res outcome, err error) {
 	if r.Log != nil {
 		attrs := []slog.Attr{
 			slog.String("vendor", res.vendor),
+			slog.String("connection", res.connection),
 			slog.String("action", res.action),
 			slog.Int64("duration_ms", res.duration.Milliseconds()),
 			// A whole run takes a few milliseconds, which duration_ms
@@ -62,6 +63,9 @@ func (r *Refresher) report(ctx context.Context, res outcome, err error) {
 	}
 	if r.Metrics != nil {
 		m := metrics{vendor: res.vendor}
+		if r.ConnectionMetrics {
+			m.connection = res.connection
+		}
 		if err != nil {
 			m.add(MetricFailure, "Count", 1)
 		} else {
@@ -82,8 +86,11 @@ func (r *Refresher) report(ctx context.Context, res outcome, err error) {
 // metrics builds one CloudWatch Embedded Metric Format document.
 type metrics struct {
 	vendor string
-	defs   []map[string]string
-	values map[string]float64
+	// connection, when set, adds the dimension set (Vendor, Connection)
+	// for every metric but the vendor latency.
+	connection string
+	defs       []map[string]string
+	values     map[string]float64
 }
 
 func (m *metrics) add(name, unit string, v float64) {
@@ -95,16 +102,33 @@ func (m *metrics) add(name, unit string, v float64) {
 }
 
 func (m *metrics) line(now time.Time) ([]byte, error) {
+	directives := []map[string]any{{
+		"Namespace":  MetricsNamespace,
+		"Dimensions": [][]string{{"Vendor"}},
+		"Metrics":    m.defs,
+	}}
+	if m.connection != "" {
+		var per []map[string]string
+		for _, d := range m.defs {
+			if d["Name"] != MetricVendorLatency {
+				per = append(per, d)
+			}
+		}
+		directives = append(directives, map[string]any{
+			"Namespace":  MetricsNamespace,
+			"Dimensions": [][]string{{"Vendor", "Connection"}},
+			"Metrics":    per,
+		})
+	}
 	doc := map[string]any{
 		"_aws": map[string]any{
-			"Timestamp": now.UnixMilli(),
-			"CloudWatchMetrics": []map[string]any{{
-				"Namespace":  MetricsNamespace,
-				"Dimensions": [][]string{{"Vendor"}},
-				"Metrics":    m.defs,
-			}},
+			"Timestamp":         now.UnixMilli(),
+			"CloudWatchMetrics": directives,
 		},
 		"Vendor": m.vendor,
+	}
+	if m.connection != "" {
+		doc["Connection"] = m.connection
 	}
 	for k, v := range m.values {
 		doc[k] = v
