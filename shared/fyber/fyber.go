@@ -8,6 +8,15 @@
 // The token is a JWT with numeric iat/exp that lives one hour. Errors come
 // as {"error": "<code>"}: 400 unsupported_grant_type, invalid_request or
 // invalid_client, and 500 internal_server_error.
+//
+// Contract: Client.Fetch returns the token as a *refresh.Grant, or an error
+// prefixed "fyber: " and the step. A refusal by Fyber is a *vendorhttp.Error
+// (match it with errors.As) carrying the HTTP status, Fyber's error code and
+// whether a retry may help; the retries themselves are vendorhttp's. The
+// package logs nothing. Its errors never carry the request's body or query
+// string; the vendor's own error text is kept, bounded, and refresh
+// scrubs every credential from it before anything is logged or returned. A
+// Client holds no state of its own and is safe for concurrent use.
 package fyber
 
 import (

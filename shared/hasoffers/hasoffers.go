@@ -8,6 +8,15 @@
 // The token is a JWT that lives 24 hours and serves every network the
 // integrator may access. Apps also need the IntegratorId on every call, so
 // it is published next to the token as "integrator_id".
+//
+// Contract: Client.Fetch returns the token as a *refresh.Grant, or an error
+// prefixed "hasoffers: " and the step. A refusal by HasOffers is a *vendorhttp.Error
+// (match it with errors.As) carrying the HTTP status, HasOffers's error code and
+// whether a retry may help; the retries themselves are vendorhttp's. The
+// package logs nothing. Its errors never carry the request's body or query
+// string; the vendor's own error text is kept, bounded, and refresh
+// scrubs every credential from it before anything is logged or returned. A
+// Client holds no state of its own and is safe for concurrent use.
 package hasoffers
 
 import (

@@ -15,6 +15,15 @@
 // other 2xx (an HTML page from a proxy or a login wall, an empty body, an
 // Invoca error object) is refused with what was wrong, and the old token
 // stays published.
+//
+// Contract: Client.Fetch returns the validated token as a *refresh.Grant, or
+// an error prefixed "invoca: " and the step. A refusal by Invoca is a
+// *vendorhttp.Error (errors.As) with the status and whether a retry may
+// help; a reply that is not the report is an error saying what was wrong
+// with it, and in both cases nothing is published. The package logs
+// nothing; its errors never carry the token or the request's query string,
+// and refresh scrubs the token from any vendor text before it is logged. A
+// Client holds no state of its own and is safe for concurrent use.
 package invoca
 
 import (

@@ -14,6 +14,13 @@
 //	                       secrets
 //
 // plus the AWS SDK's own variables (AWS_REGION, AWS_ENDPOINT_URL_SECRETS_MANAGER...).
+//
+// Contract: a configuration error ends the cold start with one message
+// naming the variable that is wrong, before any AWS call. Each invocation
+// writes one JSON log line (NewLogger: slog's JSON handler with Lambda's key
+// names) through refresh, which scrubs every secret from it; nothing else
+// in this package logs. A Handler serves one invocation at a time, as the
+// Lambda runtime calls it.
 package lambdafn
 
 import (

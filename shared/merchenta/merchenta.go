@@ -11,6 +11,15 @@
 //
 // The password travels in the query string, so no URL this package builds
 // ever reaches an error or a log: transport errors are redacted.
+//
+// Contract: Client.Fetch returns the token as a *refresh.Grant, or an error
+// prefixed "merchenta: " and the step. A refusal by Merchenta is a *vendorhttp.Error
+// (match it with errors.As) carrying the HTTP status, Merchenta's error code and
+// whether a retry may help; the retries themselves are vendorhttp's. The
+// package logs nothing. Its errors never carry the request's body or query
+// string (which holds the password); the vendor's own error text is kept, bounded, and refresh
+// scrubs every credential from it before anything is logged or returned. A
+// Client holds no state of its own and is safe for concurrent use.
 package merchenta
 
 import (

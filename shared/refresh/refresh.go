@@ -7,6 +7,17 @@
 // A vendor package implements Vendor and knows only its own protocol; the
 // policy (when to refresh, how expiry is computed, what may be written) is
 // here, once.
+//
+// Contract: Refresher.Run either publishes a token that passed every check,
+// or returns an error and leaves the stored token as it was; it never writes
+// a token that is empty, expired, unparseable or too large. Every error it
+// returns, and the one JSON log line and one metrics line it writes per run,
+// has had every credential value, and every value given to Request.Hide,
+// scrubbed from it (raw and in its URL-, JSON- and HTML-escaped forms,
+// longest first, before any text is cut): no secret and no token is ever
+// logged, only fingerprints. Match causes with errors.Is (ErrForceRefused,
+// ErrSuperseded) or errors.As (*vendorhttp.Error). A Refresher is safe for
+// concurrent use; the stack runs one refresh per vendor at a time.
 package refresh
 
 import (

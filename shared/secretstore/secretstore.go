@@ -5,6 +5,13 @@
 // Writes are idempotent: every PutSecretValue carries a ClientRequestToken
 // derived from the value, so a retried write cannot create a second
 // version. Errors name the secret and the step, never the value.
+//
+// Contract: every Secrets Manager call is bounded by a per-call timeout
+// (DefaultCallTimeout, the SDK's retries included; ErrCallTimeout when it
+// passes). Match causes with errors.Is: ErrNotFound (no such secret or no
+// current value), ErrChanged (a compare-and-swap found another version
+// current; errors.As gives *ChangedError), ErrCallTimeout. The package logs
+// nothing. A Store is safe for concurrent use.
 package secretstore
 
 import (

@@ -3,6 +3,11 @@
 // fields are only ever added, never renamed or removed.
 //
 // A token secret never holds a client secret, a password or a refresh token.
+//
+// Contract: Parse and Validate return errors that match ErrMalformed and
+// name the field that is wrong, never its value; Fingerprint is the only
+// form of a token meant for logs. The package logs nothing and keeps no
+// state: every function is safe for concurrent use.
 package token
 
 import (

@@ -6,6 +6,13 @@
 // query string, where some vendors (Merchenta) put passwords.
 //
 // A Client is safe for concurrent use.
+//
+// Contract: a failed call is an *Error (errors.As) with the status, the
+// vendor's error code and description, and Retryable; a retry is made only
+// when Retryable is true and the deadline leaves room for it. An Error never
+// carries a request URL's query string, a request body or a header; the
+// vendor's own text is kept, and refresh scrubs credentials from it before it
+// is shown. The package logs nothing.
 package vendorhttp
 
 import (

@@ -5,6 +5,11 @@
 //
 // The package has no dependencies beyond the standard library so that the
 // infrastructure code can import it cheaply.
+//
+// Contract: the table is fixed at compile time and read-only: All returns a
+// copy, and every function is safe for concurrent use. Lookup's error names
+// the unknown vendor; MustLookup panics with it. Nothing here touches the
+// network, the environment or a secret, and nothing logs.
 package vendors
 
 import (

@@ -3,6 +3,10 @@
 // fields, oversized replies, 429 with Retry-After, 5xx then success,
 // timeouts, dropped connections), run against the vendor's fake from
 // package vendortest. Vendor packages add their documented errors on top.
+//
+// Contract: the suite talks only to loopback test servers, runs each case
+// in its own t.Run, and fails a case whose error contains a sandbox
+// credential or a token the server issued (NoSecrets).
 package refreshtest
 
 import (
