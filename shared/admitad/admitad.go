@@ -25,8 +25,13 @@
 // {"error", "error_description"}; invalid_grant and invalid_client mean a
 // person must reconnect (see ErrReconnect).
 //
-// Nothing in this package logs, and no error it returns contains a client
-// secret, a code, an access token or a refresh token.
+// Contract: the only thing in this package that logs is Callback, one JSON
+// line per request saying what happened; no log line, page or error
+// contains a client secret, a code, a state, an access token or a refresh
+// token. Match causes with errors.Is: ErrReconnect (a person must connect
+// again), ErrNotConnected (never connected), ErrLink and ErrState (a
+// connect link or state that does not verify). Client and Callback are safe
+// for concurrent use.
 package admitad
 
 import (
