@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -146,13 +147,14 @@ func (c *cli) status(ctx context.Context, args []string, asJSON bool) error {
 		}
 		targets = append(targets, t)
 	}
+	if err := c.init(ctx); err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
 	if len(targets) == 0 {
 		for _, s := range vendors.All() {
 			targets = append(targets, target{spec: s})
+			targets = append(targets, c.namedConnections(ctx, s)...)
 		}
-	}
-	if err := c.init(ctx); err != nil {
-		return fmt.Errorf("status: %w", err)
 	}
 	now := c.now()
 	rep := statusReport{Prefix: c.prefix, Region: c.aws.region, Checked: now.UTC().Format(time.RFC3339)}
@@ -288,4 +290,45 @@ func notConnectedHint(t target) string {
 		return "no token yet: connect it with `tokenctl connect " + t.spec.Name + "` and open the link"
 	}
 	return "no token yet: set the credentials (`tokenctl set-credentials " + t.String() + "`), then `tokenctl refresh " + t.String() + "`"
+}
+
+// namedConnections finds a vendor's named connections in the deployment:
+// token secrets under <prefix>/<vendor>/ that the stack tagged with role
+// "token" and a connection other than the default. Without permission to
+// list secrets it finds none (name them as arguments instead).
+func (c *cli) namedConnections(ctx context.Context, spec vendors.Spec) []target {
+	var out []target
+	in := &secretsmanager.ListSecretsInput{Filters: []types.Filter{
+		{Key: types.FilterNameStringTypeName, Values: []string{c.prefix + "/" + spec.Name + "/"}},
+		{Key: types.FilterNameStringTypeTagKey, Values: []string{vendors.TagConnection}},
+	}}
+	seen := map[string]bool{}
+	for range 100 {
+		page, err := c.aws.secrets.ListSecrets(ctx, in)
+		if err != nil {
+			return out
+		}
+		for _, e := range page.SecretList {
+			tags := map[string]string{}
+			for _, tg := range e.Tags {
+				tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+			}
+			conn := tags[vendors.TagConnection]
+			if tags[vendors.TagRole] != vendors.RoleToken || tags[vendors.TagVendor] != spec.Name ||
+				conn == vendors.DefaultConnection || vendors.CheckConnection(conn) != nil || seen[conn] {
+				continue
+			}
+			if aws.ToString(e.Name) != vendors.SecretName(c.prefix, spec.Name, conn, vendors.RoleToken) {
+				continue
+			}
+			seen[conn] = true
+			out = append(out, target{spec: spec, connection: conn})
+		}
+		if page.NextToken == nil {
+			break
+		}
+		in.NextToken = page.NextToken
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].connection < out[j].connection })
+	return out
 }

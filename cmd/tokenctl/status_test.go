@@ -177,3 +177,38 @@ func TestAccessDeniedPointsAtPrefix(t *testing.T) {
 		t.Errorf("set-credentials: exit %d, stderr %q", code, errOut.String())
 	}
 }
+
+// TestStatusListsConnections: without arguments, status shows every
+// vendor's default connection and the named connections the stack tagged.
+func TestStatusListsConnections(t *testing.T) {
+	sm, prefix := localStack(t, "")
+	for _, conn := range []string{"globex", "acme"} {
+		createTagged(t, sm, prefix+"/merchenta/"+conn+"/token", tokenJSON(t, "merchenta", "tok-"+conn, t0.Add(-time.Minute), time.Hour), vendors.SecretTags("merchenta", conn, vendors.RoleToken))
+	}
+	// Not listed: a credentials secret, another vendor's tags, a name that
+	// is not the stack's.
+	createTagged(t, sm, prefix+"/merchenta/initech/credentials", "{}", vendors.SecretTags("merchenta", "initech", vendors.RoleCredentials))
+	createTagged(t, sm, prefix+"/merchenta/hooli/token", "{}", vendors.SecretTags("fyber", "hooli", vendors.RoleToken))
+	createTagged(t, sm, prefix+"/merchenta/elsewhere", "{}", vendors.SecretTags("merchenta", "elsewhere", vendors.RoleToken))
+
+	r := runCLI(t, "", nil, t0, "--prefix", prefix, "status", "--json")
+	var rep struct {
+		Vendors []struct {
+			Vendor     string `json:"vendor"`
+			Connection string `json:"connection"`
+			State      string `json:"state"`
+		} `json:"vendors"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("status --json: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	var got []string
+	for _, v := range rep.Vendors {
+		got = append(got, v.Vendor+"/"+v.Connection+"="+v.State)
+	}
+	want := []string{"hasoffers/default=secret missing", "invoca/default=secret missing", "fyber/default=secret missing",
+		"merchenta/default=secret missing", "merchenta/acme=ok", "merchenta/globex=ok", "admitad/default=secret missing"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("status lists\n  %v\nwant\n  %v", got, want)
+	}
+}
