@@ -168,6 +168,8 @@ func TestCheck(t *testing.T) {
 		{name: "ci and a test", doc: "<!-- run: ci, x.TestReadsDoc -->\n```sh\nmake dev\nmake test\n```\n", want: []string{"no _test.go file in x reads README.md"}},
 		{name: "unknown make target", doc: "<!-- norun: why -->\n```sh\nmake deploy\n```\n", want: []string{"the Makefile has no target deploy"}},
 		{name: "missing package path", doc: "<!-- norun: why -->\n```sh\ngo run ./cmd/nope -h\ngo test ./cmd/dev/...\n```\n", want: []string{"./cmd/nope does not exist"}},
+		{name: "commands in code spans", doc: "Run `make dev`, `make test/lint`, `go run ./cmd/dev -h`, `make dev | head`.\n"},
+		{name: "wrong commands in code spans", doc: "Run `make deploy` or `go test ./cmd/nope`, and `make dev/deploy`.\n", want: []string{"no target deploy", "./cmd/nope does not exist", "no target dev/deploy"}},
 		{name: "unknown test", doc: "<!-- run: TestNope -->\n```python\nx\n```\n", want: []string{"no _test.go file in the module defines func TestNope"}},
 		{name: "ambiguous test", doc: "<!-- run: TestOther -->\n```python\nx\n```\n", want: []string{"qualify it as one of x.TestOther, y.TestOther"}},
 		{name: "go block is the example's body", doc: "<!-- run: ExampleThing -->\n```go\nx := 1\nfmt.Println(x)\n```\n"},
