@@ -366,19 +366,21 @@ func TestRefresh(t *testing.T) {
 	if r.code != exitFail || !strings.Contains(r.stderr, `replied for vendor "fyber", not merchenta`) || r.stdout != "" {
 		t.Errorf("refresh merchenta on fyber's function: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
-	// A named connection is refused by a refresher that names none in its
-	// reply (it ran for the default connection).
+	// A connection the function does not serve is refused by it.
 	r = runCLI(t, "", nil, time.Now(), "--prefix", prefix, "refresh", "fyber/acme", "--function", "function")
-	if r.code != exitFail || !strings.Contains(r.stderr, "the reply names no connection") {
+	if r.code != exitFail || !strings.Contains(r.stderr, `unknown connection "acme"`) {
 		t.Errorf("refresh fyber/acme: exit %d, stderr %q", r.code, r.stderr)
 	}
 
-	// A failing refresher: its credentials lack a field.
+	// A failing refresher: its credentials lack a field. The warm function
+	// keeps the credentials it read; the vendor's refusal makes it read
+	// them again and name what is wrong.
 	if _, err := sm.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
 		SecretId: aws.String(credsID), SecretString: aws.String(`{"client_id":"only-an-id"}`),
 	}); err != nil {
 		t.Fatal(err)
 	}
+	vendor.Inject(vendortest.Fault{Status: 400, Body: `{"error":"invalid_client"}`})
 	r = runCLI(t, "", nil, time.Now(), "--prefix", prefix, "refresh", "fyber", "--function", "function")
 	if r.code != exitFail || !strings.Contains(r.stderr, "function function") || !strings.Contains(r.stderr, "client_secret") {
 		t.Errorf("failing refresher: exit %d, stderr %q; want 1 and an error naming the function and the missing field", r.code, r.stderr)

@@ -350,7 +350,10 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		// refused them: an operator may have rotated them. Read them
 		// again and, if they changed, try once more.
 		fresh, _, rerr := r.credentials(ctx, target.CredentialsSecretID, true)
-		if rerr == nil && !sameCredentials(fresh, creds) {
+		if rerr != nil {
+			// What the secret holds now is what needs fixing.
+			err = rerr
+		} else if !sameCredentials(fresh, creds) {
 			for _, v := range fresh {
 				sc.Add(v)
 			}
