@@ -21,6 +21,7 @@ import (
 	"github.com/token-refresher/token-refresher/shared/lambdafn"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
+	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendorhttp"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
@@ -28,18 +29,27 @@ import (
 // CallbackConfig is the callback function's configuration, read from its
 // environment (a public contract set by the stack):
 //
-//	CREDENTIALS_SECRET_ID   Admitad credentials (client_id, client_secret, scope,
-//	                        optional expected_username); read only
-//	TOKEN_SECRET_ID         token secret apps read; written
-//	REFRESH_SECRET_ID       refresh-token secret (Connection); read and written
-//	SIGNING_KEY_SECRET_ID   HMAC key of links and states; read only
+//	CREDENTIALS_SECRET_ID   the default connection's Admitad credentials (client_id,
+//	                        client_secret, scope, optional expected_username); read only
+//	TOKEN_SECRET_ID         the default connection's token secret apps read; written
+//	REFRESH_SECRET_ID       the default connection's refresh-token secret
+//	                        (Connection); read and written
+//	CONNECTIONS             optional; the named connections it may connect, as the
+//	                        refresher's (refresh.LoadTargets): "eu,us", each with
+//	                        its own <prefix>/admitad/<connection>/{credentials,
+//	                        token,refresh-token}
+//	SECRET_PREFIX           the prefix of those names (refresh.LoadTargets)
+//	SIGNING_KEY_SECRET_ID   HMAC key of links and states, shared by all
+//	                        connections; read only
 //	TOKEN_URL               token endpoint (default https://api.admitad.com/token/)
 //	AUTHORIZE_URL           authorize dialogue (default DefaultAuthorizeURL)
 //	CALLBACK_URL            optional redirect_uri; else derived from the request's
 //	                        domain and stage: https://<domain>[/<stage>]/admitad/callback
 //	REFRESHER_FUNCTION_NAME optional; published as the token's "refresher"
 type CallbackConfig struct {
-	Target                refresh.Target
+	// Targets are the connections served: a link or state naming any
+	// other is refused before any call.
+	Targets               refresh.Targets
 	SigningKeySecretID    string
 	TokenURL              string
 	AuthorizeURL          string
@@ -50,27 +60,20 @@ type CallbackConfig struct {
 // LoadCallbackConfig reads the configuration from getenv. Errors name the
 // variable that is wrong.
 func LoadCallbackConfig(getenv func(string) string) (CallbackConfig, error) {
+	targets, err := refresh.LoadTargets(vendors.MustLookup(Name), getenv)
+	if err != nil {
+		return CallbackConfig{}, fmt.Errorf("admitad-callback: %w", err)
+	}
 	c := CallbackConfig{
-		Target: refresh.Target{
-			CredentialsSecretID: getenv("CREDENTIALS_SECRET_ID"),
-			TokenSecretID:       getenv("TOKEN_SECRET_ID"),
-			RefreshSecretID:     getenv("REFRESH_SECRET_ID"),
-		},
+		Targets:               targets,
 		SigningKeySecretID:    getenv("SIGNING_KEY_SECRET_ID"),
 		TokenURL:              getenv("TOKEN_URL"),
 		AuthorizeURL:          getenv("AUTHORIZE_URL"),
 		CallbackURL:           getenv("CALLBACK_URL"),
 		RefresherFunctionName: getenv("REFRESHER_FUNCTION_NAME"),
 	}
-	for _, v := range []struct{ name, value string }{
-		{"CREDENTIALS_SECRET_ID", c.Target.CredentialsSecretID},
-		{"TOKEN_SECRET_ID", c.Target.TokenSecretID},
-		{"REFRESH_SECRET_ID", c.Target.RefreshSecretID},
-		{"SIGNING_KEY_SECRET_ID", c.SigningKeySecretID},
-	} {
-		if v.value == "" {
-			return CallbackConfig{}, fmt.Errorf("admitad-callback: %s is not set", v.name)
-		}
+	if c.SigningKeySecretID == "" {
+		return CallbackConfig{}, errors.New("admitad-callback: SIGNING_KEY_SECRET_ID is not set")
 	}
 	if c.TokenURL == "" {
 		c.TokenURL = vendors.MustLookup(Name).DefaultURL
@@ -94,11 +97,18 @@ func LoadCallbackConfig(getenv func(string) string) (CallbackConfig, error) {
 // Callback serves the two routes of the callback function behind an API
 // Gateway HTTP API (payload format 2.0):
 //
-//	GET /admitad/authorize?exp=...&sig=...   a link minted by MintLink: sets the
-//	    connect cookie and redirects (302) to Admitad's authorize dialogue
+//	GET /admitad/authorize?[connection=...&]exp=...&sig=...   a link minted by
+//	    MintConnectionLink: sets the connection's connect cookie and redirects
+//	    (302) to Admitad's authorize dialogue with a state naming the connection
 //	GET /admitad/callback?code=...&state=... Admitad's redirect: checks the state
-//	    and cookie, exchanges the code, saves the refresh token, publishes the
-//	    access token, clears the cookie
+//	    and the cookie of the connection it names, exchanges the code, saves the
+//	    refresh token to that connection's refresh-token secret, publishes the
+//	    access token to its token secret, clears the cookie
+//
+// The connection comes only from the signed link, then the signed state
+// bound to the cookie: a flow started for one connection can read and
+// write that connection's secrets and no other's. A link or state naming a
+// connection the function does not serve is refused before any call.
 //
 // Every answer is a small HTML page (everything escaped) or a redirect;
 // none ever shows a token, a code or the client secret. Handle never
@@ -179,9 +189,20 @@ func NewCallbackWith(cfg CallbackConfig, store *secretstore.Store, log *slog.Log
 	}
 }
 
-// CookieName is the connect cookie that binds a state to the browser that
-// started the flow.
+// CookieName is the connect cookie that binds a state of the default
+// connection to the browser that started the flow.
 const CookieName = "admitad_connect"
+
+// ConnectionCookieName is the connect cookie of connection's flows:
+// CookieName for the default connection, CookieName + "_" + connection
+// for a named one, so flows of different connections in one browser do not
+// replace each other's cookie.
+func ConnectionCookieName(connection string) string {
+	if c := named(connection); c != "" {
+		return CookieName + "_" + c
+	}
+	return CookieName
+}
 
 // Route paths, after the stage prefix.
 const (
@@ -232,6 +253,10 @@ type request struct {
 	secrets       refresh.Scrubber
 	attrs         []slog.Attr
 	cookies       []string
+	// conn is the connection the request is for, once known; target its
+	// secrets.
+	conn   string
+	target refresh.Target
 }
 
 func (r *request) method() string {
@@ -283,10 +308,10 @@ func query(req events.APIGatewayV2HTTPRequest) url.Values {
 	return q
 }
 
-// connectCookies returns every value of the connect cookie the browser
-// sent (payload 2.0 puts cookies in "cookies"; a "cookie" header is read
-// too).
-func connectCookies(req events.APIGatewayV2HTTPRequest) []string {
+// connectCookies returns every value of the connect cookie name the
+// browser sent (payload 2.0 puts cookies in "cookies"; a "cookie" header is
+// read too).
+func connectCookies(req events.APIGatewayV2HTTPRequest, name string) []string {
 	var lines []string
 	lines = append(lines, req.Cookies...)
 	for k, v := range req.Headers {
@@ -301,7 +326,7 @@ func connectCookies(req events.APIGatewayV2HTTPRequest) []string {
 			continue
 		}
 		for _, c := range cs {
-			if c.Name == CookieName && c.Value != "" {
+			if c.Name == name && c.Value != "" {
 				out = append(out, c.Value)
 			}
 		}
@@ -313,7 +338,7 @@ func (r *request) cookiePath() string { return r.prefix + cookieScope }
 
 func (r *request) setCookie(value string, maxAge time.Duration) string {
 	c := &http.Cookie{
-		Name:     CookieName,
+		Name:     ConnectionCookieName(r.conn),
 		Value:    value,
 		Path:     r.cookiePath(),
 		MaxAge:   int(maxAge / time.Second),
@@ -326,7 +351,7 @@ func (r *request) setCookie(value string, maxAge time.Duration) string {
 
 func (r *request) clearCookie() string {
 	c := &http.Cookie{
-		Name:     CookieName,
+		Name:     ConnectionCookieName(r.conn),
 		Value:    "",
 		Path:     r.cookiePath(),
 		MaxAge:   -1,
@@ -356,8 +381,8 @@ func (h *Callback) redirectURI(r *request) string {
 	return scheme + "://" + host + r.prefix + CallbackPath
 }
 
-func (h *Callback) credentials(ctx context.Context) (refresh.Credentials, error) {
-	id := h.Config.Target.CredentialsSecretID
+func (h *Callback) credentials(ctx context.Context, r *request) (refresh.Credentials, error) {
+	id := r.target.CredentialsSecretID
 	v, err := h.Store.Get(ctx, id)
 	if errors.Is(err, secretstore.ErrNotFound) {
 		return nil, fmt.Errorf("admitad: credentials secret %s does not exist or has no value", id)
@@ -372,19 +397,63 @@ func (h *Callback) credentials(ctx context.Context) (refresh.Credentials, error)
 	return creds, nil
 }
 
+// serve finds the target of connection name, the one a link or state
+// names (not yet verified), before anything is read. An unknown or invalid
+// name is refused with a page that names it but not the connections
+// served (the log line lists them).
+func (h *Callback) serve(r *request, name string) error {
+	r.conn = name
+	r.attrs = append(r.attrs, slog.String("connection", name))
+	tg, err := h.Config.Targets.Lookup(Name, name)
+	if err != nil {
+		return err
+	}
+	r.target = tg
+	return nil
+}
+
+// unserved is the page line for a connection serve refused.
+func unserved(what, name string) string {
+	if vendors.CheckConnection(name) != nil {
+		return fmt.Sprintf("The %s names a connection, %q, that is not a valid connection name.", what, name)
+	}
+	return fmt.Sprintf("The %s is for the Admitad connection %q, which this deployment does not serve.", what, name)
+}
+
+// newLinkHint says how to get a new link for the request's connection.
+func (r *request) newLinkHint() string {
+	if named(r.conn) == "" {
+		return "Ask an operator for a new link: `make connect-admitad` or `tokenctl connect admitad`."
+	}
+	return "Ask an operator for a new link: `tokenctl connect admitad/" + r.conn + "`."
+}
+
 func (h *Callback) authorize(ctx context.Context, r *request) events.APIGatewayV2HTTPResponse {
 	now := h.now()
-	key, err, readErr := h.verifyWithKey(ctx, func(key []byte) error { return VerifyLink(key, r.query, now) })
+	if err := h.serve(r, LinkConnection(r.query)); err != nil {
+		return r.page(http.StatusForbidden, "refused", err, page{
+			Title: "This connect link does not work",
+			Lines: []string{unserved("link", r.conn), "Nothing was read or stored. Ask an operator for a link of a connection this deployment serves."},
+		})
+	}
+	key, err, readErr := h.verifyWithKey(ctx, func(key []byte) error {
+		conn, err := VerifyConnectionLink(key, r.query, now)
+		if err == nil && conn != r.conn {
+			// Cannot happen: both come from the same query.
+			err = fmt.Errorf("%w: the link is for connection %q, not %q", ErrLink, conn, r.conn)
+		}
+		return err
+	})
 	if readErr != nil {
 		return r.failure(http.StatusInternalServerError, "failed", readErr, "The signing key could not be read.")
 	}
 	if err != nil {
 		return r.page(http.StatusForbidden, "refused", err, page{
 			Title: "This connect link does not work",
-			Lines: []string{sentence(err), "Ask an operator for a new link: `make connect-admitad` or `tokenctl connect admitad`."},
+			Lines: []string{sentence(err), r.newLinkHint()},
 		})
 	}
-	creds, err := h.credentials(ctx)
+	creds, err := h.credentials(ctx, r)
 	if err != nil {
 		return r.failure(http.StatusInternalServerError, "failed", err, "The Admitad credentials are not usable.")
 	}
@@ -394,7 +463,7 @@ func (h *Callback) authorize(ctx context.Context, r *request) events.APIGatewayV
 		return r.failure(http.StatusInternalServerError, "failed", err, "")
 	}
 	ttl := h.stateTTL()
-	state, err := NewState(key, cookie, now, ttl)
+	state, err := NewConnectionState(key, cookie, r.conn, now, ttl)
 	if err != nil {
 		return r.failure(http.StatusInternalServerError, "failed", err, "")
 	}
@@ -420,10 +489,26 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 	now := h.now()
 	code := r.query.Get("code")
 	r.hide(code)
-	r.cookies = connectCookies(r.ev)
+	stateParam := r.query.Get("state")
+	name := StateConnection(stateParam)
+	if name == "" {
+		// Missing or malformed: VerifyState says which.
+		name = vendors.DefaultConnection
+	}
+	if err := h.serve(r, name); err != nil {
+		return r.page(http.StatusBadRequest, "refused", err, page{
+			Title: "This sign-in cannot be completed",
+			Lines: []string{unserved("sign-in", r.conn), "Nothing was read or stored."},
+		})
+	}
+	r.cookies = connectCookies(r.ev, ConnectionCookieName(name))
 	var st State
 	_, err, readErr := h.verifyWithKey(ctx, func(key []byte) (err error) {
-		st, err = VerifyState(key, r.query.Get("state"), r.cookies, now)
+		st, err = VerifyState(key, stateParam, r.cookies, now)
+		if err == nil && st.Connection != r.conn {
+			// Cannot happen: both come from the same state.
+			err = fmt.Errorf("%w: the state is for connection %q, not %q", ErrState, st.Connection, r.conn)
+		}
 		return err
 	})
 	if readErr != nil {
@@ -432,7 +517,7 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 	if err != nil {
 		return r.page(http.StatusBadRequest, "refused", err, page{
 			Title: "This sign-in cannot be completed",
-			Lines: []string{sentence(err), "Nothing was stored. Start again with a new link from an operator."},
+			Lines: []string{sentence(err), "Nothing was stored. Start again with a new link from an operator.", r.newLinkHint()},
 		})
 	}
 	// The state was good: from here on every answer ends the flow and
@@ -440,7 +525,7 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 	if e := r.query.Get("error"); e != "" {
 		// Admitad's text is shown, so the client secret must be known to
 		// the scrubber first. Without it, only a documented code is shown.
-		creds, cerr := h.credentials(ctx)
+		creds, cerr := h.credentials(ctx, r)
 		if cerr == nil {
 			r.hide(creds.Get("client_secret"))
 		}
@@ -472,7 +557,7 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 			Lines: []string{"Admitad's redirect carried neither a code nor an error. Nothing was stored."},
 		}))
 	}
-	id := h.Config.Target.RefreshSecretID
+	id := r.target.RefreshSecretID
 	conn, _, err := ReadConnection(ctx, h.Store, id)
 	switch {
 	case errors.Is(err, ErrNotConnected):
@@ -486,10 +571,10 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 	case !st.IssuedAt.After(conn.ConnectedAt):
 		return r.clearing(r.page(http.StatusBadRequest, "replay", errors.New("admitad: callback: state older than the current connection"), page{
 			Title: "A newer connection exists",
-			Lines: []string{"Admitad was connected again after this sign-in started, so it cannot replace that connection. Nothing was changed. Start again with a new link if needed."},
+			Lines: []string{fmt.Sprintf("Admitad connection %q was connected again after this sign-in started, so it cannot replace that connection. Nothing was changed. Start again with a new link if needed.", r.conn)},
 		}))
 	}
-	creds, err := h.credentials(ctx)
+	creds, err := h.credentials(ctx, r)
 	if err != nil {
 		return r.clearing(r.failure(http.StatusInternalServerError, "failed", err, "The Admitad credentials are not usable."))
 	}
@@ -516,7 +601,7 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 		return r.clearing(r.page(http.StatusForbidden, "wrong_account", fmt.Errorf("admitad: callback: Admitad account %q is not the expected %q", res.Username, want), page{
 			Title: "Wrong Admitad account",
 			Lines: []string{
-				fmt.Sprintf("You signed in to Admitad as %q, but this service is set up for %q. Nothing was stored.", res.Username, want),
+				fmt.Sprintf("You signed in to Admitad as %q, but connection %q is set up for %q. Nothing was stored.", res.Username, r.conn, want),
 				fmt.Sprintf("Sign out of Admitad, sign in as %q, and start again with a new link.", want),
 			},
 		}))
@@ -535,16 +620,18 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 		return r.clearing(r.failure(http.StatusInternalServerError, "failed", err,
 			"Admitad granted access, but the refresh token could not be saved, so the connection is not usable. Nothing was published. Start again with a new link."))
 	}
-	facts := []fact{{"Admitad user", res.Username}, {"Scope", res.Scope}}
+	facts := []fact{{"Connection", r.conn}, {"Admitad user", res.Username}, {"Scope", res.Scope}}
 	pub := *h.Publisher
 	pub.Now = h.now
-	tok, err := pub.Publish(ctx, h.Config.Target.TokenSecretID, res.Grant())
+	g := res.Grant()
+	g.Connection, g.Trigger = r.conn, token.TriggerConnect
+	tok, err := pub.Publish(ctx, r.target.TokenSecretID, g)
 	if err != nil {
 		return r.clearing(r.page(http.StatusInternalServerError, "partial", err, page{
 			Title: "Admitad connected; access token not yet published",
 			Lines: []string{
 				"The connection is saved: the scheduled refresher keeps it alive.",
-				"The access token could not be written to the token secret; the refresher publishes one on its next run (or invoke it with {\"force\": true}).",
+				"The access token could not be written to the token secret; the refresher publishes one on its next run (or invoke it with "+forceEvent(r.conn)+").",
 				sentence(errors.New(r.message(err))),
 			},
 			Facts: facts,
@@ -554,9 +641,17 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 	facts = append(facts, fact{"Access token expires", tok.ExpiresAt.UTC().Format("2006-01-02 15:04 MST")})
 	return r.clearing(r.page(http.StatusOK, "connected", nil, page{
 		Title: "Admitad connected",
-		Lines: []string{"The connection is saved and the access token is published. You can close this page."},
+		Lines: []string{fmt.Sprintf("Admitad connection %q is saved and its access token is published. You can close this page.", r.conn)},
 		Facts: facts,
 	}))
+}
+
+// forceEvent is the refresher event that forces a refresh of connection.
+func forceEvent(connection string) string {
+	if c := named(connection); c != "" {
+		return `{"force": true, "connection": "` + c + `"}`
+	}
+	return `{"force": true}`
 }
 
 // clearing adds the cookie-clearing header to resp.

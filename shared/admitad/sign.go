@@ -18,13 +18,16 @@ import (
 	"time"
 
 	"github.com/token-refresher/token-refresher/shared/secretstore"
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 // Signing: every connect link and every OAuth state is signed with
 // HMAC-SHA256 under the key in the signing-key secret
 // (SIGNING_KEY_SECRET_ID), which infra generates and only operators and the
 // callback function can read. Links and states use distinct message
-// prefixes, so one can never stand for the other.
+// prefixes, so one can never stand for the other. Both name the connection
+// the flow connects inside what is signed, so a link or state minted for
+// one connection can never be made to stand for another.
 
 // Limits of links and states.
 const (
@@ -45,8 +48,9 @@ const (
 
 // Query parameters of a connect link.
 const (
-	linkExpiry    = "exp"
-	linkSignature = "sig"
+	linkExpiry     = "exp"
+	linkSignature  = "sig"
+	linkConnection = "connection"
 )
 
 // ErrLink is wrapped by every refusal of a connect link.
@@ -65,25 +69,71 @@ func mac(key []byte, purpose string, parts ...string) []byte {
 	return m.Sum(nil)
 }
 
+// named is connection as links and states carry it: "" for the default
+// connection ("" or vendors.DefaultConnection), else the name.
+func named(connection string) string {
+	if connection == vendors.DefaultConnection {
+		return ""
+	}
+	return connection
+}
+
+// connectionOf is the name a verified link or state stands for.
+func connectionOf(n string) string {
+	if n == "" {
+		return vendors.DefaultConnection
+	}
+	return n
+}
+
+// linkParts are the signed parts of a link: its expiry, then its
+// connection unless it is the default one. A link of the default
+// connection is signed exactly as links were before connections existed,
+// so those keep working; no value of one link's parts is another's.
+func linkParts(exp, connection string) []string {
+	if connection == "" {
+		return []string{exp}
+	}
+	return []string{exp, connection}
+}
+
 // MintLink returns connectURL (the callback function's /admitad/authorize
-// URL) with an expiry ttl from now and its signature. A ttl of zero or less
-// means DefaultLinkTTL; one above MaxLinkTTL is cut to MaxLinkTTL, since a
-// longer link would be refused. Anyone holding the link can start a connect
-// until it expires, so hand it to the person who connects and no one else.
+// URL) with an expiry ttl from now and its signature, for the default
+// connection. It is MintConnectionLink with connection "".
 func MintLink(key []byte, connectURL string, ttl time.Duration, now time.Time) string {
+	return MintConnectionLink(key, connectURL, "", ttl, now)
+}
+
+// MintConnectionLink returns connectURL (the callback function's
+// /admitad/authorize URL) with the connection it connects (the
+// "connection" parameter, absent for the default connection: "" or
+// vendors.DefaultConnection), an expiry ttl from now and the signature of
+// both, so that neither can be changed without the key. A ttl of zero or
+// less means DefaultLinkTTL; one above MaxLinkTTL is cut to MaxLinkTTL,
+// since a longer link would be refused. Anyone holding the link can start
+// a connect of that connection until it expires, so hand it to the person
+// who connects and no one else. connection must be a valid name
+// (vendors.CheckConnection); the callback refuses the link otherwise.
+func MintConnectionLink(key []byte, connectURL, connection string, ttl time.Duration, now time.Time) string {
 	if ttl <= 0 {
 		ttl = DefaultLinkTTL
 	}
 	if ttl > MaxLinkTTL {
 		ttl = MaxLinkTTL
 	}
+	conn := named(connection)
 	exp := strconv.FormatInt(now.Add(ttl).Unix(), 10)
-	sig := hex.EncodeToString(mac(key, "admitad-connect-link", exp))
-	q := url.Values{linkExpiry: {exp}, linkSignature: {sig}}.Encode()
+	sig := hex.EncodeToString(mac(key, "admitad-connect-link", linkParts(exp, conn)...))
+	v := url.Values{linkExpiry: {exp}, linkSignature: {sig}}
+	if conn != "" {
+		v.Set(linkConnection, conn)
+	}
+	q := v.Encode()
 	if u, err := url.Parse(connectURL); err == nil {
 		rest := u.Query()
 		rest.Del(linkExpiry)
 		rest.Del(linkSignature)
+		rest.Del(linkConnection)
 		if enc := rest.Encode(); enc != "" {
 			q = enc + "&" + q
 		}
@@ -93,29 +143,55 @@ func MintLink(key []byte, connectURL string, ttl time.Duration, now time.Time) s
 	return connectURL + "?" + q
 }
 
-// VerifyLink checks the expiry and signature of a connect link's query.
-// Its errors wrap ErrLink and say what is wrong.
+// LinkConnection is the connection a link's query names, not yet
+// verified: vendors.DefaultConnection when it names none.
+func LinkConnection(q url.Values) string { return connectionOf(q.Get(linkConnection)) }
+
+// VerifyLink checks the expiry and signature of a connect link's query,
+// whichever connection it names. Its errors wrap ErrLink and say what is
+// wrong.
 func VerifyLink(key []byte, q url.Values, now time.Time) error {
+	_, err := VerifyConnectionLink(key, q, now)
+	return err
+}
+
+// VerifyConnectionLink checks the expiry and signature of a connect
+// link's query and returns the connection it was minted for
+// (vendors.DefaultConnection for a link that names none). A link whose
+// connection was changed, added or removed does not verify. Its errors
+// wrap ErrLink and say what is wrong.
+func VerifyConnectionLink(key []byte, q url.Values, now time.Time) (string, error) {
 	exp, sig := q.Get(linkExpiry), q.Get(linkSignature)
 	if exp == "" || sig == "" {
-		return fmt.Errorf("%w: the link has no expiry or signature", ErrLink)
+		return "", fmt.Errorf("%w: the link has no expiry or signature", ErrLink)
+	}
+	if len(q[linkConnection]) > 1 {
+		return "", fmt.Errorf("%w: the link names more than one connection", ErrLink)
+	}
+	conn := q.Get(linkConnection)
+	_, present := q[linkConnection]
+	if present && conn == "" {
+		return "", fmt.Errorf("%w: the link's connection is empty", ErrLink)
 	}
 	got, err := hex.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, mac(key, "admitad-connect-link", exp)) {
-		return fmt.Errorf("%w: the signature is not valid", ErrLink)
+	if err != nil || !hmac.Equal(got, mac(key, "admitad-connect-link", linkParts(exp, conn)...)) {
+		return "", fmt.Errorf("%w: the signature is not valid", ErrLink)
 	}
 	secs, err := strconv.ParseInt(exp, 10, 64)
 	if err != nil {
-		return fmt.Errorf("%w: the expiry is not a number", ErrLink)
+		return "", fmt.Errorf("%w: the expiry is not a number", ErrLink)
 	}
 	at := time.Unix(secs, 0)
 	switch {
 	case !now.Before(at):
-		return fmt.Errorf("%w: the link expired at %s", ErrLink, at.UTC().Format(time.RFC3339))
+		return "", fmt.Errorf("%w: the link expired at %s", ErrLink, at.UTC().Format(time.RFC3339))
 	case at.Sub(now) > MaxLinkTTL+clockSkew:
-		return fmt.Errorf("%w: the link claims to work longer than %s", ErrLink, MaxLinkTTL)
+		return "", fmt.Errorf("%w: the link claims to work longer than %s", ErrLink, MaxLinkTTL)
 	}
-	return nil
+	if err := vendors.CheckConnection(conn); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrLink, err)
+	}
+	return connectionOf(conn), nil
 }
 
 // State is a verified OAuth state.
@@ -124,7 +200,10 @@ type State struct {
 	IssuedAt time.Time
 	// Expires is when the state stops being accepted.
 	Expires time.Time
-	nonce   string
+	// Connection is the connection the flow connects
+	// (vendors.DefaultConnection for the default one).
+	Connection string
+	nonce      string
 }
 
 // Fingerprint identifies the state without revealing it; the connection
@@ -134,40 +213,85 @@ func (s State) Fingerprint() string {
 	return hex.EncodeToString(sum[:8])
 }
 
-const stateVersion = "v1"
+// State versions: v1 is a default connection's (the form from before
+// connections, unchanged), v2 a named connection's.
+const (
+	stateVersion      = "v1"
+	stateVersionNamed = "v2"
+)
 
 func cookieHash(cookie string) string {
 	sum := sha256.Sum256([]byte(cookie))
 	return hex.EncodeToString(sum[:])
 }
 
-// NewState returns a signed state that expires ttl after now (StateTTL
-// when ttl is zero or less) and is bound to cookie: only a callback
-// carrying the same cookie value accepts it. The cookie itself is not in
-// the state, only covered by its signature (through its SHA-256).
-//
-// The form is v1.<issued, unix ms>.<expires, unix s>.<nonce>.<signature>,
-// all URL-safe.
+// NewState returns a signed state of the default connection; it is
+// NewConnectionState with connection "".
 func NewState(key []byte, cookie string, now time.Time, ttl time.Duration) (string, error) {
+	return NewConnectionState(key, cookie, "", now, ttl)
+}
+
+// NewConnectionState returns a signed state for a flow that connects
+// connection ("" or vendors.DefaultConnection for the default one). It
+// expires ttl after now (StateTTL when ttl is zero or less) and is bound
+// to cookie: only a callback carrying the same cookie value accepts it.
+// The cookie itself is not in the state, only covered by its signature
+// (through its SHA-256); the connection is in it and signed, so it cannot
+// be changed.
+//
+// The form is v1.<issued, unix ms>.<expires, unix s>.<nonce>.<signature>
+// for the default connection and
+// v2.<issued>.<expires>.<connection>.<nonce>.<signature> for a named one,
+// all URL-safe.
+func NewConnectionState(key []byte, cookie, connection string, now time.Time, ttl time.Duration) (string, error) {
 	if ttl <= 0 {
 		ttl = StateTTL
+	}
+	conn := named(connection)
+	if err := vendors.CheckConnection(conn); err != nil {
+		return "", fmt.Errorf("admitad: state: %w", err)
 	}
 	nonce, err := RandomToken(16)
 	if err != nil {
 		return "", err
 	}
-	body := strings.Join([]string{
-		stateVersion,
-		strconv.FormatInt(now.UnixMilli(), 10),
-		strconv.FormatInt(now.Add(ttl).Unix(), 10),
-		nonce,
-	}, ".")
+	parts := []string{stateVersion, strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(now.Add(ttl).Unix(), 10)}
+	if conn != "" {
+		parts[0] = stateVersionNamed
+		parts = append(parts, conn)
+	}
+	body := strings.Join(append(parts, nonce), ".")
 	sig := base64.RawURLEncoding.EncodeToString(mac(key, "admitad-oauth-state", body, cookieHash(cookie)))
 	return body + "." + sig, nil
 }
 
+// splitState parses a state's form without verifying it: its signed body,
+// its fields and its signature.
+func splitState(state string) (body string, iat, exp, conn, nonce, sig string, ok bool) {
+	parts := strings.Split(state, ".")
+	switch {
+	case len(parts) == 5 && parts[0] == stateVersion:
+		return strings.Join(parts[:4], "."), parts[1], parts[2], "", parts[3], parts[4], true
+	case len(parts) == 6 && parts[0] == stateVersionNamed && parts[3] != "" && named(parts[3]) != "":
+		return strings.Join(parts[:5], "."), parts[1], parts[2], parts[3], parts[4], parts[5], true
+	}
+	return "", "", "", "", "", "", false
+}
+
+// StateConnection is the connection a state names, not yet verified:
+// vendors.DefaultConnection for a default connection's state, "" when
+// state is not in a form this service issues.
+func StateConnection(state string) string {
+	_, _, _, conn, _, _, ok := splitState(state)
+	if !ok {
+		return ""
+	}
+	return connectionOf(conn)
+}
+
 // VerifyState checks state's signature against each cookie value the
-// browser sent (a browser may hold more than one), then its expiry. Errors
+// browser sent (a browser may hold more than one), then its expiry. The
+// returned State names the connection the state was issued for. Errors
 // wrap ErrState and say what is wrong without quoting the state.
 func VerifyState(key []byte, state string, cookies []string, now time.Time) (State, error) {
 	if state == "" {
@@ -176,16 +300,15 @@ func VerifyState(key []byte, state string, cookies []string, now time.Time) (Sta
 	if len(cookies) == 0 {
 		return State{}, fmt.Errorf("%w: the browser sent no connect cookie (the flow must finish in the browser that started it, within %s)", ErrState, StateTTL)
 	}
-	parts := strings.Split(state, ".")
-	if len(parts) != 5 || parts[0] != stateVersion {
+	body, iatS, expS, conn, nonce, sigS, ok := splitState(state)
+	if !ok {
 		return State{}, fmt.Errorf("%w: the state is not one this service issued", ErrState)
 	}
-	body := strings.Join(parts[:4], ".")
-	sig, err := base64.RawURLEncoding.DecodeString(parts[4])
+	sig, err := base64.RawURLEncoding.DecodeString(sigS)
 	if err != nil {
 		return State{}, fmt.Errorf("%w: the state is not one this service issued", ErrState)
 	}
-	ok := false
+	ok = false
 	for _, c := range cookies {
 		if hmac.Equal(sig, mac(key, "admitad-oauth-state", body, cookieHash(c))) {
 			ok = true
@@ -195,12 +318,15 @@ func VerifyState(key []byte, state string, cookies []string, now time.Time) (Sta
 	if !ok {
 		return State{}, fmt.Errorf("%w: the state was not issued to this browser (forged, or started in another browser or session)", ErrState)
 	}
-	iat, err1 := strconv.ParseInt(parts[1], 10, 64)
-	exp, err2 := strconv.ParseInt(parts[2], 10, 64)
+	iat, err1 := strconv.ParseInt(iatS, 10, 64)
+	exp, err2 := strconv.ParseInt(expS, 10, 64)
 	if err1 != nil || err2 != nil {
 		return State{}, fmt.Errorf("%w: the state's times are not numbers", ErrState)
 	}
-	s := State{IssuedAt: time.UnixMilli(iat).UTC(), Expires: time.Unix(exp, 0).UTC(), nonce: parts[3]}
+	if err := vendors.CheckConnection(conn); err != nil {
+		return State{}, fmt.Errorf("%w: %v", ErrState, err)
+	}
+	s := State{IssuedAt: time.UnixMilli(iat).UTC(), Expires: time.Unix(exp, 0).UTC(), Connection: connectionOf(conn), nonce: nonce}
 	if !now.Before(s.Expires) {
 		return State{}, fmt.Errorf("%w: the state expired at %s; start again with a new link", ErrState, s.Expires.Format(time.RFC3339))
 	}
