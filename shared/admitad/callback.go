@@ -631,7 +631,7 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 			Title: "Admitad connected; access token not yet published",
 			Lines: []string{
 				"The connection is saved: the scheduled refresher keeps it alive.",
-				"The access token could not be written to the token secret; the refresher publishes one on its next run (or invoke it with "+forceEvent(r.conn)+").",
+				"The access token could not be written to the token secret; the refresher publishes one on its next run (or invoke it with " + forceEvent(r.conn) + ").",
 				sentence(errors.New(r.message(err))),
 			},
 			Facts: facts,
