@@ -4,6 +4,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 // TokenAccessProps configures the policies apps and operators attach.
@@ -44,6 +47,17 @@ func NewTokenAccess(scope constructs.Construct, id string, props *TokenAccessPro
 		credentials = append(credentials, r.Credentials.SecretArn())
 		functions = append(functions, r.Function.FunctionArn())
 		aliases = append(aliases, r.RejectAlias.FunctionArn())
+		// Named connections by name pattern: the policy stays the same
+		// size however many connections there are.
+		if len(r.Connections) > 0 {
+			tokens = append(tokens, secretPatternArn(c, props.NamePrefix, r.Spec.Name, vendors.RoleToken))
+			credentials = append(credentials, secretPatternArn(c, props.NamePrefix, r.Spec.Name, vendors.RoleCredentials))
+		}
+		for _, conn := range r.Connections {
+			if conn.CredentialsImported {
+				credentials = append(credentials, conn.Credentials.SecretArn())
+			}
+		}
 	}
 	for _, a := range props.Connects {
 		keys = append(keys, a.SigningKey.SecretArn())
@@ -80,5 +94,20 @@ func NewTokenAccess(scope constructs.Construct, id string, props *TokenAccessPro
 		Description: jsii.String("Run tokenctl against " + props.NamePrefix + ": status, set-credentials, refresh, connect"),
 		Statements:  &operatorStatements,
 	})
+	named := false
+	for _, r := range props.Refreshers {
+		named = named || len(r.Connections) > 0
+	}
+	for _, p := range []awsiam.ManagedPolicy{reader, operator} {
+		if !named {
+			break
+		}
+		cdknag.NagSuppressions_AddResourceSuppressions(p, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-IAM5"),
+			Reason: jsii.String("Named connections' secrets are granted by name pattern " + props.NamePrefix +
+				"/<vendor>/*/<role>-??????: only that vendor's connection secrets of that role match."),
+			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:.*/\*/.*-\?\?\?\?\?\?$/`)}},
+		}}, jsii.Bool(false))
+	}
 	return &TokenAccess{Construct: c, Reader: reader, Rejecter: rejecter, Operator: operator}
 }

@@ -76,6 +76,16 @@ type Alarms struct {
 	Errors      map[string]awscloudwatch.Alarm
 	DeadLetters map[string]awscloudwatch.Alarm
 	Expiry      map[string]awscloudwatch.Alarm
+
+	action awscloudwatchactions.SnsAction
+}
+
+// notify sends an alarm's state changes (to ALARM and back to OK) to the
+// topic.
+func (a *Alarms) notify(alarm awscloudwatch.Alarm) awscloudwatch.Alarm {
+	alarm.AddAlarmAction(a.action)
+	alarm.AddOkAction(a.action)
+	return alarm
 }
 
 // NewAlarms creates the topic and the alarms.
@@ -112,12 +122,8 @@ func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) *Alarm
 	if props.AlarmEmail != "" {
 		a.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.AlarmEmail), nil))
 	}
-	action := awscloudwatchactions.NewSnsAction(a.Topic)
-	notify := func(alarm awscloudwatch.Alarm) awscloudwatch.Alarm {
-		alarm.AddAlarmAction(action)
-		alarm.AddOkAction(action)
-		return alarm
-	}
+	a.action = awscloudwatchactions.NewSnsAction(a.Topic)
+	notify := a.notify
 
 	errorsAlarm := func(id, name string, fn awslambda.IFunction) {
 		a.Errors[name] = notify(fn.MetricErrors(&awscloudwatch.MetricOptions{

@@ -93,11 +93,7 @@ func NewAuthCodeConnect(scope constructs.Construct, id string, props *AuthCodeCo
 	})
 	tagSecret(a.RefreshToken, spec.Name, vendors.DefaultConnection, vendors.RoleRefreshToken)
 	tagSecret(a.SigningKey, spec.Name, "", vendors.RoleSigningKey)
-	cdknag.NagSuppressions_AddResourceSuppressions(a.RefreshToken, &[]*cdknag.NagPackSuppression{{
-		Id: jsii.String("AwsSolutions-SMG4"),
-		Reason: jsii.String("The vendor rotates the refresh token on every use and the refresher stores each new one; " +
-			"a Secrets Manager rotation function would race the refresher and lose the token."),
-	}}, jsii.Bool(false))
+	suppressRotation(a.RefreshToken, refreshTokenRotationReason)
 	cdknag.NagSuppressions_AddResourceSuppressions(a.SigningKey, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-SMG4"),
 		Reason: jsii.String("The key only signs connect links and state that expire within minutes; an operator " +

@@ -35,7 +35,7 @@ func NewDashboard(scope constructs.Construct, id string, props *DashboardProps) 
 			expiry = awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 				Title: jsii.String(spec.Name + ": seconds until expiry"),
 				Width: jsii.Number(widgetWidth),
-				Left:  &[]awscloudwatch.IMetric{vendorMetric(MetricSecondsUntilExpiry, spec.Name, "Minimum", period)},
+				Left:  expiryMetrics(r, period),
 				LeftAnnotations: &[]*awscloudwatch.HorizontalAnnotation{{
 					Value: jsii.Number(expiryAlarmFraction * spec.Lifetime.Seconds()),
 					Label: jsii.String("alarm"),
@@ -80,4 +80,14 @@ func NewDashboard(scope constructs.Construct, id string, props *DashboardProps) 
 		))
 	}
 	return d
+}
+
+// expiryMetrics are the SecondsUntilExpiry lines of a vendor's
+// connections: the default one, then each named one.
+func expiryMetrics(r *Refresher, period time.Duration) *[]awscloudwatch.IMetric {
+	out := []awscloudwatch.IMetric{vendorMetric(MetricSecondsUntilExpiry, r.Spec.Name, "Minimum", period)}
+	for _, c := range r.Connections {
+		out = append(out, connectionMetric(MetricSecondsUntilExpiry, r.Spec.Name, c.Name, "Minimum", period))
+	}
+	return &out
 }

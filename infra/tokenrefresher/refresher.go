@@ -53,9 +53,16 @@ type Refresher struct {
 	// $LATEST: apps invoke it to report a token the vendor refused, and
 	// the function refuses {"force":true} through it. It shares the
 	// function's reserved concurrency (an alias is not a copy).
-	RejectAlias     awslambda.Alias
-	Schedule        awsscheduler.Schedule
+	RejectAlias awslambda.Alias
+	Schedule    awsscheduler.Schedule
+	// SchedulerRole is the role the vendor's schedules (one per
+	// connection) invoke the function with; DeadLetterQueue receives the
+	// runs they could not deliver.
+	SchedulerRole   awsiam.Role
 	DeadLetterQueue awssqs.Queue
+	// Connections are the vendor's named connections (the default
+	// connection is the fields above), sorted by name.
+	Connections []*Connection
 }
 
 // NewRefresher creates the refresher of props.Spec. It panics on a spec
@@ -71,7 +78,7 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 	} else {
 		creds := awssecretsmanager.NewSecret(c, jsii.String("Credentials"), &awssecretsmanager.SecretProps{
 			SecretName:  jsii.String(credentialsSecretName(props.NamePrefix, spec.Name)),
-			Description: jsii.String(credentialsDescription(spec)),
+			Description: jsii.String(credentialsDescription(spec, "")),
 			// Credentials are typed in by a person: keep them when the
 			// stack is deleted (a redeploy then imports them by name).
 			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
@@ -79,11 +86,7 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 		withoutValue(creds)
 		tagSecret(creds, spec.Name, vendors.DefaultConnection, vendors.RoleCredentials)
 		r.Credentials = creds
-		cdknag.NagSuppressions_AddResourceSuppressions(creds, &[]*cdknag.NagPackSuppression{{
-			Id: jsii.String("AwsSolutions-SMG4"),
-			Reason: jsii.String("Vendor client credentials are issued and revoked in the vendor's portal; " +
-				"Secrets Manager cannot rotate them. The operator replaces the value when the vendor rotates."),
-		}}, jsii.Bool(false))
+		suppressRotation(creds, credentialsRotationReason)
 	}
 
 	r.CredentialsImported = props.CredentialsSecretName != ""
@@ -100,11 +103,7 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	tagSecret(r.Token, spec.Name, vendors.DefaultConnection, vendors.RoleToken)
-	cdknag.NagSuppressions_AddResourceSuppressions(r.Token, &[]*cdknag.NagPackSuppression{{
-		Id: jsii.String("AwsSolutions-SMG4"),
-		Reason: jsii.String("The token secret is rotated by its own refresher on an EventBridge Scheduler " +
-			"schedule derived from the token lifetime; Secrets Manager rotation would be a second writer."),
-	}}, jsii.Bool(false))
+	suppressRotation(r.Token, tokenRotationReason)
 
 	env := map[string]string{
 		"CREDENTIALS_SECRET_ID": r.CredentialsID,
@@ -161,6 +160,7 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 		Description: jsii.String("EventBridge Scheduler invokes " + functionName(props.NamePrefix, spec.FunctionName())),
 	})
 
+	r.SchedulerRole = schedulerRole
 	r.Schedule = awsscheduler.NewSchedule(c, jsii.String("Schedule"), &awsscheduler.ScheduleProps{
 		ScheduleName: jsii.String(functionName(props.NamePrefix, spec.Name)),
 		Description:  jsii.String(fmt.Sprintf("Runs the %s refresher every %s", spec.Title, human(spec.Every))),
@@ -217,9 +217,15 @@ func withoutValue(secret awssecretsmanager.Secret) {
 	cfn.AddPropertyDeletionOverride(jsii.String("SecretString"))
 }
 
-func credentialsDescription(spec vendors.Spec) string {
-	d := fmt.Sprintf("%s credentials (JSON), empty until an operator fills them in: tokenctl set-credentials %s. Required: %s.",
-		spec.Title, spec.Name, strings.Join(spec.CredentialFields, ", "))
+// credentialsDescription describes a connection's credentials secret
+// ("" is the default connection).
+func credentialsDescription(spec vendors.Spec, connection string) string {
+	target, of := spec.Name, ""
+	if connection != "" {
+		target, of = spec.Name+"/"+connection, " of connection "+connection
+	}
+	d := fmt.Sprintf("%s credentials%s (JSON), empty until an operator fills them in: tokenctl set-credentials %s. Required: %s.",
+		spec.Title, of, target, strings.Join(spec.CredentialFields, ", "))
 	if len(spec.OptionalFields) > 0 {
 		d += " Optional: " + strings.Join(spec.OptionalFields, ", ") + "."
 	}
@@ -266,4 +272,23 @@ func clampSeconds(d time.Duration, lo, hi float64) float64 {
 		return hi
 	}
 	return s
+}
+
+// Why Secrets Manager rotation is off for each kind of secret (cdk-nag's
+// AwsSolutions-SMG4).
+const (
+	credentialsRotationReason = "Vendor client credentials are issued and revoked in the vendor's portal; " +
+		"Secrets Manager cannot rotate them. The operator replaces the value when the vendor rotates."
+	tokenRotationReason = "The token secret is rotated by its own refresher on an EventBridge Scheduler " +
+		"schedule derived from the token lifetime; Secrets Manager rotation would be a second writer."
+	refreshTokenRotationReason = "The vendor rotates the refresh token on every use and the refresher stores each new one; " +
+		"a Secrets Manager rotation function would race the refresher and lose the token."
+)
+
+// suppressRotation records why a secret has no rotation schedule.
+func suppressRotation(secret awssecretsmanager.ISecret, reason string) {
+	cdknag.NagSuppressions_AddResourceSuppressions(secret, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String(reason),
+	}}, jsii.Bool(false))
 }

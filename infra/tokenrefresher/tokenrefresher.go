@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -78,6 +79,44 @@ type TokenRefresher struct {
 	Alarms *Alarms
 	// Dashboard is nil when Props.Dashboard is false.
 	Dashboard awscloudwatch.Dashboard
+
+	prefix string
+}
+
+// ReaderPolicyFor creates, in scope, a managed policy that reads exactly
+// one connection's token secret ("" or "default" is the default
+// connection): for an app that should see one account of one vendor. It
+// panics on a vendor or connection that the deployment does not have.
+func (t *TokenRefresher) ReaderPolicyFor(scope constructs.Construct, id, vendor, connection string) awsiam.ManagedPolicy {
+	var token *string
+	for _, r := range t.Refreshers {
+		if r.Spec.Name != vendor {
+			continue
+		}
+		if connection == "" || connection == vendors.DefaultConnection {
+			token = r.Token.SecretArn()
+		}
+		for _, c := range r.Connections {
+			if c.Name == connection {
+				token = c.Token.SecretArn()
+			}
+		}
+	}
+	if token == nil {
+		panic(fmt.Sprintf("tokenrefresher: ReaderPolicyFor: the deployment has no connection %q of vendor %q", connection, vendor))
+	}
+	target := vendor
+	if connection != "" && connection != vendors.DefaultConnection {
+		target += "/" + connection
+	}
+	return awsiam.NewManagedPolicy(scope, jsii.String(id), &awsiam.ManagedPolicyProps{
+		Description: jsii.String("Read the " + t.prefix + " token secret of " + target + " (and nothing else)"),
+		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ReadOneToken"),
+			Actions:   jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
+			Resources: &[]*string{token},
+		})},
+	})
 }
 
 // New adds a deployment to scope, under a construct named id: this is how
@@ -135,16 +174,19 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 	}
 	checkPrincipalArns("OperatorPrincipalArns", p.OperatorPrincipalArns)
 	checkPrincipalArns("BreakGlassPrincipalArns", p.BreakGlassPrincipalArns)
-	for name := range p.CredentialsSecretNames {
-		if !known[name] {
-			panic(fmt.Sprintf("tokenrefresher: props: credentials secret given for unknown vendor %q", name))
+	checkConnections(known, p.Connections)
+	for key := range p.CredentialsSecretNames {
+		vendor, conn, named := strings.Cut(key, "/")
+		switch {
+		case !known[vendor]:
+			panic(fmt.Sprintf("tokenrefresher: props: credentials secret given for unknown vendor %q", key))
+		case named && !slices.Contains(p.Connections[vendor], conn):
+			panic(fmt.Sprintf("tokenrefresher: props: credentials secret given for %q, but %s has no connection %q in Connections", key, vendor, conn))
 		}
 	}
 
-	checkConnections(known, p.Connections)
-
 	stack := scope
-	s := &TokenRefresher{Construct: scope, Connects: map[string]*AuthCodeConnect{}}
+	s := &TokenRefresher{Construct: scope, Connects: map[string]*AuthCodeConnect{}, prefix: p.NamePrefix}
 	output := func(id, value, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{
 			Value:       jsii.String(value),
@@ -194,6 +236,29 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 			output(exportID(spec.Name)+"AuthorizeUrl", *a.AuthorizeURL, "Base of the signed links that start the "+spec.Title+" connect flow")
 			output(exportID(spec.Name)+"SigningKeySecret", signingKeySecretName(p.NamePrefix, spec.Name), "Key that signs "+spec.Title+" connect links")
 		}
+
+		if names := p.Connections[spec.Name]; len(names) > 0 {
+			imported := map[string]string{}
+			for _, n := range names {
+				if id := p.CredentialsSecretNames[spec.Name+"/"+n]; id != "" {
+					imported[n] = id
+				}
+			}
+			r.Connections = addConnections(stack, connectionsProps{
+				Refresher:  r,
+				Connect:    s.Connects[spec.Name],
+				Names:      names,
+				NamePrefix: p.NamePrefix,
+				Imported:   imported,
+				BreakGlass: breakGlass,
+			})
+			all := []string{vendors.DefaultConnection}
+			for _, c := range r.Connections {
+				all = append(all, c.Name)
+			}
+			output(exportID(spec.Name)+"Connections", strings.Join(all, ","), spec.Title+" connections; secret names are "+
+				p.NamePrefix+"/"+spec.Name+"/<connection>/<role> (the default connection's: "+p.NamePrefix+"/"+spec.Name+"/<role>)")
+		}
 	}
 
 	var connects []*AuthCodeConnect
@@ -214,6 +279,9 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 		Refreshers: s.Refreshers,
 		Functions:  callbacks,
 	})
+	for _, r := range s.Refreshers {
+		addConnectionAlarms(p.NamePrefix, r.Spec, r.Connections, s.Alarms.notify)
+	}
 	output("AlarmTopicArn", *s.Alarms.Topic.TopicArn(), "SNS topic of every alarm")
 
 	if p.Dashboard == nil || *p.Dashboard {

@@ -1,0 +1,321 @@
+package tokenrefresher
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsschedulertargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/token-refresher/token-refresher/shared/vendors"
+)
+
+// The environment a function gets when its vendor has named connections
+// (the default connection's variables stay as they are):
+const (
+	// EnvConnections lists the named connections the function may serve,
+	// comma-separated; an event naming any other is refused.
+	EnvConnections = "CONNECTIONS"
+	// EnvNamePrefix is the deployment's name prefix: a named connection's
+	// secret is vendors.SecretName(prefix, vendor, connection, role).
+	EnvNamePrefix = "NAME_PREFIX"
+	// EnvCredentialsSecretIDs maps, as a JSON object, a named connection to
+	// an imported credentials secret that replaces its own.
+	EnvCredentialsSecretIDs = "CREDENTIALS_SECRET_IDS"
+)
+
+// MetricDimensionConnection is the metric dimension of a named
+// connection's metrics, next to Vendor. The default connection's metrics
+// keep the Vendor dimension alone.
+const MetricDimensionConnection = "Connection"
+
+// connectionShards is how many nested stacks may hold a vendor's named
+// connections. A connection's shard is a hash of its name, so adding or
+// removing connections never moves another one to another stack (which
+// would replace its secrets); eight shards keep 100 connections per
+// vendor far below CloudFormation's 500 resources per stack.
+const connectionShards = 8
+
+// maxResourcesPerShard leaves room below CloudFormation's 500.
+const maxResourcesPerShard = 450
+
+// maxConnectionsEnv keeps CONNECTIONS within Lambda's 4 KB of environment,
+// with room for the other variables.
+const maxConnectionsEnv = 3000
+
+// Connection is a named account of a vendor: its own secrets, schedule
+// and dead man's switch, served by the vendor's one refresher function.
+type Connection struct {
+	constructs.Construct
+	Name string
+	// Credentials is the connection's credentials secret: created empty,
+	// or imported (CredentialsImported) by CredentialsName.
+	Credentials         awssecretsmanager.ISecret
+	CredentialsName     string
+	CredentialsImported bool
+	Token               awssecretsmanager.Secret
+	// RefreshToken is set for authorization-code vendors.
+	RefreshToken awssecretsmanager.Secret
+	// Schedule invokes the refresher with {"connection": Name}.
+	Schedule awsscheduler.Schedule
+	// Expiry is the connection's dead man's switch; nil when the vendor's
+	// tokens do not expire.
+	Expiry awscloudwatch.Alarm
+}
+
+// shardOf is the shard of a connection name, stable across deployments.
+func shardOf(name string) int {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return int(h.Sum32() % connectionShards)
+}
+
+// secretPatternArn matches the secrets of role of every named connection
+// of vendor: <prefix>/<vendor>/<connection>/<role>-<6 random characters>.
+// It never matches the default connection's secrets (no connection
+// element) nor another vendor's.
+func secretPatternArn(scope constructs.Construct, prefix, vendor, role string) *string {
+	return awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("secretsmanager"),
+		Resource:     jsii.String("secret"),
+		ResourceName: jsii.String(prefix + "/" + vendor + "/*/" + role + "-??????"),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+}
+
+// connectionsProps is what addConnections needs of the deployment.
+type connectionsProps struct {
+	Refresher  *Refresher
+	Connect    *AuthCodeConnect // nil unless the vendor is AuthCode
+	Names      []string
+	NamePrefix string
+	// Imported maps a connection name to an existing credentials secret.
+	Imported   map[string]string
+	BreakGlass []string
+}
+
+// addConnections creates the named connections of one vendor in shard
+// stacks nested in scope, and gives the vendor's functions what they need
+// to serve them: the environment and grants on the connections' secrets by
+// name pattern (a policy that stays the same size however many connections
+// there are).
+func addConnections(scope constructs.Construct, props connectionsProps) []*Connection {
+	r := props.Refresher
+	spec := r.Spec
+	names := append([]string(nil), props.Names...)
+	sort.Strings(names)
+
+	list := strings.Join(names, ",")
+	if len(list) > maxConnectionsEnv {
+		panic(fmt.Sprintf("tokenrefresher: props: connections of %s: %d bytes of names do not fit the function's environment (at most %d)",
+			spec.Name, len(list), maxConnectionsEnv))
+	}
+	env := map[string]string{EnvConnections: list, EnvNamePrefix: props.NamePrefix}
+	imported := map[string]string{}
+	for _, n := range names {
+		if id, ok := props.Imported[n]; ok {
+			imported[n] = id
+		}
+	}
+	if len(imported) > 0 {
+		b, _ := json.Marshal(imported)
+		env[EnvCredentialsSecretIDs] = string(b)
+	}
+	functions := []awsiam.IGrantable{r.Function}
+	if props.Connect != nil {
+		functions = append(functions, props.Connect.Callback)
+	}
+	for k, v := range env {
+		r.Function.AddEnvironment(jsii.String(k), jsii.String(v), nil)
+		if props.Connect != nil {
+			props.Connect.Callback.AddEnvironment(jsii.String(k), jsii.String(v), nil)
+		}
+	}
+
+	// Grants by pattern: the named connections' secrets of this vendor,
+	// with the actions of the default connection's grants.
+	creds := secretPatternArn(scope, props.NamePrefix, spec.Name, vendors.RoleCredentials)
+	token := secretPatternArn(scope, props.NamePrefix, spec.Name, vendors.RoleToken)
+	refresh := secretPatternArn(scope, props.NamePrefix, spec.Name, vendors.RoleRefreshToken)
+	grant := func(g awsiam.IGrantable, actions []string, arns ...*string) {
+		awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{Grantee: g, Actions: jsii.Strings(actions...), ResourceArns: &arns})
+	}
+	read := []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+	for _, fn := range functions {
+		grant(fn, read, creds, token)
+		grant(fn, []string{"secretsmanager:PutSecretValue"}, token)
+		if spec.AuthCode {
+			grant(fn, append(slices.Clone(read), "secretsmanager:PutSecretValue",
+				"secretsmanager:UpdateSecretVersionStage", "secretsmanager:ListSecretVersionIds"), refresh)
+		}
+	}
+	roles := []awsiam.IRole{r.Function.Role()}
+	if props.Connect != nil {
+		roles = append(roles, props.Connect.Callback.Role())
+	}
+	for _, role := range roles {
+		cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-IAM5"),
+			Reason: jsii.String("Named connections' secrets are granted by name pattern " + props.NamePrefix + "/" + spec.Name +
+				"/*/<role>-??????: only this vendor's connection secrets of that role match, and the policy stays one " +
+				"statement per role however many connections there are."),
+			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:.*/\*/.*-\?\?\?\?\?\?$/`)}},
+		}}, jsii.Bool(true))
+	}
+
+	shards := map[int]constructs.Construct{}
+	shard := func(i int) constructs.Construct {
+		if s, ok := shards[i]; ok {
+			return s
+		}
+		s := awscdk.NewNestedStack(scope, jsii.String(exportID(spec.Name)+"Connections"+strconv.Itoa(i)), &awscdk.NestedStackProps{
+			Description: jsii.String(fmt.Sprintf("token-refresher: named connections of %s (shard %d of %d)", spec.Title, i, connectionShards)),
+		})
+		shards[i] = s
+		return s
+	}
+
+	var out []*Connection
+	for _, name := range names {
+		c := constructs.NewConstruct(shard(shardOf(name)), jsii.String("Connection-"+name))
+		conn := &Connection{Construct: c, Name: name}
+		if id, ok := props.Imported[name]; ok {
+			conn.Credentials = awssecretsmanager.Secret_FromSecretNameV2(c, jsii.String("Credentials"), jsii.String(id))
+			conn.CredentialsName, conn.CredentialsImported = id, true
+			conn.Credentials.GrantRead(r.Function, nil)
+			if props.Connect != nil {
+				conn.Credentials.GrantRead(props.Connect.Callback, nil)
+			}
+		} else {
+			conn.CredentialsName = vendors.SecretName(props.NamePrefix, spec.Name, name, vendors.RoleCredentials)
+			s := awssecretsmanager.NewSecret(c, jsii.String("Credentials"), &awssecretsmanager.SecretProps{
+				SecretName:    jsii.String(conn.CredentialsName),
+				Description:   jsii.String(credentialsDescription(spec, name)),
+				RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+			})
+			withoutValue(s)
+			conn.Credentials = s
+			guardReads(s, roleArns(roles, props.BreakGlass...))
+			suppressRotation(s, credentialsRotationReason)
+		}
+		tagIfOwned(conn.Credentials, !conn.CredentialsImported, spec.Name, name, vendors.RoleCredentials)
+
+		conn.Token = awssecretsmanager.NewSecret(c, jsii.String("Token"), &awssecretsmanager.SecretProps{
+			SecretName: jsii.String(vendors.SecretName(props.NamePrefix, spec.Name, name, vendors.RoleToken)),
+			Description: jsii.String(fmt.Sprintf("%s access token of connection %s, written by %s (JSON contract of shared/token). "+
+				"Apps read it; nobody else writes it.", spec.Title, name, functionName(props.NamePrefix, spec.FunctionName()))),
+			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		})
+		tagSecret(conn.Token, spec.Name, name, vendors.RoleToken)
+		suppressRotation(conn.Token, tokenRotationReason)
+
+		if spec.AuthCode {
+			conn.RefreshToken = awssecretsmanager.NewSecret(c, jsii.String("RefreshToken"), &awssecretsmanager.SecretProps{
+				SecretName: jsii.String(vendors.SecretName(props.NamePrefix, spec.Name, name, vendors.RoleRefreshToken)),
+				Description: jsii.String(spec.Title + " refresh token of connection " + name +
+					", written by the connect callback and the refresher. Apps never read it."),
+				RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+			})
+			tagSecret(conn.RefreshToken, spec.Name, name, vendors.RoleRefreshToken)
+			guardReads(conn.RefreshToken, roleArns(roles, props.BreakGlass...))
+			suppressRotation(conn.RefreshToken, refreshTokenRotationReason)
+		}
+
+		scheduleName := functionName(props.NamePrefix, spec.Name) + "-" + name
+		if len(scheduleName) > 64 {
+			panic(fmt.Sprintf("tokenrefresher: props: connection %s/%s: schedule name %q is longer than 64 characters; use a shorter name prefix or connection name",
+				spec.Name, name, scheduleName))
+		}
+		conn.Schedule = awsscheduler.NewSchedule(c, jsii.String("Schedule"), &awsscheduler.ScheduleProps{
+			ScheduleName: jsii.String(scheduleName),
+			Description:  jsii.String(fmt.Sprintf("Runs the %s refresher for connection %s every %s", spec.Title, name, human(spec.Every))),
+			Schedule:     awsscheduler.ScheduleExpression_Rate(scheduleRate(spec.Every)),
+			TimeWindow:   awsscheduler.TimeWindow_Off(),
+			Target: awsschedulertargets.NewLambdaInvoke(r.Function, &awsschedulertargets.ScheduleTargetBaseProps{
+				Role:            r.SchedulerRole,
+				Input:           awsscheduler.ScheduleTargetInput_FromObject(map[string]any{"connection": name}),
+				DeadLetterQueue: r.DeadLetterQueue,
+				RetryAttempts:   jsii.Number(5),
+				MaxEventAge:     awscdk.Duration_Seconds(jsii.Number(clampSeconds(spec.Every, 60, 86400))),
+			}),
+		})
+		out = append(out, conn)
+	}
+	for i, s := range shards {
+		if n := countResources(s); n > maxResourcesPerShard {
+			panic(fmt.Sprintf("tokenrefresher: props: connections of %s: shard %d would hold %d resources (at most %d); the connections hash unevenly, or there are too many for %d shards",
+				spec.Name, i, n, maxResourcesPerShard, connectionShards))
+		}
+	}
+	return out
+}
+
+// addConnectionAlarms gives each named connection of an expiring vendor
+// its own dead man's switch, next to its other resources.
+func addConnectionAlarms(prefix string, spec vendors.Spec, conns []*Connection, notify func(awscloudwatch.Alarm) awscloudwatch.Alarm) {
+	if !spec.Expires() {
+		return
+	}
+	for _, conn := range conns {
+		threshold := expiryAlarmFraction * spec.Lifetime.Seconds()
+		conn.Expiry = notify(connectionMetric(MetricSecondsUntilExpiry, spec.Name, conn.Name, "Minimum", spec.Every).CreateAlarm(conn.Construct,
+			jsii.String("Expiry"), &awscloudwatch.CreateAlarmOptions{
+				AlarmName: jsii.String(prefix + "-" + spec.Name + "-" + conn.Name + "-token-expiring"),
+				AlarmDescription: jsii.String(fmt.Sprintf("The %s token of connection %s has less than %s left, or the refresher "+
+					"has not reported for it for two runs (every %s)", spec.Title, conn.Name,
+					human(time.Duration(threshold)*time.Second), human(spec.Every))),
+				Threshold:          jsii.Number(threshold),
+				ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
+				EvaluationPeriods:  jsii.Number(2),
+				DatapointsToAlarm:  jsii.Number(2),
+				TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
+			}))
+	}
+}
+
+// connectionMetric is one of the refresher's metrics for a named
+// connection: dimensions Vendor and Connection.
+func connectionMetric(name, vendor, connection, statistic string, period time.Duration) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace:  jsii.String(MetricNamespace),
+		MetricName: jsii.String(name),
+		DimensionsMap: &map[string]*string{
+			MetricDimensionVendor:     jsii.String(vendor),
+			MetricDimensionConnection: jsii.String(connection),
+		},
+		Statistic: jsii.String(statistic),
+		Period:    awscdk.Duration_Seconds(jsii.Number(period.Seconds())),
+	})
+}
+
+// countResources counts the CloudFormation resources under scope.
+func countResources(scope constructs.Construct) int {
+	n := 0
+	for _, c := range *scope.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		if *awscdk.CfnResource_IsCfnResource(c) {
+			n++
+		}
+	}
+	return n
+}
+
+// tagIfOwned tags a secret the stack created; an imported one keeps its
+// own tags.
+func tagIfOwned(secret awssecretsmanager.ISecret, owned bool, vendor, connection, role string) {
+	if owned {
+		tagSecret(secret, vendor, connection, role)
+	}
+}
