@@ -17,7 +17,10 @@
 // schedule with a dead-letter queue, and alarms on errors, undelivered runs
 // and (for expiring tokens) a dead man's switch. Per authorization-code
 // vendor (Admitad): a refresh-token secret, a signing-key secret, a
-// callback function and an HTTP API. Once: managed policies for apps
+// callback function and an HTTP API. Per named connection (Props.Connections):
+// its own credentials, token and (Admitad) refresh-token secrets, a schedule
+// whose input names the connection and a dead man's switch, in nested
+// stacks sharded by a hash of the name. Once: managed policies for apps
 // (reader, rejecter) and operators (tokenctl), an encrypted alarm topic
 // and, unless Props.Dashboard is false, a dashboard.
 //
@@ -27,7 +30,8 @@
 //     given prefix: secrets <prefix>/<vendor>/credentials, /token,
 //     /refresh-token and /signing-key (vendors.SecretName), functions
 //     <prefix>-<vendor> and <prefix>-<vendor>-callback
-//     (vendors.FunctionName), so apps and tokenctl find them without
+//     (vendors.FunctionName); a named connection's secrets are
+//     <prefix>/<vendor>/<connection>/<role>. Apps and tokenctl find them without
 //     reading stack outputs. Two deployments in one account need two
 //     prefixes.
 //   - Every secret is tagged with vendors.SecretTags: token-refresher:role,
@@ -41,7 +45,12 @@
 //   - Each function's role reaches only its own vendor's secrets, with the
 //     least actions it needs: a refresher reads its credentials and writes
 //     its token (Admitad's also swaps its refresh token); no function may
-//     read another vendor's credentials.
+//     read another vendor's credentials. Named connections are granted by
+//     name pattern, <prefix>/<vendor>/*/<role>-??????, which matches only
+//     that vendor's connection secrets of that role.
+//   - A function with named connections gets CONNECTIONS (their names,
+//     comma-separated) and NAME_PREFIX; the function refuses an event
+//     naming any other connection.
 //   - Credentials, refresh-token and signing-key secrets deny
 //     secretsmanager:GetSecretValue, in their resource policies, to every
 //     principal but the roles of the functions that use them, plus
