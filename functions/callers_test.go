@@ -116,4 +116,23 @@ func TestRejectAliasRefusesForce(t *testing.T) {
 			t.Errorf("six rejects made %d vendor calls, want 1", n)
 		}
 	})
+	t.Run("rejects stop before the daily version quota", func(t *testing.T) {
+		cur := stored()
+		cur.Trigger = token.TriggerSchedule
+		for i := range refresh.RejectVersionBudget {
+			cur.RefreshedAt = time.Now().Add(-time.Hour - time.Duration(i)*time.Second).UTC().Truncate(time.Second)
+			b, _ := json.Marshal(cur)
+			if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(tokID), SecretString: aws.String(string(b))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := srv.TokenRequests()
+		s, msg := invoke(alias, `{"rejected_fingerprint":"`+cur.Fingerprint+`"}`)
+		if msg != "" || s.Action != refresh.ActionSkipped || !strings.Contains(s.Reason, "versions from the last 24 hours") {
+			t.Fatalf("reject with %d versions today: %+v %q; want skipped, naming the quota", refresh.RejectVersionBudget, s, msg)
+		}
+		if srv.TokenRequests() != before {
+			t.Fatal("the vendor was called")
+		}
+	})
 }

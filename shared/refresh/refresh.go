@@ -227,6 +227,13 @@ type Summary struct {
 // are not affected.
 const MinRejectInterval = time.Minute
 
+// RejectVersionBudget is how many versions the token secret may have
+// gained in the last 24 hours for a rejected token still to be replaced.
+// Secrets Manager refuses writes to a secret with about 100 versions
+// younger than a day; the busiest schedule (an hour-long token refreshed at
+// half-life) writes 48 a day, so rejects stop well before the quota.
+const RejectVersionBudget = 80
+
 // Time a run keeps back from its vendor call for publishing the token: the
 // write and its retries, each bounded by the store's per-call timeout. At
 // most maxPublishShare of the time left when the call starts.
@@ -332,6 +339,18 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		sum := summarise(r.Spec.Name, ActionSkipped, current)
 		sum.Reason = fmt.Sprintf("the rejected token replaced a rejected one %s ago; rejects make at most one vendor call every %s", now.Sub(current.RefreshedAt).Round(time.Second), MinRejectInterval)
 		return sum, nil
+	}
+
+	if ev.RejectedFingerprint != "" && !ev.Force && current != nil {
+		// However often rejects come, the token secret stays under
+		// Secrets Manager's quota of versions a day, which scheduled
+		// runs need too.
+		if n, verr := r.Store.VersionsSince(ctx, target.TokenSecretID, now.Add(-24*time.Hour)); verr == nil && n >= RejectVersionBudget {
+			res.action = ActionSkipped
+			sum := summarise(r.Spec.Name, ActionSkipped, current)
+			sum.Reason = fmt.Sprintf("the token secret has %d versions from the last 24 hours; rejects stop at %d so that scheduled refreshes stay within Secrets Manager's quota", n, RejectVersionBudget)
+			return sum, nil
+		}
 	}
 
 	creds, cached, err := r.credentials(ctx, target.CredentialsSecretID, false)

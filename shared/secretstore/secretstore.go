@@ -35,6 +35,16 @@ type API interface {
 	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
 }
 
+// VersionLister is the call VersionsSince needs; the SDK client has it.
+type VersionLister interface {
+	ListSecretVersionIds(ctx context.Context, in *secretsmanager.ListSecretVersionIdsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error)
+}
+
+var _ VersionLister = (*secretsmanager.Client)(nil)
+
+// ErrUnsupported is returned by a call the store's API does not offer.
+var ErrUnsupported = errors.New("not supported by this Secrets Manager API")
+
 var _ API = (*secretsmanager.Client)(nil)
 
 // ErrNotFound is returned when a secret, or its current value, does not
@@ -149,6 +159,38 @@ func (s *Store) GetStage(ctx context.Context, id, stage string) (Value, error) {
 		return Value{}, fmt.Errorf("secretstore: read %s: no string value (binary secrets are not supported): %w", id, ErrNotFound)
 	}
 	return Value{String: *out.SecretString, VersionID: aws.ToString(out.VersionId), Stages: out.VersionStages}, nil
+}
+
+// VersionsSince counts the versions of id created at or after since,
+// deprecated ones (without a staging label) included: what counts against
+// Secrets Manager's quota of about 100 versions a day.
+func (s *Store) VersionsSince(ctx context.Context, id string, since time.Time) (int, error) {
+	lister, ok := s.API.(VersionLister)
+	if !ok {
+		return 0, fmt.Errorf("secretstore: list versions of %s: %w", id, ErrUnsupported)
+	}
+	in := &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(id), IncludeDeprecated: aws.Bool(true), MaxResults: aws.Int32(100)}
+	n := 0
+	for page := 0; page < 10; page++ {
+		var out *secretsmanager.ListSecretVersionIdsOutput
+		err := s.call(ctx, func(ctx context.Context) (err error) {
+			out, err = lister.ListSecretVersionIds(ctx, in)
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("secretstore: list versions of %s: %w", id, err)
+		}
+		for _, v := range out.Versions {
+			if v.CreatedDate != nil && !v.CreatedDate.Before(since) {
+				n++
+			}
+		}
+		if out.NextToken == nil {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	return n, nil
 }
 
 // RequestToken derives the ClientRequestToken for writing value: 64 hex
