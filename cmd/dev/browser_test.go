@@ -221,3 +221,14 @@ func checkPageInBrowser(t *testing.T, front string, base int, store *secretstore
 		screenshot(t, ctx, "dev-status-phone.png")
 	})
 }
+
+// screenshotPage opens the status page in a new browser once every row
+// has drawn, and keeps a screenshot of it.
+func screenshotPage(t *testing.T, front, name string) {
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(front+"/")); err != nil {
+		t.Fatal(err)
+	}
+	pollPage(t, ctx, "five rows with charts", `document.querySelectorAll('#rows section.row svg.chart').length === 5`, 10*time.Second)
+	screenshot(t, ctx, name)
+}

@@ -86,14 +86,14 @@ type progressEvent struct {
 }
 
 // progress reports a finished step: "built fyber (3.1s)" or its JSON
-// line. took 0 prints no duration.
+// line. A duration under a millisecond is not printed.
 func (c *console) progress(step, function, detail string, took time.Duration) {
 	if c.json {
 		c.emit(progressEvent{Event: "progress", Step: step, Function: function, Detail: detail, Seconds: roundSeconds(took)})
 		return
 	}
 	line := "  " + detail
-	if took > 0 {
+	if took >= time.Millisecond {
 		line += " (" + humandur.Format(took) + ")"
 	}
 	c.text(line + "\n")

@@ -337,6 +337,10 @@ func TestDev(t *testing.T) {
 		tokens[vendors.Fyber+"-forced"] = cur
 	})
 
+	t.Run("status page after the story", func(t *testing.T) {
+		screenshotPage(t, front, "dev-status-end.png")
+	})
+
 	t.Run("SIGTERM leaves no process", func(t *testing.T) {
 		kids := descendantsOf(cmd.Process.Pid)
 		var names []string
