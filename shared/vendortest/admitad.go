@@ -39,6 +39,15 @@ type admitadRefresh struct {
 	alive bool
 }
 
+func init() {
+	Register(vendors.Admitad, NewAdmitad, map[string]string{
+		"client_id":         admitadClientID,
+		"client_secret":     admitadClientSecret,
+		"scope":             admitadScope,
+		"expected_username": AdmitadUsername,
+	})
+}
+
 // NewAdmitad starts a fake Admitad: GET /api/authorize/ (and /authorize/)
 // approves at once and redirects with a one-time code; POST /token/ trades
 // codes and refresh tokens for access tokens living 7 days (or

@@ -1,7 +1,5 @@
 package vendortest
 
-import "github.com/token-refresher/token-refresher/shared/vendors"
-
 // Sandbox values the fakes accept. They are public test values, not
 // secrets.
 const (
@@ -34,40 +32,3 @@ const (
 	// SetUsername changes it.
 	AdmitadUsername = "advertiser1"
 )
-
-// Credentials returns the sandbox credentials the fakes accept, as the
-// fields of the vendor's credentials secret:
-//
-//	hasoffers: client_id, client_secret, audience, integrator_id
-//	fyber:     client_id, client_secret
-//	merchenta: username, password, advertiser
-//	invoca:    api_token
-//	admitad:   client_id, client_secret, scope, expected_username
-//
-// vendor is a name from package vendors; an unknown name returns nil. The
-// map is a fresh copy.
-func Credentials(vendor string) map[string]string {
-	switch vendor {
-	case vendors.HasOffers:
-		return map[string]string{
-			"client_id":     hasOffersClientID,
-			"client_secret": hasOffersClientSecret,
-			"audience":      HasOffersAudience,
-			"integrator_id": HasOffersIntegratorID,
-		}
-	case vendors.Fyber:
-		return map[string]string{"client_id": fyberClientID, "client_secret": fyberClientSecret}
-	case vendors.Merchenta:
-		return map[string]string{"username": merchentaUsername, "password": merchentaPassword, "advertiser": MerchentaAdvertiser}
-	case vendors.Invoca:
-		return map[string]string{"api_token": invocaToken}
-	case vendors.Admitad:
-		return map[string]string{
-			"client_id":         admitadClientID,
-			"client_secret":     admitadClientSecret,
-			"scope":             admitadScope,
-			"expected_username": AdmitadUsername,
-		}
-	}
-	return nil
-}

@@ -7,6 +7,18 @@
 // binaries under aws-lambda-rie calling them over HTTP) and `make dev` (the
 // whole system run locally) use them. A Server is safe for concurrent use.
 //
+// # Finding a vendor's server
+//
+// New(vendor, opts) starts the test server registered for a vendor of the
+// table (package vendors) and Credentials(vendor) returns the sandbox
+// credentials it accepts. The five servers above register themselves; a new
+// vendor's package builds its own with NewBase and the exported helpers
+// (see base.go) in a file excluded from Lambda builds (//go:build
+// !lambda.norpc) and calls Register from init. Package vendortest/all,
+// generated from the table, imports every vendor package, so a program that
+// imports it finds every vendor's server. docs/adding-a-vendor.md walks
+// through it.
+//
 // # What each fake speaks
 //
 //   - HasOffers: POST /authorize with JSON {client_id, client_secret,

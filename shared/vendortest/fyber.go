@@ -9,6 +9,10 @@ import (
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
+func init() {
+	Register(vendors.Fyber, NewFyber, map[string]string{"client_id": fyberClientID, "client_secret": fyberClientSecret})
+}
+
 // NewFyber starts a fake Fyber / Digital Turbine Offer Wall Reporting API:
 // POST /auth/v1/token issues JWTs living one hour (or opts.Lifetime), POST
 // /api/v1/report accepts them.

@@ -12,6 +12,15 @@ import (
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
+func init() {
+	Register(vendors.HasOffers, NewHasOffers, map[string]string{
+		"client_id":     hasOffersClientID,
+		"client_secret": hasOffersClientSecret,
+		"audience":      HasOffersAudience,
+		"integrator_id": HasOffersIntegratorID,
+	})
+}
+
 // NewHasOffers starts a fake HasOffers / TUNE Integrator API: POST
 // /authorize issues JWTs living 24 hours (or opts.Lifetime), GET
 // /Apiv3/json accepts them.

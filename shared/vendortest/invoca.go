@@ -12,6 +12,10 @@ import (
 // InvocaAPIVersion is the API version in TokenURL.
 const InvocaAPIVersion = "2020-10-01"
 
+func init() {
+	Register(vendors.Invoca, NewInvoca, map[string]string{"api_token": invocaToken})
+}
+
 // NewInvoca starts a fake Invoca API. Invoca has no token endpoint: its
 // tokens are made by a person and never expire on a schedule. The server
 // accepts the sandbox token of Credentials("invoca") (and those made by

@@ -13,6 +13,10 @@ import (
 // Merchenta token: ISO 8601 in UTC with milliseconds and no zone.
 const MerchentaTimeLayout = "2006-01-02T15:04:05.000"
 
+func init() {
+	Register(vendors.Merchenta, NewMerchenta, map[string]string{"username": merchentaUsername, "password": merchentaPassword, "advertiser": MerchentaAdvertiser})
+}
+
 // NewMerchenta starts a fake Merchenta RTB API: GET /v3/oauth/accessToken
 // issues JWT-shaped tokens living one hour (or opts.Lifetime); any other
 // GET under /v3/ accepts them as a Bearer token.

@@ -33,6 +33,7 @@ type Options struct {
 // Server is one fake vendor. Its methods are safe for concurrent use.
 type Server struct {
 	vendor    string
+	opts      Options // as given to NewBase, for Start
 	ts        *httptest.Server
 	mux       *http.ServeMux
 	handler   http.Handler
