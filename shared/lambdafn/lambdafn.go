@@ -10,7 +10,7 @@
 //	TOKEN_URL              vendor endpoint (Invoca: VALIDATE_URL); defaults
 //	                       to the vendor's production URL
 //	CONNECTIONS            named connections, comma-separated (see
-//	                       refresh.LoadTargets); SECRET_PREFIX names their
+//	                       refresh.LoadTargets); NAME_PREFIX names their
 //	                       secrets
 //
 // plus the AWS SDK's own variables (AWS_REGION, AWS_ENDPOINT_URL_SECRETS_MANAGER...).

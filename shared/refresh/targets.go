@@ -1,6 +1,7 @@
 package refresh
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -22,13 +23,15 @@ type Targets struct {
 //	    the default connection's secrets (REFRESH_SECRET_ID for
 //	    authorization-code vendors only);
 //	CONNECTIONS
-//	    the named connections, comma-separated: "acme,globex". An entry
-//	    "acme=<secret id>" names an imported credentials secret for that
-//	    connection. Empty: the default connection only;
-//	SECRET_PREFIX
+//	    the named connections, comma-separated: "acme,globex". Empty: the
+//	    default connection only;
+//	NAME_PREFIX
 //	    the deployment's name prefix, from which a named connection's
 //	    secrets are named (vendors.SecretName); defaults to what precedes
-//	    "/<vendor>/token" in TOKEN_SECRET_ID.
+//	    "/<vendor>/token" in TOKEN_SECRET_ID;
+//	CREDENTIALS_SECRET_IDS
+//	    a JSON object mapping a named connection to an imported
+//	    credentials secret that replaces its own: {"acme": "ops/acme"}.
 //
 // Errors name the variable that is wrong.
 func LoadTargets(spec vendors.Spec, getenv func(string) string) (Targets, error) {
@@ -50,19 +53,29 @@ func LoadTargets(spec vendors.Spec, getenv func(string) string) (Targets, error)
 	if list == "" {
 		return t, nil
 	}
-	prefix := getenv("SECRET_PREFIX")
+	prefix := getenv("NAME_PREFIX")
+	if prefix == "" {
+		prefix = getenv("SECRET_PREFIX")
+	}
 	if prefix == "" {
 		suffix := "/" + spec.Name + "/" + vendors.RoleToken
 		if !strings.HasSuffix(def.TokenSecretID, suffix) {
-			return Targets{}, fmt.Errorf("%s: CONNECTIONS is set but SECRET_PREFIX is not, and TOKEN_SECRET_ID does not end in %q to take the prefix from", spec.Name, suffix)
+			return Targets{}, fmt.Errorf("%s: CONNECTIONS is set but NAME_PREFIX is not, and TOKEN_SECRET_ID does not end in %q to take the prefix from", spec.Name, suffix)
 		}
 		prefix = strings.TrimSuffix(def.TokenSecretID, suffix)
 	}
+	imported := map[string]string{}
+	if raw := strings.TrimSpace(getenv("CREDENTIALS_SECRET_IDS")); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &imported); err != nil {
+			return Targets{}, fmt.Errorf("%s: CREDENTIALS_SECRET_IDS is not a JSON object of connection names to secret ids", spec.Name)
+		}
+	}
 	for _, entry := range strings.Split(list, ",") {
-		name, creds, _ := strings.Cut(strings.TrimSpace(entry), "=")
+		name := strings.TrimSpace(entry)
 		if name == "" {
 			continue
 		}
+		creds := imported[name]
 		if name == vendors.DefaultConnection {
 			return Targets{}, fmt.Errorf("%s: CONNECTIONS: %q is the default connection's name and cannot be declared", spec.Name, name)
 		}
@@ -85,6 +98,11 @@ func LoadTargets(spec vendors.Spec, getenv func(string) string) (Targets, error)
 		}
 		t.byName[name] = tg
 		t.names = append(t.names, name)
+	}
+	for name := range imported {
+		if _, ok := t.byName[name]; !ok || name == vendors.DefaultConnection {
+			return Targets{}, fmt.Errorf("%s: CREDENTIALS_SECRET_IDS names %q, which is not in CONNECTIONS", spec.Name, name)
+		}
 	}
 	sort.Strings(t.names[1:])
 	return t, nil
