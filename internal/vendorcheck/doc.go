@@ -1,0 +1,18 @@
+// Package vendorcheck holds the tests that keep "a vendor is a row, a
+// package and a main" true. For every vendor in the table (package vendors)
+// they fail, naming what is missing, unless it has:
+//
+//   - its function, functions/<vendor>/main.go (package main, at most 20
+//     lines), and for an authorization-code vendor functions/<vendor>-callback;
+//   - its package, shared/<vendor>, with a test that runs the shared
+//     conformance suite (refreshtest.Conformance);
+//   - a test server registered with package vendortest that accepts the
+//     sandbox credentials it registered, with every credentials field of the
+//     row;
+//
+// and that no test server code is built into a Lambda function. A sixth
+// vendor added in a copy of the module is checked end to end by
+// TestSixthVendor (see docs/adding-a-vendor.md).
+//
+// The package has no non-test code.
+package vendorcheck
