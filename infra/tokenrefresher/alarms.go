@@ -157,7 +157,7 @@ func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) *Alarm
 		}))
 
 		if spec.Expires() {
-			a.Expiry[spec.Name] = notify(newExpiryAlarm(c, props.NamePrefix, spec))
+			a.Expiry[spec.Name] = notify(newExpiryAlarm(c, spec.Name+"Expiry", props.NamePrefix, spec, ""))
 		}
 	}
 	for _, f := range props.Functions {
@@ -166,23 +166,30 @@ func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) *Alarm
 	return a
 }
 
-// newExpiryAlarm is the dead man's switch of an expiring vendor: it fires
-// when the stored token has less than a quarter of its life left, or when
-// the refresher has stopped reporting for two schedule periods (missing
-// data is breaching). Two periods tolerate one late or missed run.
-func newExpiryAlarm(scope constructs.Construct, prefix string, spec vendors.Spec) awscloudwatch.Alarm {
+// newExpiryAlarm is the dead man's switch of an expiring vendor's
+// connection ("" is the default one): it fires when the stored token has
+// less than a quarter of its life left, or when the refresher has stopped
+// reporting for two schedule periods (missing data is breaching). Two
+// periods tolerate one late or missed run.
+func newExpiryAlarm(scope constructs.Construct, id, prefix string, spec vendors.Spec, connection string) awscloudwatch.Alarm {
 	period := spec.Every
 	threshold := expiryAlarmFraction * spec.Lifetime.Seconds()
-	return vendorMetric(MetricSecondsUntilExpiry, spec.Name, "Minimum", period).CreateAlarm(scope,
-		jsii.String(spec.Name+"Expiry"), &awscloudwatch.CreateAlarmOptions{
-			AlarmName: jsii.String(prefix + "-" + spec.Name + "-token-expiring"),
-			AlarmDescription: jsii.String(fmt.Sprintf("The %s token has less than %s left, or the refresher "+
-				"has not reported for two runs (every %s)", spec.Title,
-				human(time.Duration(threshold)*time.Second), human(spec.Every))),
-			Threshold:          jsii.Number(threshold),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
-			EvaluationPeriods:  jsii.Number(2),
-			DatapointsToAlarm:  jsii.Number(2),
-			TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
-		})
+	metric := vendorMetric(MetricSecondsUntilExpiry, spec.Name, "Minimum", period)
+	name, token, forIt := prefix+"-"+spec.Name+"-token-expiring", "The "+spec.Title+" token", ""
+	if connection != "" {
+		metric = connectionMetric(MetricSecondsUntilExpiry, spec.Name, connection, "Minimum", period)
+		name = prefix + "-" + spec.Name + "-" + connection + "-token-expiring"
+		token, forIt = token+" of connection "+connection, " for it"
+	}
+	return metric.CreateAlarm(scope, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
+		AlarmName: jsii.String(name),
+		AlarmDescription: jsii.String(fmt.Sprintf("%s has less than %s left, or the refresher "+
+			"has not reported%s for two runs (every %s)", token,
+			human(time.Duration(threshold)*time.Second), forIt, human(spec.Every))),
+		Threshold:          jsii.Number(threshold),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
+		EvaluationPeriods:  jsii.Number(2),
+		DatapointsToAlarm:  jsii.Number(2),
+		TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
+	})
 }

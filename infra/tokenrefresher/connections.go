@@ -270,19 +270,7 @@ func addConnectionAlarms(prefix string, spec vendors.Spec, conns []*Connection, 
 		return
 	}
 	for _, conn := range conns {
-		threshold := expiryAlarmFraction * spec.Lifetime.Seconds()
-		conn.Expiry = notify(connectionMetric(MetricSecondsUntilExpiry, spec.Name, conn.Name, "Minimum", spec.Every).CreateAlarm(conn.Construct,
-			jsii.String("Expiry"), &awscloudwatch.CreateAlarmOptions{
-				AlarmName: jsii.String(prefix + "-" + spec.Name + "-" + conn.Name + "-token-expiring"),
-				AlarmDescription: jsii.String(fmt.Sprintf("The %s token of connection %s has less than %s left, or the refresher "+
-					"has not reported for it for two runs (every %s)", spec.Title, conn.Name,
-					human(time.Duration(threshold)*time.Second), human(spec.Every))),
-				Threshold:          jsii.Number(threshold),
-				ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
-				EvaluationPeriods:  jsii.Number(2),
-				DatapointsToAlarm:  jsii.Number(2),
-				TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
-			}))
+		conn.Expiry = notify(newExpiryAlarm(conn.Construct, "Expiry", prefix, spec, conn.Name))
 	}
 }
 
