@@ -43,13 +43,21 @@ type world struct {
 	key       []byte
 	creds     map[string]string
 	ids       map[string]string
+	// conns are the named connections' secrets, by connection.
+	conns map[string]map[string]string
 
 	mu      sync.Mutex
 	seen    []string // codes and refresh tokens seen during the test
 	outputs []string // pages and invoke replies
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldWith(t, nil, nil) }
+
+// newWorldWith serves the default connection and the named connections
+// names (CONNECTIONS and SECRET_PREFIX, as the stack sets them on both
+// functions), each with its own credentials, token and refresh-token
+// secrets; expected gives a connection's expected_username.
+func newWorldWith(t *testing.T, names []string, expected map[string]string) *world {
 	t.Helper()
 	moto := localaws.MotoForTest(t)
 	sm, err := moto.SecretsManager(context.Background())
@@ -81,6 +89,34 @@ func newWorld(t *testing.T) *world {
 	env := append(moto.Env(), "TOKEN_URL="+w.srv.TokenURL())
 	for k, v := range w.ids {
 		env = append(env, k+"="+v)
+	}
+	if len(names) > 0 {
+		secretPrefix := "e2e-" + randomHex(t, 6)
+		env = append(env, "CONNECTIONS="+strings.Join(names, ","), "SECRET_PREFIX="+secretPrefix)
+		w.conns = map[string]map[string]string{}
+		for _, n := range names {
+			creds := map[string]string{}
+			for k, v := range w.creds {
+				creds[k] = v
+			}
+			delete(creds, "expected_username")
+			if u := expected[n]; u != "" {
+				creds["expected_username"] = u
+			}
+			credJSON, _ := json.Marshal(creds)
+			w.conns[n] = map[string]string{}
+			for role, value := range map[string]string{
+				vendors.RoleCredentials:  string(credJSON),
+				vendors.RoleToken:        randomHex(t, 16),
+				vendors.RoleRefreshToken: randomHex(t, 16),
+			} {
+				id := vendors.SecretName(secretPrefix, vendors.Admitad, n, role)
+				w.conns[n][role] = id
+				if _, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(id), SecretString: aws.String(value)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
 	w.callback = localaws.FunctionForTest(t, "admitad-callback", append(env, "AUTHORIZE_URL="+w.srv.AuthorizeURL(), "REFRESHER_FUNCTION_NAME=admitad"))
 	w.refresher = localaws.FunctionForTest(t, "admitad", env)
@@ -132,7 +168,10 @@ func (w *world) browser(t *testing.T) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &browser{Client: w.front.Client()}
+	// Its own client: the Front's Client is one shared value, and a jar
+	// set on it would send this browser's cookies with every request.
+	client := *w.front.Client()
+	b := &browser{Client: &client}
 	b.Jar = jar
 	b.Timeout = 60 * time.Second
 	b.CheckRedirect = func(req *http.Request, via []*http.Request) error {
@@ -506,4 +545,244 @@ func TestRaceEndToEnd(t *testing.T) {
 	if c := w.connection(t); !w.srv.RefreshTokenValid(c.RefreshToken) {
 		t.Fatal("the stored refresh token is refused by Admitad")
 	}
+}
+
+// secretID is connection conn's secret of role.
+func (w *world) secretID(conn, role string) string {
+	if conn == vendors.DefaultConnection {
+		return w.ids[map[string]string{
+			vendors.RoleCredentials:  "CREDENTIALS_SECRET_ID",
+			vendors.RoleToken:        "TOKEN_SECRET_ID",
+			vendors.RoleRefreshToken: "REFRESH_SECRET_ID",
+		}[role]]
+	}
+	return w.conns[conn][role]
+}
+
+// currentOf reads the AWSCURRENT version of secret id.
+func (w *world) currentOf(t *testing.T, id string) (string, string) {
+	t.Helper()
+	out, err := w.sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String("AWSCURRENT")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.SecretString), aws.ToString(out.VersionId)
+}
+
+func (w *world) connectionOf(t *testing.T, conn string) admitad.Connection {
+	t.Helper()
+	v, _ := w.currentOf(t, w.secretID(conn, vendors.RoleRefreshToken))
+	c, err := admitad.ParseConnection(v)
+	if err != nil {
+		t.Fatalf("%s: refresh-token secret: %v", conn, err)
+	}
+	w.remember(c.RefreshToken)
+	return c
+}
+
+func (w *world) tokenOf(t *testing.T, conn string) token.Token {
+	t.Helper()
+	v, _ := w.currentOf(t, w.secretID(conn, vendors.RoleToken))
+	tok, err := token.Parse(v)
+	if err != nil {
+		t.Fatalf("%s: token secret: %v", conn, err)
+	}
+	return tok
+}
+
+// allVersions are the current versions of every connection's token and
+// refresh-token secrets.
+func (w *world) allVersions(t *testing.T) map[string][2]string {
+	t.Helper()
+	out := map[string][2]string{}
+	for _, conn := range append([]string{vendors.DefaultConnection}, keys(w.conns)...) {
+		_, a := w.currentOf(t, w.secretID(conn, vendors.RoleToken))
+		_, b := w.currentOf(t, w.secretID(conn, vendors.RoleRefreshToken))
+		out[conn] = [2]string{a, b}
+	}
+	return out
+}
+
+func keys(m map[string]map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// onlyChanged fails unless exactly the secrets of conn changed from before.
+func (w *world) onlyChanged(t *testing.T, what, conn string, before map[string][2]string) {
+	t.Helper()
+	after := w.allVersions(t)
+	for n, v := range after {
+		if changed := v != before[n]; changed != (n == conn) {
+			t.Errorf("%s: connection %s's secrets changed: %v", what, n, changed)
+		}
+	}
+}
+
+// TestConnectionsEndToEnd: two connections, the default one and "eu", are
+// connected through the real callback, each as its own Admitad account,
+// then refreshed by the real refresher, each by its own event; every
+// secret holds its own connection's tokens, and a link minted for one
+// connection cannot store into the other.
+func TestConnectionsEndToEnd(t *testing.T) {
+	users := map[string]string{vendors.DefaultConnection: vendortest.AdmitadUsername, "eu": "adv-eu"}
+	// us is served but never connected: nothing may land in it.
+	w := newWorldWith(t, []string{"eu", "us"}, map[string]string{"eu": users["eu"]})
+	defer w.assertClean(t)
+	links := map[string]string{
+		// A link as minted before connections.
+		vendors.DefaultConnection: w.link(0, time.Now()),
+		"eu":                      admitad.MintConnectionLink(w.key, w.front.URL+admitad.AuthorizePath, "eu", 0, time.Now()),
+	}
+
+	// A named connection nobody connected yet says how to connect it.
+	if _, res := w.refresh(t, `{"connection":"eu"}`); !res.Failed() || !strings.Contains(res.ErrorMessage, w.secretID("eu", vendors.RoleRefreshToken)) {
+		t.Fatalf("eu before connect: %s %s", res.Payload, res.ErrorMessage)
+	}
+
+	connected := map[string]admitad.Connection{}
+	for _, conn := range []string{vendors.DefaultConnection, "eu"} {
+		w.srv.SetUsername(users[conn])
+		before := w.allVersions(t)
+		status, page, _ := w.get(t, w.browser(t).Client, links[conn], "")
+		if status != http.StatusOK || !strings.Contains(page, "Admitad connected") || !strings.Contains(page, "<dd>"+conn+"</dd>") || !strings.Contains(page, users[conn]) {
+			t.Fatalf("connect %s: HTTP %d:\n%s", conn, status, page)
+		}
+		w.onlyChanged(t, "connect "+conn, conn, before)
+		c := w.connectionOf(t, conn)
+		tok := w.tokenOf(t, conn)
+		if c.Username != users[conn] || !w.srv.RefreshTokenValid(c.RefreshToken) {
+			t.Fatalf("connect %s: refresh-token secret of %q, valid %v", conn, c.Username, w.srv.RefreshTokenValid(c.RefreshToken))
+		}
+		if tok.Connection != conn || tok.Trigger != token.TriggerConnect || tok.Extras["username"] != users[conn] || !w.srv.Valid(tok.AccessToken) {
+			t.Fatalf("connect %s: token secret of connection %q, trigger %q, user %q", conn, tok.Connection, tok.Trigger, tok.Extras["username"])
+		}
+		connected[conn] = c
+	}
+	if connected["eu"].RefreshToken == connected[vendors.DefaultConnection].RefreshToken {
+		t.Fatal("the connections share a refresh token")
+	}
+
+	// Each refreshed by its own event, touching only its own secrets.
+	for _, tc := range []struct{ conn, event string }{
+		{"eu", `{"force": true, "connection": "eu"}`},
+		{vendors.DefaultConnection, `{"force": true}`},
+	} {
+		w.srv.SetUsername(users[tc.conn])
+		before := w.allVersions(t)
+		sum, res := w.refresh(t, tc.event)
+		if res.Failed() || sum.Action != refresh.ActionRefreshed || sum.Connection != tc.conn {
+			t.Fatalf("refresh %s: %+v %s", tc.conn, sum, res.ErrorMessage)
+		}
+		w.onlyChanged(t, "refresh "+tc.conn, tc.conn, before)
+		c := w.connectionOf(t, tc.conn)
+		tok := w.tokenOf(t, tc.conn)
+		switch {
+		case w.srv.RefreshTokenValid(connected[tc.conn].RefreshToken):
+			t.Errorf("refresh %s: the old refresh token is still accepted", tc.conn)
+		case c.RefreshToken == connected[tc.conn].RefreshToken || !w.srv.RefreshTokenValid(c.RefreshToken):
+			t.Errorf("refresh %s: the new refresh token is not stored or not valid", tc.conn)
+		case c.ConnectState != connected[tc.conn].ConnectState || c.Username != users[tc.conn]:
+			t.Errorf("refresh %s: the connection changed: user %q", tc.conn, c.Username)
+		case tok.Connection != tc.conn || tok.Fingerprint != sum.Fingerprint || !w.srv.Valid(tok.AccessToken):
+			t.Errorf("refresh %s: token secret of connection %q, fingerprint %s, want %s", tc.conn, tok.Connection, tok.Fingerprint, sum.Fingerprint)
+		}
+		connected[tc.conn] = c
+	}
+	for conn, c := range connected {
+		if !w.srv.RefreshTokenValid(c.RefreshToken) {
+			t.Errorf("%s: the stored refresh token is refused by Admitad", conn)
+		}
+	}
+
+	t.Run("a link for one connection cannot store into another", func(t *testing.T) {
+		// Walk eu's flow to the callback, then try to land it elsewhere.
+		b := w.browser(t)
+		b.stopAt = admitad.CallbackPath
+		if status, body, _ := w.get(t, b.Client, links["eu"], ""); status != http.StatusFound {
+			t.Fatalf("walk to Admitad: HTTP %d:\n%s", status, body)
+		}
+		cb := b.visits[len(b.visits)-1]
+		euCookie := ""
+		for _, c := range b.Jar.Cookies(cb) {
+			if c.Name == admitad.ConnectionCookieName("eu") {
+				euCookie = c.Value
+			}
+		}
+		if euCookie == "" {
+			t.Fatalf("no %s cookie in the jar", admitad.ConnectionCookieName("eu"))
+		}
+		q := cb.Query()
+		parts := strings.Split(q.Get("state"), ".")
+		if len(parts) != 6 || parts[3] != "eu" {
+			t.Fatalf("eu's state has %d parts", len(parts))
+		}
+		asDefault := url.Values{"code": q["code"], "state": {strings.Join([]string{"v1", parts[1], parts[2], parts[4], parts[5]}, ".")}}
+		withConn := func(conn string) url.Values {
+			p := append([]string(nil), parts...)
+			p[3] = conn
+			return url.Values{"code": q["code"], "state": {strings.Join(p, ".")}}
+		}
+		callback := func(v url.Values) string { return w.front.URL + admitad.CallbackPath + "?" + v.Encode() }
+		tamper := func(link string, f func(url.Values)) string {
+			u, _ := url.Parse(link)
+			v := u.Query()
+			f(v)
+			u.RawQuery = v.Encode()
+			return u.String()
+		}
+		for _, tc := range []struct {
+			name, url, cookieName, cookie, want string
+			status                              int
+		}{
+			{"eu's state made the default's, with eu's cookie as the default's", callback(asDefault), admitad.CookieName, euCookie, "not issued to this browser", 400},
+			{"eu's state renamed to the default connection", callback(withConn("default")), admitad.CookieName, euCookie, "not one this service issued", 400},
+			{"eu's state renamed to another served connection", callback(withConn("us")), admitad.ConnectionCookieName("us"), euCookie, "not issued to this browser", 400},
+			{"eu's state, its cookie sent as the default's", callback(q), admitad.CookieName, euCookie, "no connect cookie", 400},
+			{"eu's link without its connection", tamper(links["eu"], func(v url.Values) { v.Del("connection") }), "", "", "signature is not valid", 403},
+			{"the default's link naming eu", tamper(links[vendors.DefaultConnection], func(v url.Values) { v.Set("connection", "eu") }), "", "", "signature is not valid", 403},
+			{"a link for a connection not served", admitad.MintConnectionLink(w.key, w.front.URL+admitad.AuthorizePath, "apac", 0, time.Now()), "", "", "does not serve", 403},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				before, requests, authorizes := w.allVersions(t), w.srv.TokenRequests(), w.srv.Stats().AuthorizeRequests
+				c := &http.Client{Transport: w.front.Client().Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+				req, err := http.NewRequest(http.MethodGet, tc.url, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.cookieName != "" {
+					req.Header.Set("Cookie", tc.cookieName+"="+tc.cookie)
+				}
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				w.output(string(body))
+				if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.want) {
+					t.Fatalf("HTTP %d, want %d saying %q:\n%s", resp.StatusCode, tc.status, tc.want, body)
+				}
+				after := w.allVersions(t)
+				for n := range before {
+					if after[n] != before[n] {
+						t.Errorf("connection %s's secrets were written", n)
+					}
+				}
+				if w.srv.TokenRequests() != requests || w.srv.Stats().AuthorizeRequests != authorizes {
+					t.Error("a refusal reached Admitad")
+				}
+			})
+		}
+		// The untampered callback still completes eu, and only eu.
+		w.srv.SetUsername(users["eu"])
+		before := w.allVersions(t)
+		if status, body, _ := w.get(t, b.Client, cb.String(), ""); status != http.StatusOK || !strings.Contains(body, "<dd>eu</dd>") {
+			t.Fatalf("eu's own callback: HTTP %d:\n%s", status, body)
+		}
+		w.onlyChanged(t, "eu's own callback", "eu", before)
+	})
 }
