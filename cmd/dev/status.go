@@ -308,7 +308,8 @@ func (s *system) writeBanner(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  %-22s %s\n", "Function and moto logs", s.logPath)
 	fmt.Fprintf(w, "\nPoint the AWS CLI, SDKs, tokenctl and your app at dev (paste into a shell):\n")
-	fmt.Fprintf(w, "  export %s\n", strings.Join(s.clientEnv(), " "))
+	env := s.clientEnv()
+	fmt.Fprintf(w, "  export %s \\\n    %s\n", strings.Join(env[:2], " "), strings.Join(env[2:], " "))
 	fmt.Fprintf(w, "\nThen:\n")
 	fmt.Fprintf(w, "  Read a token:     aws secretsmanager get-secret-value --secret-id %s --query SecretString --output text\n", secretName(vendors.Fyber, vendors.RoleToken))
 	fmt.Fprintf(w, "  Force a refresh:  aws lambda invoke --function-name %s --payload '{\"force\":true}' out.json   (AWS CLI v2: add --cli-binary-format raw-in-base64-out)\n", functionName(vendors.Fyber))
