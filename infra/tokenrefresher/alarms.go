@@ -175,14 +175,14 @@ func newExpiryAlarm(scope constructs.Construct, id, prefix string, spec vendors.
 	period := spec.Every
 	threshold := expiryAlarmFraction * spec.Lifetime.Seconds()
 	metric := vendorMetric(MetricSecondsUntilExpiry, spec.Name, "Minimum", period)
-	name, token, forIt := prefix+"-"+spec.Name+"-token-expiring", "The "+spec.Title+" token", ""
+	base, token, forIt := prefix+"-"+spec.Name, "The "+spec.Title+" token", ""
 	if connection != "" {
 		metric = connectionMetric(MetricSecondsUntilExpiry, spec.Name, connection, "Minimum", period)
-		name = prefix + "-" + spec.Name + "-" + connection + "-token-expiring"
+		base += "-" + connection
 		token, forIt = token+" of connection "+connection, " for it"
 	}
 	return metric.CreateAlarm(scope, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
-		AlarmName: jsii.String(name),
+		AlarmName: jsii.String(base + "-token-expiring"),
 		AlarmDescription: jsii.String(fmt.Sprintf("%s has less than %s left, or the refresher "+
 			"has not reported%s for two runs (every %s)", token,
 			human(time.Duration(threshold)*time.Second), forIt, human(spec.Every))),
