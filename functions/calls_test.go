@@ -44,12 +44,10 @@ func newCountEnv(t *testing.T, vendor string) *countEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := map[string]func(vendortest.Options) *vendortest.Server{
-		vendors.HasOffers: vendortest.NewHasOffers,
-		vendors.Fyber:     vendortest.NewFyber,
-		vendors.Merchenta: vendortest.NewMerchenta,
-		vendors.Invoca:    vendortest.NewInvoca,
-	}[vendor](vendortest.Options{})
+	srv, err := vendortest.New(vendor, vendortest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(srv.Close)
 	proxy, err := smfault.New(moto.URL)
 	if err != nil {

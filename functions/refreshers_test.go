@@ -20,6 +20,7 @@ import (
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
+	_ "github.com/token-refresher/token-refresher/shared/vendortest/all"
 )
 
 func TestMain(m *testing.M) { os.Exit(localaws.RunTests(m)) }
@@ -55,12 +56,10 @@ func newEnv(t *testing.T, vendor string, creds map[string]string, extraEnv ...st
 		t.Fatal(err)
 	}
 	spec := vendors.MustLookup(vendor)
-	srv := map[string]func(vendortest.Options) *vendortest.Server{
-		vendors.HasOffers: vendortest.NewHasOffers,
-		vendors.Fyber:     vendortest.NewFyber,
-		vendors.Merchenta: vendortest.NewMerchenta,
-		vendors.Invoca:    vendortest.NewInvoca,
-	}[vendor](vendortest.Options{})
+	srv, err := vendortest.New(vendor, vendortest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(srv.Close)
 	if creds == nil {
 		creds = vendortest.Credentials(vendor)
