@@ -10,6 +10,7 @@
 //	stackName                     CloudFormation stack name (default "TokenRefresher")
 //	alarmEmail                    address subscribed to the alarm topic
 //	credentialsSecretName.<name>  import this existing credentials secret for vendor <name>
+//	                              (or <name>/<connection>, for a named connection)
 //	operatorPrincipalArns         roles that run tokenctl connect (may read signing keys); comma-separated or a list
 //	breakGlassPrincipalArns       roles that may read every guarded secret; comma-separated or a list
 //	dashboard                     false leaves out the CloudWatch dashboard (default true)
@@ -59,8 +60,14 @@ func stackProps(app awscdk.App) *tokenrefresher.StackProps {
 		},
 	}
 	for _, spec := range specs {
-		if name := contextString(app, "credentialsSecretName."+spec.Name, ""); name != "" {
-			props.CredentialsSecretNames[spec.Name] = name
+		targets := []string{spec.Name}
+		for _, conn := range props.Connections[spec.Name] {
+			targets = append(targets, spec.Name+"/"+conn)
+		}
+		for _, target := range targets {
+			if name := contextString(app, "credentialsSecretName."+target, ""); name != "" {
+				props.CredentialsSecretNames[target] = name
+			}
 		}
 	}
 	// The CLI sets these from the current credentials; without them the

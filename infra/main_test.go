@@ -146,3 +146,37 @@ func TestContextConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestStackPropsFromContext reads every setting of the deployment from the
+// context, as cdk.json and -c give it.
+func TestStackPropsFromContext(t *testing.T) {
+	ctx := map[string]any{
+		"assetDir":                             "out",
+		"namePrefix":                           "tr-staging",
+		"alarmEmail":                           "ops@example.com",
+		"connections":                          `{"merchenta":["acme","globex"]}`,
+		"credentialsSecretName.fyber":          "ops/fyber",
+		"credentialsSecretName.merchenta/acme": "ops/merchenta-acme",
+		"credentialsSecretName.merchenta/nope": "ignored: no such connection",
+		"operatorPrincipalArns":                "arn:aws:iam::123456789012:role/ops",
+		"breakGlassPrincipalArns":              []any{"arn:aws:iam::123456789012:role/glass"},
+		"dashboard":                            "false",
+	}
+	p := stackProps(awscdk.NewApp(&awscdk.AppProps{Context: &ctx}))
+	want := map[string]any{
+		"AssetDir":                p.AssetDir == "out",
+		"NamePrefix":              p.NamePrefix == "tr-staging",
+		"AlarmEmail":              p.AlarmEmail == "ops@example.com",
+		"Connections":             reflect.DeepEqual(p.Connections, map[string][]string{"merchenta": {"acme", "globex"}}),
+		"CredentialsSecretNames":  reflect.DeepEqual(p.CredentialsSecretNames, map[string]string{"fyber": "ops/fyber", "merchenta/acme": "ops/merchenta-acme"}),
+		"OperatorPrincipalArns":   reflect.DeepEqual(p.OperatorPrincipalArns, []string{"arn:aws:iam::123456789012:role/ops"}),
+		"BreakGlassPrincipalArns": reflect.DeepEqual(p.BreakGlassPrincipalArns, []string{"arn:aws:iam::123456789012:role/glass"}),
+		"Dashboard":               p.Dashboard != nil && !*p.Dashboard,
+		"Vendors":                 len(p.Vendors) == len(vendors.All()),
+	}
+	for field, ok := range want {
+		if ok != true {
+			t.Errorf("%s not read from the context: %+v", field, p.Props)
+		}
+	}
+}
