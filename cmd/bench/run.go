@@ -25,16 +25,8 @@ import (
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
+	_ "github.com/token-refresher/token-refresher/shared/vendortest/all"
 )
-
-// fakes are the vendor test servers, by vendor name.
-var fakes = map[string]func(vendortest.Options) *vendortest.Server{
-	vendors.HasOffers: vendortest.NewHasOffers,
-	vendors.Fyber:     vendortest.NewFyber,
-	vendors.Merchenta: vendortest.NewMerchenta,
-	vendors.Invoca:    vendortest.NewInvoca,
-	vendors.Admitad:   vendortest.NewAdmitad,
-}
 
 // forceEvent makes every invoke a real refresh.
 var forceEvent = []byte(`{"force":true}`)
@@ -235,7 +227,10 @@ func (e *env) measure(ctx context.Context, r *fnResult, bootstrap string, o opti
 		}
 	}
 	r.LogsRun = work.logsRun
-	srv := fakes[spec.Name](vendortest.Options{})
+	srv, err := vendortest.New(spec.Name, vendortest.Options{})
+	if err != nil {
+		return err
+	}
 	defer srv.Close()
 	vendorFront, err := serveMetered(srv.Handler())
 	if err != nil {
