@@ -241,6 +241,30 @@ func TestNamedConnections(t *testing.T) {
 		}
 	})
 
+	t.Run("app and operator policies", func(t *testing.T) {
+		policy := func(description string) string {
+			id := parent.find(t, "AWS::IAM::ManagedPolicy", "Description", description)
+			return fmt.Sprint(parent.Resources[id].Properties["PolicyDocument"])
+		}
+		reader := policy("Read the token-refresher token secrets (and nothing else)")
+		operator := policy("Run tokenctl against token-refresher: status, set-credentials, refresh, connect")
+		rejecter := policy("Ask the token-refresher refreshers for a new token after a vendor refused one")
+		for _, spec := range vendors.All() {
+			token := DefaultNamePrefix + "/" + spec.Name + "/*/token-??????"
+			creds := DefaultNamePrefix + "/" + spec.Name + "/*/credentials-??????"
+			_, named := testConnections[spec.Name]
+			if strings.Contains(reader, token) != named || strings.Contains(operator, token) != named || strings.Contains(operator, creds) != named {
+				t.Errorf("%s (named connections: %v): reader or operator policy disagrees on %s / %s", spec.Name, named, token, creds)
+			}
+			if strings.Contains(reader, creds) || strings.Contains(reader, "refresh-token") {
+				t.Errorf("reader policy reaches %s credentials or refresh tokens", spec.Name)
+			}
+		}
+		if strings.Contains(rejecter, "secretsmanager") {
+			t.Errorf("rejecter policy reaches secrets: %s", rejecter)
+		}
+	})
+
 	t.Run("cdk-nag", func(t *testing.T) {
 		for _, f := range nagFindings(s.Stack, true) {
 			t.Errorf("cdk-nag error at %s", f)
