@@ -5,7 +5,7 @@
 //	tokenctl status [<vendor>[/<connection>] ...] [--json]
 //	tokenctl set-credentials <vendor>[/<connection>] [--secret-id ID] [--allow-untagged] [--json]
 //	tokenctl refresh <vendor>[/<connection>] [--function NAME] [--json]
-//	tokenctl connect admitad --url URL [--key-secret-id ID] [--ttl 15m] [--json]
+//	tokenctl connect admitad[/<connection>] --url URL [--key-secret-id ID] [--ttl 15m] [--json]
 //	tokenctl version [--json] | tokenctl --version
 //	tokenctl completion bash|zsh|fish
 //

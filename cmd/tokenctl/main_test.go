@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
-	"github.com/token-refresher/token-refresher/shared/admitad"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
@@ -391,73 +390,5 @@ func TestRefresh(t *testing.T) {
 	r = runCLI(t, "", nil, time.Now(), "--prefix", prefix, "refresh", "merchenta")
 	if r.code != exitFail || !strings.Contains(r.stderr, "function "+prefix+"-merchenta") {
 		t.Errorf("unreachable function: exit %d, stderr %q", r.code, r.stderr)
-	}
-}
-
-func TestConnectAdmitad(t *testing.T) {
-	sm, prefix := localStack(t, "")
-	key := "k3y-0123456789abcdef0123456789abcdef-signing"
-	createSecret(t, sm, prefix+"/admitad/signing-key", key)
-	const connectURL = "https://abc123.execute-api.eu-west-1.amazonaws.com/admitad/authorize"
-
-	r := runCLI(t, "", nil, t0, "--prefix", prefix, "connect", "admitad", "--url", connectURL, "--ttl", "10m")
-	if r.code != exitOK {
-		t.Fatalf("exit %d; stderr %q", r.code, r.stderr)
-	}
-	u, err := url.Parse(strings.TrimSpace(r.stdout))
-	if err != nil || !strings.HasPrefix(u.String(), connectURL+"?") {
-		t.Fatalf("link %q does not start with %s", r.stdout, connectURL)
-	}
-	if err := admitad.VerifyLink([]byte(key), u.Query(), t0.Add(9*time.Minute)); err != nil {
-		t.Errorf("the minted link does not verify within its ttl: %v", err)
-	}
-	if err := admitad.VerifyLink([]byte(key), u.Query(), t0.Add(12*time.Minute)); err == nil {
-		t.Error("the minted link still verifies after its ttl")
-	}
-	if strings.Contains(r.stdout+r.stderr, key) {
-		t.Error("connect printed the signing key")
-	}
-
-	r = runCLI(t, "", nil, t0, "--prefix", prefix, "connect", "admitad", "--url", connectURL, "--json")
-	var link connectLink
-	if err := json.Unmarshal([]byte(r.stdout), &link); err != nil || link.Vendor != "admitad" || link.ExpiresAt != "2025-03-01T12:15:00Z" {
-		t.Errorf("connect --json: exit %d, stdout %q (%v)", r.code, r.stdout, err)
-	} else if u, err := url.Parse(link.URL); err != nil || admitad.VerifyLink([]byte(key), u.Query(), t0.Add(time.Minute)) != nil {
-		t.Errorf("connect --json: the link %q does not verify", link.URL)
-	}
-	if strings.Contains(r.stdout+r.stderr, key) {
-		t.Error("connect --json printed the signing key")
-	}
-
-	t.Setenv("ADMITAD_CONNECT_URL", connectURL)
-	if r := runCLI(t, "", nil, t0, "--prefix", prefix, "connect", "admitad"); r.code != exitOK {
-		t.Errorf("with ADMITAD_CONNECT_URL: exit %d, stderr %q", r.code, r.stderr)
-	}
-	t.Setenv("ADMITAD_CONNECT_URL", "")
-
-	tests := []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
-		{"no url", []string{"connect", "admitad"}, exitUsage, "--url"},
-		{"url of another path", []string{"connect", "admitad", "--url", "https://abc.example.com/elsewhere"}, exitUsage, "/admitad/authorize"},
-		{"plain http to a remote host", []string{"connect", "admitad", "--url", "http://abc.example.com/admitad/authorize"}, exitUsage, "--url"},
-		{"ttl over the maximum", []string{"connect", "admitad", "--url", connectURL, "--ttl", "2h"}, exitUsage, "--ttl"},
-		{"missing signing key", []string{"--prefix", prefix + "-none", "connect", "admitad", "--url", connectURL}, exitFail, prefix + "-none/admitad/signing-key"},
-		{"a named connection", []string{"connect", "admitad/acme", "--url", connectURL}, exitUsage, "named connection"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := tt.args
-			if args[0] != "--prefix" {
-				args = append([]string{"--prefix", prefix}, args...)
-			}
-			r := runCLI(t, "", nil, t0, args...)
-			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("exit %d, stderr %q; want %d and %q", r.code, r.stderr, tt.code, tt.want)
-			}
-		})
 	}
 }
