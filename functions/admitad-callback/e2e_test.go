@@ -54,7 +54,7 @@ type world struct {
 func newWorld(t *testing.T) *world { return newWorldWith(t, nil, nil) }
 
 // newWorldWith serves the default connection and the named connections
-// names (CONNECTIONS and SECRET_PREFIX, as the stack sets them on both
+// names (CONNECTIONS and NAME_PREFIX, as the stack sets them on both
 // functions), each with its own credentials, token and refresh-token
 // secrets; expected gives a connection's expected_username.
 func newWorldWith(t *testing.T, names []string, expected map[string]string) *world {
@@ -92,7 +92,7 @@ func newWorldWith(t *testing.T, names []string, expected map[string]string) *wor
 	}
 	if len(names) > 0 {
 		secretPrefix := "e2e-" + randomHex(t, 6)
-		env = append(env, "CONNECTIONS="+strings.Join(names, ","), "SECRET_PREFIX="+secretPrefix)
+		env = append(env, "CONNECTIONS="+strings.Join(names, ","), "NAME_PREFIX="+secretPrefix)
 		w.conns = map[string]map[string]string{}
 		for _, n := range names {
 			creds := map[string]string{}

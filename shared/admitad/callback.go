@@ -38,7 +38,8 @@ import (
 //	                        refresher's (refresh.LoadTargets): "eu,us", each with
 //	                        its own <prefix>/admitad/<connection>/{credentials,
 //	                        token,refresh-token}
-//	SECRET_PREFIX           the prefix of those names (refresh.LoadTargets)
+//	NAME_PREFIX             the <prefix> of those names; CREDENTIALS_SECRET_IDS
+//	                        names imported credentials secrets (refresh.LoadTargets)
 //	SIGNING_KEY_SECRET_ID   HMAC key of links and states, shared by all
 //	                        connections; read only
 //	TOKEN_URL               token endpoint (default https://api.admitad.com/token/)

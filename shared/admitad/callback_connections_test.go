@@ -74,6 +74,14 @@ type connsEnv struct {
 // a connection's expected_username.
 func newConnsEnv(t *testing.T, names []string, expected map[string]string) *connsEnv {
 	t.Helper()
+	return newConnsEnvWith(t, names, expected, nil)
+}
+
+// newConnsEnvWith is newConnsEnv where imported names, for some
+// connections, an imported credentials secret (CREDENTIALS_SECRET_IDS)
+// that replaces the connection's own.
+func newConnsEnvWith(t *testing.T, names []string, expected, imported map[string]string) *connsEnv {
+	t.Helper()
 	ce := newCallbackEnv(t)
 	prefix := "cb-" + randomHex(t, 6)
 	e := &connsEnv{callbackEnv: ce, ids: map[string]connIDs{vendors.DefaultConnection: {ce.credID, ce.tokID, ce.refID}}}
@@ -83,6 +91,9 @@ func newConnsEnv(t *testing.T, names []string, expected map[string]string) *conn
 				vendors.SecretName(prefix, vendors.Admitad, n, vendors.RoleCredentials),
 				vendors.SecretName(prefix, vendors.Admitad, n, vendors.RoleToken),
 				vendors.SecretName(prefix, vendors.Admitad, n, vendors.RoleRefreshToken),
+			}
+			if id := imported[n]; id != "" {
+				e.ids[n] = connIDs{id, e.ids[n].tok, e.ids[n].ref}
 			}
 			ce.create(t, e.ids[n].tok, randomHex(t, 16))
 			ce.create(t, e.ids[n].ref, randomHex(t, 16))
@@ -99,10 +110,15 @@ func newConnsEnv(t *testing.T, names []string, expected map[string]string) *conn
 		b, _ := json.Marshal(creds)
 		ce.put(t, e.ids[n].cred, string(b))
 	}
+	importedJSON := ""
+	if len(imported) > 0 {
+		b, _ := json.Marshal(imported)
+		importedJSON = string(b)
+	}
 	cfg, err := admitad.LoadCallbackConfig(func(k string) string {
 		return map[string]string{
 			"CREDENTIALS_SECRET_ID": ce.credID, "TOKEN_SECRET_ID": ce.tokID, "REFRESH_SECRET_ID": ce.refID,
-			"CONNECTIONS": strings.Join(names, ","), "SECRET_PREFIX": prefix,
+			"CONNECTIONS": strings.Join(names, ","), "NAME_PREFIX": prefix, "CREDENTIALS_SECRET_IDS": importedJSON,
 			"SIGNING_KEY_SECRET_ID": ce.keyID, "TOKEN_URL": ce.srv.TokenURL(), "AUTHORIZE_URL": ce.srv.AuthorizeURL(),
 			"REFRESHER_FUNCTION_NAME": "token-refresher-admitad",
 		}[k]
@@ -444,6 +460,28 @@ func TestCallbackExpectedUsernamePerConnection(t *testing.T) {
 	e.srv.SetUsername("adv-eu")
 	if resp := e.finishConn(t, "eu", e.startConn(t, "eu")); resp.StatusCode != http.StatusOK {
 		t.Fatalf("eu as adv-eu: HTTP %d: %s", resp.StatusCode, resp.Body)
+	}
+	e.assertAllClean(t)
+}
+
+// TestCallbackImportedCredentials: a connection whose credentials secret is
+// imported (CREDENTIALS_SECRET_IDS) connects with that secret's
+// credentials, expected_username included.
+func TestCallbackImportedCredentials(t *testing.T) {
+	imported := "ops/admitad-eu-" + randomHex(t, 4)
+	e := newConnsEnvWith(t, []string{"eu"}, map[string]string{"eu": "adv-eu"}, map[string]string{"eu": imported})
+	e.srv.SetUsername("adv-other")
+	if resp := e.finishConn(t, "eu", e.startConn(t, "eu")); resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Body, "adv-eu") {
+		t.Fatalf("eu as adv-other: HTTP %d: %s", resp.StatusCode, resp.Body)
+	}
+	e.srv.SetUsername("adv-eu")
+	e.api.take()
+	if resp := e.finishConn(t, "eu", e.startConn(t, "eu")); resp.StatusCode != http.StatusOK {
+		t.Fatalf("eu as adv-eu: HTTP %d: %s", resp.StatusCode, resp.Body)
+	}
+	calls := strings.Join(e.api.take(), "\n")
+	if !strings.Contains(calls, "GetSecretValue "+imported) {
+		t.Errorf("the imported credentials secret was not read:\n%s", calls)
 	}
 	e.assertAllClean(t)
 }
