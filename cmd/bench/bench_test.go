@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -131,6 +132,16 @@ func TestInitReport(t *testing.T) {
 	}
 }
 
+func TestParseMem(t *testing.T) {
+	m, err := parseMem(strings.NewReader("Name:\tbootstrap\nVmHWM:\t   15332 kB\nVmRSS:\t   15000 kB\n"))
+	if err != nil || m.RSSk != 15000 || m.HWMk != 15332 {
+		t.Errorf("parseMem = %+v, %v", m, err)
+	}
+	if _, err := parseMem(strings.NewReader("VmHWM:\t 15 kB\n")); err == nil {
+		t.Error("no error without VmRSS")
+	}
+}
+
 func TestParseVmHWM(t *testing.T) {
 	tests := []struct {
 		name, status string
@@ -165,39 +176,204 @@ func TestTrimProcs(t *testing.T) {
 }
 
 func TestVerdicts(t *testing.T) {
-	rep := &report{Functions: []*fnResult{
-		{Name: "small", LogsRun: true, Size: 9_000_000, PeakRSSk: 14_000,
-			Cold: []coldSample{{Total: 15 * time.Millisecond, Vendor: time.Millisecond, Secrets: 5 * time.Millisecond, Run: 9 * time.Millisecond}},
-			Warm: []warmSample{{RoundTrip: 7 * time.Millisecond, Run: 6 * time.Millisecond, CPU: 900 * time.Microsecond}}},
-		{Name: "big", LogsRun: true, Size: 11_000_000, PeakRSSk: 40_000,
-			Cold: []coldSample{{Total: 25 * time.Millisecond}},
-			Warm: []warmSample{{CPU: 1500 * time.Microsecond}}},
-	}}
-	got := map[string]string{}
-	for _, r := range rep.rows() {
-		if r.result != "" {
-			got[r.fn+" "+strings.Fields(r.figure)[0]+" "+r.budget] = r.result
-		}
+	mem := func(hwm int64, rss10, rssLast int64) []memReading {
+		return []memReading{{Invokes: 1, RSSk: 9000, HWMk: 9000}, {Invokes: 10, RSSk: rss10, HWMk: rss10}, {Invokes: 101, RSSk: rssLast, HWMk: hwm}}
 	}
-	want := map[string]string{
-		"small bootstrap ≤ 10.0 MB":  "OK",
-		"small cold ≤ 20.0 ms (p95)": "OK",
-		"small peak ≤ 30.0 MB":       "OK",
-		"small own ≤ 1.00 ms (p95)":  "OK",
-		"big bootstrap ≤ 10.0 MB":    "**OVER**",
-		"big cold ≤ 20.0 ms (p95)":   "**OVER**",
-		"big peak ≤ 30.0 MB":         "**OVER**",
-		"big own ≤ 1.00 ms (p95)":    "**OVER**",
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s: got %q, want %q (all: %v)", k, got[k], v, got)
+	rep := &report{Invokes: 100,
+		Baseline: &baseline{ColdCPU: []time.Duration{2 * time.Millisecond}, WarmCPU: []time.Duration{200 * time.Microsecond}},
+		Functions: []*fnResult{
+			{Name: "small", LogsRun: true, Size: 9_000_000, PeakRSSk: 14_000, Mem: mem(14_000, 13_000, 13_100),
+				Cold:  []coldSample{{Total: 15 * time.Millisecond, CPU: 5 * time.Millisecond, SecretsCalls: 2}},
+				Warm:  []warmSample{{RoundTrip: 7 * time.Millisecond, CPU: 800 * time.Microsecond, SecretsCalls: 1}},
+				Calls: []callStep{{Name: "warm forced run", Force: true, Action: "refreshed", Ops: []string{"PutSecretValue"}, Max: 1}}},
+			{Name: "big", LogsRun: true, Size: 11_000_000, PeakRSSk: 21_000, Mem: mem(21_000, 15_000, 16_000),
+				Cold:  []coldSample{{Total: 25 * time.Millisecond, CPU: 6 * time.Millisecond}},
+				Warm:  []warmSample{{CPU: 900 * time.Microsecond}},
+				Calls: []callStep{{Name: "warm forced run", Force: true, Action: "refreshed", Ops: []string{"GetSecretValue", "PutSecretValue"}, Max: 1}}},
+		}}
+	md := rep.markdown()
+	for _, want := range []string{
+		"| small | 5.00 ms | 2.50× | OK | 0.80 ms | 4.00× | OK |",
+		"| big | 6.00 ms | 3.00× | **OVER** | 0.90 ms | 4.50× | **OVER** |",
+		"| small | warm forced run | refreshed | 1 | PutSecretValue | 0.00 ms | ≤ 1 | OK |",
+		"| big | warm forced run | refreshed | 2 | GetSecretValue, PutSecretValue | 0.00 ms | ≤ 1 | **OVER** |",
+		"| small | 9.0 MB | OK | 8.8 MiB / 12.7 MiB / 12.8 MiB | 13.7 MiB | OK | +100 KiB | OK |",
+		"| big | 11.0 MB | **OVER** | 8.8 MiB / 14.6 MiB / 15.6 MiB | 20.5 MiB | **OVER** | +1000 KiB | **OVER** |",
+		"| small | cold (2 Secrets Manager calls) |",
+		"| small | warm (1 Secrets Manager call) |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
 }
 
+func TestCallTarget(t *testing.T) {
+	tests := []struct {
+		name                  string
+		vendor                string
+		callback, cold, force bool
+		action                string
+		want                  int
+	}{
+		{"skip", "fyber", false, true, false, "skipped", 1},
+		{"cold scheduled refresh", "fyber", false, true, false, "refreshed", 3},
+		{"warm scheduled refresh", "fyber", false, false, false, "refreshed", 2},
+		{"cold forced", "hasoffers", false, true, true, "refreshed", 2},
+		{"warm forced", "hasoffers", false, false, true, "refreshed", 1},
+		{"invoca validates", "invoca", false, false, false, "validated", 2},
+		{"admitad refresh", "admitad", false, true, true, "refreshed", 4},
+		{"admitad skip", "admitad", false, false, false, "skipped", 1},
+		{"callback has none", "admitad", true, true, false, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := callTarget(tt.vendor, tt.callback, tt.cold, tt.force, tt.action); got != tt.want {
+				t.Errorf("callTarget = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFmtOps(t *testing.T) {
+	for _, tt := range []struct {
+		ops  []string
+		want string
+	}{
+		{nil, "none"},
+		{[]string{"GetSecretValue"}, "GetSecretValue"},
+		{[]string{"GetSecretValue", "GetSecretValue", "PutSecretValue", "GetSecretValue"}, "GetSecretValue ×2, PutSecretValue, GetSecretValue"},
+		{[]string{""}, "(not an AWS call)"},
+	} {
+		if got := fmtOps(tt.ops); got != tt.want {
+			t.Errorf("fmtOps(%q) = %q, want %q", tt.ops, got, tt.want)
+		}
+	}
+}
+
+func TestMemSnapshot(t *testing.T) {
+	var got []int
+	for n := 2; n <= 101; n++ {
+		if memSnapshot(n, 101) {
+			got = append(got, n)
+		}
+	}
+	if fmt.Sprint(got) != "[10 100 101]" {
+		t.Errorf("snapshots after %v, want [10 100 101]", got)
+	}
+}
+
+func TestAgedTimes(t *testing.T) {
+	refreshed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r, e := agedTimes(refreshed, refreshed.Add(time.Hour))
+	// Two minutes left of the token as it was, at most a minute of its
+	// life used since the refresh moved back.
+	if e != refreshed.Add(2*time.Minute) || r != refreshed.Add(-59*time.Minute) {
+		t.Errorf("aged to %v – %v; want %v – %v", r, e, refreshed.Add(-59*time.Minute), refreshed.Add(2*time.Minute))
+	}
+}
+
+func TestParseAnnotate(t *testing.T) {
+	out := `--------------------------------------------------------------------------------
+Profile data file 'cold.callgrind' (creator: callgrind-3.19.0)
+--------------------------------------------------------------------------------
+Ir
+--------------------------------------------------------------------------------
+9,000 (100.0%)  PROGRAM TOTALS
+
+--------------------------------------------------------------------------------
+Ir               file:function
+--------------------------------------------------------------------------------
+5,000 (55.55%)  runtime/malloc.go:runtime.mallocgc [/tmp/x/bootstrap]
+3,000 (33.33%)  github.com/aws/aws-sdk-go-v2/aws/signer/v4/v4.go:github.com/aws/aws-sdk-go-v2/aws/signer/v4.(*Signer).SignHTTP [/tmp/x/bootstrap]
+  700 ( 7.77%)  ???:type:.eq.[2]interface {} [/tmp/x/bootstrap]
+  300 ( 3.33%)  runtime/other.go:runtime.mallocgc [/tmp/x/bootstrap]
+
+--------------------------------------------------------------------------------
+-- Auto-annotated source: runtime/malloc.go
+--------------------------------------------------------------------------------
+1,000 (10%) ignored line
+`
+	got, err := parseAnnotate(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"runtime.mallocgc": 5300, "github.com/aws/aws-sdk-go-v2/aws/signer/v4.(*Signer).SignHTTP": 3000, "type:.eq.[2]interface {}": 700}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if _, err := parseAnnotate(strings.NewReader("no table\n")); err == nil {
+		t.Error("no error for output without a function table")
+	}
+}
+
+func TestCategory(t *testing.T) {
+	for fn, want := range map[string]string{
+		"runtime.mallocgcSmallScanNoHeader": catAlloc,
+		"runtime.gcDrain":                   catGC,
+		"runtime.selectgo":                  catRuntime,
+		"internal/runtime/maps.(*Map).getWithoutKeySmallFastStr":                     catRuntime,
+		"github.com/aws/aws-sdk-go-v2/aws/signer/v4.(*Signer).SignHTTP":              catSDK,
+		"github.com/aws/smithy-go/middleware.(*Stack).HandleMiddleware":              catSDK,
+		"github.com/aws/aws-lambda-go/lambda.(*invoke).success":                      catLambda,
+		"net/textproto.CanonicalMIMEHeaderKey":                                       catHTTP,
+		"bufio.(*Reader).ReadSlice":                                                  catHTTP,
+		"crypto/internal/fips140/sha256.blockAVX2.abi0":                              catCrypto,
+		"encoding/json.appendCompact":                                                catJSON,
+		"reflect.Value.Field":                                                        catJSON,
+		"strconv.AppendInt":                                                          catStdlib,
+		"slices.SortFunc[[]github.com/x/y.T,func(a, b)]":                             catStdlib,
+		"github.com/token-refresher/token-refresher/shared/refresh.(*Refresher).run": catProject,
+		"main.main":             catProject,
+		"golang.org/x/sync.foo": catOther,
+		"0x0000000000401000":    catUnknown,
+	} {
+		if got := category(fn); got != want {
+			t.Errorf("category(%q) = %q, want %q", fn, got, want)
+		}
+	}
+}
+
+func TestNewProfile(t *testing.T) {
+	short := map[string]int64{"runtime.schedinit": 1000, "main.main": 100, "runtime.mallocgc": 500}
+	long := map[string]int64{"runtime.schedinit": 1000, "main.main": 300, "runtime.mallocgc": 900, "encoding/json.Marshal": 200}
+	p := newProfile(short, long, 2)
+	if p.ColdIr != 1600 || p.WarmIr != 400 {
+		t.Errorf("cold %d, warm %d; want 1600 and (1400-600... ) 400", p.ColdIr, p.WarmIr)
+	}
+	if got := costOf(p.WarmBy, catAlloc); got != 200 {
+		t.Errorf("warm allocation per invoke = %d, want 200", got)
+	}
+	if got := costOf(p.WarmBy, catJSON); got != 100 {
+		t.Errorf("warm JSON per invoke = %d, want 100", got)
+	}
+	if p.WarmTop[0].Name != "runtime.mallocgc" {
+		t.Errorf("top warm function %v, want runtime.mallocgc first", p.WarmTop)
+	}
+}
+
+func TestParseInitTrace(t *testing.T) {
+	out := `START RequestId: 1
+init internal/bytealg @0.008 ms, 0 ms clock, 0 bytes, 0 allocs
+init github.com/aws/aws-sdk-go-v2/service/sts/internal/endpoints @1.0 ms, 0.50 ms clock, 1000 bytes, 10 allocs
+init net/http @1.2 ms, 0.25 ms clock, 500 bytes, 5 allocs
+init net/http @1.3 ms, 0.05 ms clock, 100 bytes, 1 allocs
+not init a line @1 ms
+`
+	got := parseInitTrace(out)
+	if got.Clock != 800*time.Microsecond || got.Bytes != 1600 || got.Allocs != 16 {
+		t.Errorf("total %+v", got)
+	}
+	if got.Providers.Clock != 500*time.Microsecond || got.Providers.Allocs != 10 {
+		t.Errorf("unused SDK clients %+v", got.Providers)
+	}
+	if len(got.Top) != 3 || got.Top[0].Pkg != "github.com/aws/aws-sdk-go-v2/service/sts/internal/endpoints" || got.Top[1].Clock != 300*time.Microsecond {
+		t.Errorf("top %+v", got.Top)
+	}
+}
+
 func TestWorkloadChecks(t *testing.T) {
-	authorize, err := authorizeWork("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	authorize, err := authorizeWork("8f3a61c2d94e07b5a1c6e2f0937d48ab5e19c7d3f0a2b86e4d71c95a3f08e6b2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,18 +472,25 @@ func TestMeteredServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.close()
-	for range 2 {
-		resp, err := http.Get(m.url)
+	for _, target := range []string{"secretsmanager.GetSecretValue", ""} {
+		req, _ := http.NewRequest(http.MethodPost, m.url, nil)
+		if target != "" {
+			req.Header.Set("X-Amz-Target", target)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 	}
-	d, n := m.take()
-	if n != 2 || d < 10*time.Millisecond {
-		t.Errorf("take = %v over %d requests, want ≥ 10ms over 2", d, n)
+	got := m.take()
+	if fmt.Sprint(got.Ops) != "[GetSecretValue ]" {
+		t.Errorf("ops = %q, want GetSecretValue and one that is not an AWS call", got.Ops)
 	}
-	if d, n := m.take(); d != 0 || n != 0 {
-		t.Errorf("second take = %v, %d; want it reset", d, n)
+	if got.Calls != 2 || got.Wait < 10*time.Millisecond {
+		t.Errorf("take = %v over %d requests, want ≥ 10ms over 2", got.Wait, got.Calls)
+	}
+	if got := m.take(); got.Wait != 0 || got.Calls != 0 || got.Ops != nil {
+		t.Errorf("second take = %+v; want it reset", got)
 	}
 }

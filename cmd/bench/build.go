@@ -136,3 +136,16 @@ func motoVersion(ctx context.Context) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// loadAverage is the first three fields of /proc/loadavg ("?" if unknown).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " / ")
+}

@@ -1,25 +1,34 @@
 // Command bench measures token-refresher's functions on this machine and
-// prints one markdown table, also written to bench/results.md:
+// prints a markdown report, also written to bench/results.md:
 //
+//   - CPU, the headline: per function, the bootstrap's CPU time from its
+//     start to the first refresh done (cold) and per warm refresh, each
+//     absolute and as a multiple of an empty Go function measured in the
+//     same run, so figures carry from one machine to another;
+//   - Secrets Manager calls per kind of run (scheduled run that skips or
+//     refreshes, forced run; cold and warm), counted where moto_server
+//     receives them, against their targets;
+//   - wall time of a cold start and a warm invoke, split into waiting on
+//     Secrets Manager, waiting on the vendor, and the rest;
 //   - the size of each function's stripped linux/arm64 bootstrap, built as
-//     `make build` builds it;
-//   - cold starts: each function, built for this machine with the same
-//     flags, runs under aws-lambda-rie against moto_server and the vendor's
-//     fake from shared/vendortest; every start is a fresh emulator and the
-//     first invoke is {"force":true}, so it really refreshes;
-//   - warm invokes: 100 forced refreshes in the first emulator, split into
-//     the time the function waited on the vendor and on Secrets Manager and
-//     the time it spent on its own work;
-//   - peak resident memory (VmHWM) of the bootstrap process after the cold
-//     start and the warm invokes;
+//     `make build` builds it, and the bootstrap's memory after 1, 10 and
+//     100 invokes;
+//   - where the CPU goes: instruction counts from valgrind --tool=callgrind
+//     (cold, and per warm invoke), by package, against the empty
+//     function's, and the package initialisation of a cold start
+//     (GODEBUG=inittrace=1);
 //   - `go test -bench` of the refresh path and the token reader, run with
 //     -count so benchstat can compare two commits (raw output in bench/out/).
 //
-// Each figure is printed with its budget and OK or OVER.
+// Each function, built for this machine with make build's flags, runs under
+// aws-lambda-rie against moto_server and the vendor's fake from
+// shared/vendortest; every cold start is a fresh emulator and its first
+// invoke is {"force":true}, so it really refreshes.
 //
 // Usage (from the module root; `make bench` runs it):
 //
 //	go run ./cmd/bench [-starts 20] [-invokes 100] [-count 6] [-only fyber,invoca]
+//	go run ./cmd/bench -starts 3 -invokes 12 -profile-invokes 3 -no-gobench   # a quick look
 package main
 
 import (
@@ -27,6 +36,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -44,8 +54,13 @@ type options struct {
 	out       string
 	rawDir    string
 	noGoBench bool
-	verbose   bool
-	fnEnv     []string
+	noCalls   bool
+	// profile: run each function under callgrind for its instruction
+	// counts and where they go; profileInvokes warm invokes.
+	profile        bool
+	profileInvokes int
+	verbose        bool
+	fnEnv          []string
 }
 
 func main() {
@@ -58,6 +73,9 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/results.md", "markdown file the table is written to")
 	flag.StringVar(&o.rawDir, "raw", "bench/out", "folder for the raw go test -bench output")
 	flag.BoolVar(&o.noGoBench, "no-gobench", false, "skip the go test -bench part")
+	flag.BoolVar(&o.noCalls, "no-calls", false, "skip counting the Secrets Manager calls per kind of run")
+	flag.BoolVar(&o.profile, "profile", true, "run each function under valgrind --tool=callgrind: instruction counts and where they go")
+	flag.IntVar(&o.profileInvokes, "profile-invokes", 20, "warm invokes of the callgrind run")
 	flag.Func("fn-env", "KEY=VALUE added to every function's environment (repeatable), to try a setting such as GOMAXPROCS=1", func(kv string) error {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return fmt.Errorf("want KEY=VALUE, got %q", kv)
@@ -73,8 +91,8 @@ func main() {
 			o.only[strings.TrimSpace(f)] = true
 		}
 	}
-	if o.starts < 1 || o.invokes < 1 || o.count < 1 {
-		fmt.Fprintln(os.Stderr, "bench: -starts, -invokes and -count must be positive")
+	if o.starts < 1 || o.invokes < 1 || o.count < 1 || o.profileInvokes < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -starts, -invokes, -count and -profile-invokes must be positive")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -107,6 +125,7 @@ func run(ctx context.Context, o options) error {
 	}
 	started := time.Now()
 	rep := &report{Host: hostInfo(ctx), Starts: o.starts, Invokes: o.invokes, Count: o.count}
+	loadStart := loadAverage()
 
 	for _, fn := range fns {
 		logf("build %s", fn)
@@ -130,6 +149,19 @@ func run(ctx context.Context, o options) error {
 	if rep.Baseline, err = measureBaseline(ctx, echo, o); err != nil {
 		return err
 	}
+	if o.profile {
+		if _, err := exec.LookPath("valgrind"); err != nil {
+			return fmt.Errorf("bench: -profile needs valgrind (apt-get install valgrind) or -profile=false: %w", err)
+		}
+		logf("profile the empty function under callgrind")
+		sym := filepath.Join(tmp, "symbols", "baseline", "bootstrap")
+		if err := hostProfileBuild(ctx, root, baselinePkg, sym); err != nil {
+			return err
+		}
+		if rep.Baseline.Profile, err = profileRuns(ctx, o, sym, echoInvoke, baselineEnv(o)); err != nil {
+			return fmt.Errorf("bench: empty function: profile: %w", err)
+		}
+	}
 	for _, r := range rep.Functions {
 		if _, _, ok := functionSpec(r.Name); !ok {
 			r.Skipped = "not in the vendor table: bench does not know how to invoke it"
@@ -139,8 +171,15 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return err
 		}
+		sym := ""
+		if o.profile {
+			sym = filepath.Join(tmp, "symbols", r.Name, "bootstrap")
+			if err := hostProfileBuild(ctx, root, "./functions/"+r.Name, sym); err != nil {
+				return err
+			}
+		}
 		logf("measure %s", r.Name)
-		if err := env.measure(ctx, r, bin, o, logf); err != nil {
+		if err := env.measure(ctx, r, bin, sym, o, logf); err != nil {
 			return err
 		}
 	}
@@ -148,17 +187,25 @@ func run(ctx context.Context, o options) error {
 
 	if !o.noGoBench {
 		logf("go test -bench (count %d)", o.count)
-		gb, err := goBench(ctx, root, o.count, filepath.Join(root, o.rawDir))
+		raw := o.rawDir
+		if !filepath.IsAbs(raw) {
+			raw = filepath.Join(root, raw)
+		}
+		gb, err := goBench(ctx, root, o.count, raw)
 		if err != nil {
 			return err
 		}
 		rep.GoBench = gb
 	}
 	rep.Took = time.Since(started)
+	rep.Load = fmt.Sprintf("Load average over 1 / 5 / 15 minutes at the start %s, at the end %s (%d CPUs: a load above that means other work shared them).", loadStart, loadAverage(), runtime.NumCPU())
 
 	md := rep.markdown()
 	fmt.Print(md)
-	out := filepath.Join(root, o.out)
+	out := o.out
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(root, out)
+	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("bench: write %s: %w", o.out, err)
 	}

@@ -11,33 +11,70 @@ import (
 	"time"
 )
 
+// memReading is a process's memory at one point, in KiB.
+type memReading struct {
+	// Invokes is how many invokes the process had served.
+	Invokes int
+	// RSSk is VmRSS, the resident set now; HWMk is VmHWM, its peak so far.
+	RSSk, HWMk int64
+}
+
 // peakRSS returns VmHWM, the peak resident set size, of pid in KiB.
 func peakRSS(pid int) (int64, error) {
+	m, err := readMem(pid)
+	return m.HWMk, err
+}
+
+// readMem reads VmRSS and VmHWM of pid.
+func readMem(pid int) (memReading, error) {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0, fmt.Errorf("peak RSS: %w", err)
+		return memReading{}, fmt.Errorf("memory: %w", err)
 	}
 	defer f.Close()
-	return parseVmHWM(f)
+	return parseMem(f)
 }
 
 func parseVmHWM(r io.Reader) (int64, error) {
+	m, err := parseMem(r)
+	return m.HWMk, err
+}
+
+// parseMem reads the VmRSS and VmHWM lines of a /proc/<pid>/status.
+func parseMem(r io.Reader) (memReading, error) {
+	var m memReading
+	found := map[string]*int64{"VmRSS:": &m.RSSk, "VmHWM:": &m.HWMk}
+	seen := 0
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
-		if !ok {
-			continue
+		line := sc.Text()
+		for key, dst := range found {
+			rest, ok := strings.CutPrefix(line, key)
+			if !ok {
+				continue
+			}
+			f := strings.Fields(rest)
+			if len(f) != 2 || f[1] != "kB" {
+				return memReading{}, fmt.Errorf("memory: unexpected %s line %q", strings.TrimSuffix(key, ":"), line)
+			}
+			v, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return memReading{}, fmt.Errorf("memory: %s: %w", strings.TrimSuffix(key, ":"), err)
+			}
+			*dst = v
+			seen++
 		}
-		f := strings.Fields(rest)
-		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("peak RSS: unexpected VmHWM line %q", sc.Text())
-		}
-		return strconv.ParseInt(f[0], 10, 64)
 	}
 	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("peak RSS: %w", err)
+		return memReading{}, fmt.Errorf("memory: %w", err)
 	}
-	return 0, fmt.Errorf("peak RSS: no VmHWM in /proc/<pid>/status")
+	if m.HWMk == 0 {
+		return memReading{}, fmt.Errorf("memory: no VmHWM in /proc/<pid>/status")
+	}
+	if seen < 2 {
+		return memReading{}, fmt.Errorf("memory: no VmRSS in /proc/<pid>/status")
+	}
+	return m, nil
 }
 
 // cpuTime returns the CPU time pid's threads have used so far: the sum of

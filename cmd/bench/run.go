@@ -151,7 +151,14 @@ type fnResult struct {
 
 	Cold     []coldSample
 	Warm     []warmSample
-	PeakRSSk int64 // VmHWM in KiB
+	PeakRSSk int64 // VmHWM in KiB after the last warm invoke
+	// Mem is the bootstrap's memory after the cold invoke (1) and after
+	// invokes 10, 100 and the last of the first emulator.
+	Mem []memReading
+	// Calls are the Secrets Manager calls per kind of run.
+	Calls []callStep
+	// Profile is the instruction profile, when bench ran one.
+	Profile *profile
 	// LogsRun: the function logs each invoke's duration_us, so Run is set
 	// in the samples.
 	LogsRun bool
@@ -168,6 +175,7 @@ type coldSample struct {
 	// Vendor and Secrets are the time the fake vendor and Secrets Manager
 	// took to answer, measured where they serve.
 	Vendor, Secrets time.Duration
+	SecretsCalls    int
 	// Run is the refresh as the function logged it (duration_us).
 	Run time.Duration
 	// CPU is the CPU time the bootstrap process used from its start to
@@ -185,6 +193,10 @@ func (c coldSample) Init() time.Duration { return c.Total - c.Run }
 
 // Own is the cold start less the time spent waiting on others.
 func (c coldSample) Own() time.Duration { return nonNegative(c.Total - c.Vendor - c.Secrets) }
+
+// Rest is the round trip less the waiting on the vendor and Secrets
+// Manager: the function's own work, the emulator, waiting for a CPU.
+func (w warmSample) Rest() time.Duration { return nonNegative(w.RoundTrip - w.Vendor - w.Secrets) }
 
 // warmSample is one invoke of a running function.
 type warmSample struct {
@@ -211,7 +223,7 @@ func (w warmSample) Own(logsRun bool) time.Duration {
 func nonNegative(d time.Duration) time.Duration { return max(d, 0) }
 
 // measure runs r's cold starts and warm invokes.
-func (e *env) measure(ctx context.Context, r *fnResult, bootstrap string, o options, logf func(string, ...any)) error {
+func (e *env) measure(ctx context.Context, r *fnResult, bootstrap, profBin string, o options, logf func(string, ...any)) error {
 	spec, callback, ok := functionSpec(r.Name)
 	if !ok {
 		return fmt.Errorf("bench: %s is neither a refresher nor a callback of the vendor table", r.Name)
@@ -238,25 +250,49 @@ func (e *env) measure(ctx context.Context, r *fnResult, bootstrap string, o opti
 	}
 	defer vendorFront.close()
 
-	fnEnv, err := e.secrets(ctx, spec, srv, callback, signingKey)
+	fnEnv := func(tag string, connected bool) ([]string, error) {
+		env, err := e.secrets(ctx, tag, spec, srv, callback, signingKey, connected)
+		if err != nil {
+			return nil, err
+		}
+		if callback {
+			env = append(env, "AUTHORIZE_URL="+srv.AuthorizeURL(), "REFRESHER_FUNCTION_NAME=token-refresher-"+spec.Name)
+		}
+		env = append(env,
+			spec.URLEnv+"="+vendorFront.url+srv.TokenPath(),
+			"AWS_LAMBDA_FUNCTION_NAME=token-refresher-"+r.Name,
+			"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+			"AWS_LAMBDA_FUNCTION_TIMEOUT=20",
+		)
+		return append(append(env, vendors.FunctionEnv()...), o.fnEnv...), nil
+	}
+	if !o.noCalls {
+		env, err := fnEnv("calls", true)
+		if err != nil {
+			return err
+		}
+		if r.Calls, err = e.callsPerRun(ctx, r.Name, spec, callback, work, bootstrap, env, vendorFront); err != nil {
+			return err
+		}
+	}
+	if o.profile {
+		env, err := fnEnv("profile", false)
+		if err != nil {
+			return err
+		}
+		if r.Profile, err = profileFunction(ctx, o, profBin, work, env); err != nil {
+			return fmt.Errorf("bench: %s: profile: %w", r.Name, err)
+		}
+	}
+	perfEnv, err := fnEnv("perf", false)
 	if err != nil {
 		return err
 	}
-	if callback {
-		fnEnv = append(fnEnv, "AUTHORIZE_URL="+srv.AuthorizeURL(), "REFRESHER_FUNCTION_NAME=token-refresher-"+spec.Name)
-	}
-	fnEnv = append(fnEnv,
-		spec.URLEnv+"="+vendorFront.url+srv.TokenPath(),
-		"AWS_LAMBDA_FUNCTION_NAME=token-refresher-"+r.Name,
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=20",
-	)
-	fnEnv = append(append(fnEnv, vendors.FunctionEnv()...), o.fnEnv...)
 	for i := range o.starts {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		f, err := localaws.StartFunction(ctx, bootstrap, fnEnv, nil)
+		f, err := localaws.StartFunction(ctx, bootstrap, perfEnv, nil)
 		if err != nil {
 			return fmt.Errorf("bench: %s: %w", r.Name, err)
 		}
@@ -277,7 +313,7 @@ func (e *env) measure(ctx context.Context, r *fnResult, bootstrap string, o opti
 }
 
 // oneStart does the cold invoke of a fresh emulator and, when warm is set,
-// the warm invokes and the memory reading.
+// the warm invokes and the memory readings.
 func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, w workload, vendorFront *meteredServer, o options, warm bool) error {
 	vendorFront.take()
 	e.smFor.take()
@@ -287,8 +323,7 @@ func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, w
 		return fmt.Errorf("bench: %s: cold start: %w", r.Name, err)
 	}
 	total := time.Since(start)
-	vw, _ := vendorFront.take()
-	sw, _ := e.smFor.take()
+	vm, sm := vendorFront.take(), e.smFor.take()
 	pid, err := f.BootstrapPID()
 	if err != nil {
 		return fmt.Errorf("bench: %s: %w", r.Name, err)
@@ -301,16 +336,28 @@ func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, w
 	if err != nil {
 		return fmt.Errorf("bench: %s: cold start: %w", r.Name, err)
 	}
-	r.Cold = append(r.Cold, coldSample{Total: total, Vendor: vw, Secrets: sw, Run: run, CPU: cpu, EmulatorInit: initReport(f.Output()[seen:next])})
+	r.Cold = append(r.Cold, coldSample{Total: total, Vendor: vm.Wait, Secrets: sm.Wait, SecretsCalls: sm.Calls, Run: run, CPU: cpu, EmulatorInit: initReport(f.Output()[seen:next])})
 	seen = next
 	if !warm {
 		return nil
+	}
+	snap := func(invokes int) error {
+		m, err := readMem(pid)
+		if err != nil {
+			return fmt.Errorf("bench: %s: %w", r.Name, err)
+		}
+		m.Invokes = invokes
+		r.Mem = append(r.Mem, m)
+		return nil
+	}
+	if err := snap(1); err != nil {
+		return err
 	}
 	u0, s0, err := userSys(pid)
 	if err != nil {
 		return fmt.Errorf("bench: %s: %w", r.Name, err)
 	}
-	for range o.invokes {
+	for i := range o.invokes {
 		cpuBefore, err := cpuTime(pid)
 		if err != nil {
 			return fmt.Errorf("bench: %s: %w", r.Name, err)
@@ -320,8 +367,7 @@ func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, w
 			return fmt.Errorf("bench: %s: warm invoke: %w", r.Name, err)
 		}
 		rt := time.Since(start)
-		vw, _ := vendorFront.take()
-		sw, calls := e.smFor.take()
+		vm, sm := vendorFront.take(), e.smFor.take()
 		cpuAfter, err := cpuTime(pid)
 		if err != nil {
 			return fmt.Errorf("bench: %s: %w", r.Name, err)
@@ -331,27 +377,35 @@ func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, w
 			return fmt.Errorf("bench: %s: warm invoke: %w", r.Name, err)
 		}
 		seen = next
-		r.Warm = append(r.Warm, warmSample{RoundTrip: rt, Run: run, Vendor: vw, Secrets: sw, SecretsCalls: calls, CPU: cpuAfter - cpuBefore})
+		r.Warm = append(r.Warm, warmSample{RoundTrip: rt, Run: run, Vendor: vm.Wait, Secrets: sm.Wait, SecretsCalls: sm.Calls, CPU: cpuAfter - cpuBefore})
+		if n := i + 2; memSnapshot(n, o.invokes+1) {
+			if err := snap(n); err != nil {
+				return err
+			}
+		}
 	}
 	u1, s1, err := userSys(pid)
 	if err != nil {
 		return fmt.Errorf("bench: %s: %w", r.Name, err)
 	}
 	r.WarmUser, r.WarmSys = u1-u0, s1-s0
-	hwm, err := peakRSS(pid)
-	if err != nil {
-		return fmt.Errorf("bench: %s: %w", r.Name, err)
-	}
-	r.PeakRSSk = hwm
+	r.PeakRSSk = r.Mem[len(r.Mem)-1].HWMk
 	return nil
 }
 
-// secrets creates the function's secrets in moto and returns the
-// environment that names them and points the SDK at the metered moto.
-func (e *env) secrets(ctx context.Context, spec vendors.Spec, srv *vendortest.Server, callback bool, signingKey string) ([]string, error) {
-	prefix := "bench/" + e.run + "/" + spec.Name + "/"
+// memSnapshot reports whether the memory is read after invoke n (counting
+// the cold one) of last: after 10, 100 and the last.
+func memSnapshot(n, last int) bool { return n == 10 || n == 100 || n == last }
+
+// secrets creates the function's secrets in moto, under a prefix unique to
+// this bench run and tag, and returns the environment that names them and
+// points the SDK at the metered moto. The Admitad refresh-token secret is
+// as a connect leaves it when connected is set (its first run also looks
+// for a pending version), else as after a run.
+func (e *env) secrets(ctx context.Context, tag string, spec vendors.Spec, srv *vendortest.Server, callback bool, signingKey string, connected bool) ([]string, error) {
+	prefix := "bench/" + e.run + "/" + tag + "/" + spec.Name + "/"
 	if callback {
-		prefix = "bench/" + e.run + "/" + spec.CallbackFunctionName() + "/"
+		prefix = "bench/" + e.run + "/" + tag + "/" + spec.CallbackFunctionName() + "/"
 	}
 	creds, _ := json.Marshal(vendortest.Credentials(spec.Name))
 	secrets := map[string]string{
@@ -364,15 +418,13 @@ func (e *env) secrets(ctx context.Context, spec vendors.Spec, srv *vendortest.Se
 		"TOKEN_SECRET_ID=" + prefix + "token",
 	}
 	if spec.AuthCode {
-		// As after a person connected: the refresh-token secret holds a
-		// valid refresh token (shared/admitad's Connection document).
-		conn, _ := json.Marshal(map[string]string{
-			"refresh_token": srv.IssueRefreshToken(),
-			"username":      vendortest.AdmitadUsername,
-			"connected_at":  time.Now().UTC().Format(time.RFC3339Nano),
-			"rotated_at":    time.Now().UTC().Format(time.RFC3339Nano),
-		})
-		secrets[prefix+"refresh"] = string(conn)
+		// A valid refresh token, as after a person connected.
+		now := time.Now().UTC()
+		conn := admitad.Connection{RefreshToken: srv.IssueRefreshToken(), Username: vendortest.AdmitadUsername, Scope: vendortest.Credentials(spec.Name)["scope"], ConnectedAt: now, RotatedAt: now}
+		if connected {
+			conn.ConnectState = "0123456789abcdef"
+		}
+		secrets[prefix+"refresh"] = conn.Encode()
 		env = append(env, "REFRESH_SECRET_ID="+prefix+"refresh")
 	}
 	if callback {
@@ -464,6 +516,17 @@ type meteredServer struct {
 	mu    sync.Mutex
 	total time.Duration
 	calls int
+	ops   []string
+}
+
+// meter is what a metered server saw between two takes.
+type meter struct {
+	Wait  time.Duration
+	Calls int
+	// Ops are the requests' operations in order: the AWS JSON protocol's
+	// X-Amz-Target without the service ("GetSecretValue"), "" for other
+	// requests.
+	Ops []string
 }
 
 func serveMetered(h http.Handler) (*meteredServer, error) {
@@ -474,12 +537,17 @@ func serveMetered(h http.Handler) (*meteredServer, error) {
 	m := &meteredServer{url: "http://" + ln.Addr().String()}
 	m.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			op := r.Header.Get("X-Amz-Target")
+			if i := strings.LastIndexByte(op, '.'); i >= 0 {
+				op = op[i+1:]
+			}
 			start := time.Now()
 			h.ServeHTTP(w, r)
 			d := time.Since(start)
 			m.mu.Lock()
 			m.total += d
 			m.calls++
+			m.ops = append(m.ops, op)
 			m.mu.Unlock()
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -488,14 +556,14 @@ func serveMetered(h http.Handler) (*meteredServer, error) {
 	return m, nil
 }
 
-// take returns the time spent and the requests served since the last
-// take.
-func (m *meteredServer) take() (time.Duration, int) {
+// take returns the time spent, the requests served and their operations
+// since the last take.
+func (m *meteredServer) take() meter {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	d, n := m.total, m.calls
-	m.total, m.calls = 0, 0
-	return d, n
+	out := meter{Wait: m.total, Calls: m.calls, Ops: m.ops}
+	m.total, m.calls, m.ops = 0, 0, nil
+	return out
 }
 
 func (m *meteredServer) close() { _ = m.srv.Close() }
@@ -520,25 +588,34 @@ type baseline struct {
 	Warm         []time.Duration // round trip
 	WarmCPU      []time.Duration
 	PeakRSSk     int64
+	Profile      *profile
+}
+
+// baselineEnv is the empty function's environment.
+func baselineEnv(o options) []string {
+	return append(append([]string{"AWS_LAMBDA_FUNCTION_TIMEOUT=20", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128"}, vendors.FunctionEnv()...), o.fnEnv...)
+}
+
+// echoInvoke invokes the empty function.
+func echoInvoke(ctx context.Context, f *localaws.Function) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	res, err := f.Invoke(ctx, []byte(`{}`))
+	if err != nil {
+		return err
+	}
+	if res.Failed() {
+		return fmt.Errorf("echo function failed: %s", res.ErrorMessage)
+	}
+	return nil
 }
 
 // measureBaseline runs the empty function as measure runs a refresher.
 func measureBaseline(ctx context.Context, bootstrap string, o options) (*baseline, error) {
 	b := &baseline{}
-	echo := func(f *localaws.Function) error {
-		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		res, err := f.Invoke(ctx, []byte(`{}`))
-		if err != nil {
-			return err
-		}
-		if res.Failed() {
-			return fmt.Errorf("echo function failed: %s", res.ErrorMessage)
-		}
-		return nil
-	}
+	echo := func(f *localaws.Function) error { return echoInvoke(ctx, f) }
 	for i := range o.starts {
-		f, err := localaws.StartFunction(ctx, bootstrap, append(append([]string{"AWS_LAMBDA_FUNCTION_TIMEOUT=20"}, vendors.FunctionEnv()...), o.fnEnv...), nil)
+		f, err := localaws.StartFunction(ctx, bootstrap, baselineEnv(o), nil)
 		if err != nil {
 			return nil, fmt.Errorf("bench: baseline: %w", err)
 		}
