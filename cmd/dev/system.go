@@ -26,6 +26,7 @@ import (
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
+	_ "github.com/token-refresher/token-refresher/shared/vendortest/all"
 )
 
 // Names as the stack deploys them with the default prefix: secrets
@@ -44,17 +45,9 @@ const functionTimeout = 60
 // under a minute as a bad reply.
 const minTokenLife = time.Minute
 
-// portCount is how many consecutive ports dev listens on.
-const portCount = 2 + 5
-
-// newFake starts each vendor's test server.
-var newFake = map[string]func(vendortest.Options) *vendortest.Server{
-	vendors.HasOffers: vendortest.NewHasOffers,
-	vendors.Invoca:    vendortest.NewInvoca,
-	vendors.Fyber:     vendortest.NewFyber,
-	vendors.Merchenta: vendortest.NewMerchenta,
-	vendors.Admitad:   vendortest.NewAdmitad,
-}
+// portCount is how many consecutive ports dev listens on: the front,
+// moto_server and a test server per vendor of the table.
+var portCount = 2 + len(vendors.All())
 
 // port is one fixed port and what listens there.
 type port struct {
@@ -328,14 +321,10 @@ func (s *system) startFakes() (err error) {
 // chartWindow is how much wall time one hour of dev time takes.
 func (s *system) chartWindow() time.Duration { return s.scaled(time.Hour) }
 
-// startFake turns the constructor's panic on a failed listen into an error.
-func startFake(vendor string, opts vendortest.Options) (srv *vendortest.Server, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	return newFake[vendor](opts), nil
+// startFake starts the vendor's registered test server; a vendor without
+// one, or a failed listen, is an error.
+func startFake(vendor string, opts vendortest.Options) (*vendortest.Server, error) {
+	return vendortest.New(vendor, opts)
 }
 
 // seed creates the secrets as the stack does, with the sandbox credentials
