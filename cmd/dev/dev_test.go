@@ -244,10 +244,20 @@ func TestDev(t *testing.T) {
 		if tok.Extras["username"] != vendortest.AdmitadUsername {
 			t.Errorf("admitad token username %q, want %q", tok.Extras["username"], vendortest.AdmitadUsername)
 		}
-		d.waitStatus(10*time.Second, "admitad connected", func(st status) bool {
+		st := d.waitStatus(10*time.Second, "admitad connected", func(st status) bool {
 			v := find(st, vendors.Admitad)
 			return v.Connected != nil && *v.Connected && v.Fingerprint == tok.Fingerprint
 		})
+		// The connect itself clears the earlier "not connected yet"
+		// failure: no scheduled run is needed for that.
+		if v := find(st, vendors.Admitad); v.State != stateOK || v.LastOutcome != outcomeConnected || v.LastError != "" {
+			t.Errorf("after the connect: state %q, outcome %q, error %q", v.State, v.LastOutcome, v.LastError)
+		}
+		var table strings.Builder
+		writeTable(&table, st)
+		if strings.Contains(table.String(), "not connected yet") {
+			t.Errorf("the table still says not connected yet:\n%s", table.String())
+		}
 	})
 
 	t.Run("fault keeps the previous token, then recovery", func(t *testing.T) {
