@@ -55,10 +55,20 @@ func FuzzVerifyStateAndLink(f *testing.F) {
 	}
 	link, _ := url.Parse(admitad.MintLink(key, "https://example.com/admitad/authorize", 0, now))
 	f.Add(state, "cookie-value", link.RawQuery)
+	named, err := admitad.NewConnectionState(key, "cookie-value", "eu", now, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	namedLink, _ := url.Parse(admitad.MintConnectionLink(key, "https://example.com/admitad/authorize", "eu", 0, now))
+	f.Add(named, "cookie-value", namedLink.RawQuery)
+	f.Add(strings.Replace(named, ".eu.", ".us.", 1), "cookie-value", strings.Replace(namedLink.RawQuery, "connection=eu", "connection=us", 1))
 	f.Add("v1.1.2.nonce.sig", "cookie-value", "exp=1790000600&sig=00")
 	f.Add(state, "other-cookie", "exp=99999999999&sig="+strings.Repeat("0", 64))
 	f.Fuzz(func(t *testing.T, s, cookie, rawQuery string) {
-		if _, err := admitad.VerifyState(key, s, []string{cookie}, now); err == nil {
+		if st, err := admitad.VerifyState(key, s, []string{cookie}, now); err == nil {
+			if st.Connection != admitad.StateConnection(s) {
+				t.Fatalf("a state verifies as connection %q but names %q", st.Connection, admitad.StateConnection(s))
+			}
 			if _, err := admitad.VerifyState(other, s, []string{cookie}, now); err == nil {
 				t.Fatal("a state verifies under two keys")
 			}
@@ -72,6 +82,27 @@ func FuzzVerifyStateAndLink(f *testing.F) {
 		}
 		if admitad.VerifyLink(key, q, now) == nil && admitad.VerifyLink(other, q, now) == nil {
 			t.Fatal("a link verifies under two keys")
+		}
+		if conn, err := admitad.VerifyConnectionLink(key, q, now); err == nil {
+			if conn != admitad.LinkConnection(q) {
+				t.Fatalf("a link verifies as connection %q but names %q", conn, admitad.LinkConnection(q))
+			}
+			for _, other := range []string{"", "eu", "us", "default"} {
+				if other == q.Get("connection") {
+					continue
+				}
+				moved := url.Values{}
+				for k, v := range q {
+					moved[k] = v
+				}
+				moved.Set("connection", other)
+				if other == "" {
+					moved.Del("connection")
+				}
+				if _, err := admitad.VerifyConnectionLink(key, moved, now); err == nil {
+					t.Fatalf("a link for %q verifies for %q too", conn, other)
+				}
+			}
 		}
 	})
 }
