@@ -42,39 +42,17 @@ type Client struct {
 
 var _ refresh.Vendor = (*Client)(nil)
 
-// Reply is the token endpoint's successful reply.
-type Reply struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-}
-
-// ParseReply decodes and checks a successful reply body.
-func ParseReply(body []byte, contentType string) (Reply, error) {
-	var r Reply
-	if err := vendorhttp.DecodeJSONBody(body, contentType, &r); err != nil {
-		return Reply{}, err
-	}
-	switch {
-	case r.AccessToken == "":
-		return Reply{}, errors.New("reply has no access_token")
-	case r.ExpiresIn < 0:
-		return Reply{}, errors.New("reply has a negative expires_in")
-	}
-	return r, nil
-}
-
-// explanations say what each documented error code means for an operator.
-var explanations = map[string]string{
-	"invalid_request":        "request refused as malformed",
-	"unsupported_grant_type": "grant_type was refused (it must be client_credentials)",
-	"invalid_client":         "client authentication failed: check client_id and client_secret",
-}
-
+// decodeError reads Acme's error body and says what each documented code
+// means for an operator.
 func decodeError(status int, body []byte) (string, string) {
 	code, desc := vendorhttp.OAuthError(status, body)
-	if e := explanations[code]; e != "" {
-		desc = e
+	switch code {
+	case "invalid_request":
+		desc = "request refused as malformed"
+	case "unsupported_grant_type":
+		desc = "grant_type was refused (it must be client_credentials)"
+	case "invalid_client":
+		desc = "client authentication failed: check client_id and client_secret"
 	}
 	return code, desc
 }
@@ -99,9 +77,16 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 	if err != nil {
 		return nil, fmt.Errorf("acme: request token: %w", err)
 	}
-	reply, err := ParseReply(resp.Body, resp.Header.Get("Content-Type"))
-	if err != nil {
+	var reply struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int64  `json:"expires_in"`
+	}
+	if err := vendorhttp.DecodeJSON(resp, &reply); err != nil {
 		return nil, fmt.Errorf("acme: token reply: %w", err)
+	}
+	if reply.AccessToken == "" || reply.ExpiresIn < 0 {
+		return nil, errors.New("acme: token reply: no access_token, or a negative expires_in")
 	}
 	return refresh.NewGrant(resp, reply.AccessToken, reply.TokenType, reply.ExpiresIn), nil
 }
