@@ -243,6 +243,9 @@ func TestCallbackConnects(t *testing.T) {
 	if !ce.srv.Valid(tok.AccessToken) || tok.Extras["username"] != vendortest.AdmitadUsername || tok.Extras["scope"] != ce.creds["scope"] || tok.Refresher != "token-refresher-admitad" {
 		t.Fatalf("token secret: %+v", tok.Extras)
 	}
+	if tok.Connection != "default" || tok.Trigger != token.TriggerConnect {
+		t.Errorf("token secret: connection %q, trigger %q; want default and %s", tok.Connection, tok.Trigger, token.TriggerConnect)
+	}
 	if !strings.Contains(ce.log.String(), `"outcome":"connected"`) || !strings.Contains(ce.log.String(), tok.Fingerprint) {
 		t.Errorf("no connected log line with the fingerprint:\n%s", ce.log.String())
 	}
