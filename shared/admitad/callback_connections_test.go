@@ -485,3 +485,54 @@ func TestCallbackImportedCredentials(t *testing.T) {
 	}
 	e.assertAllClean(t)
 }
+
+// TestLoadCallbackConfig: the callback reads its connections as the
+// refresher does; a wrong variable is named.
+func TestLoadCallbackConfig(t *testing.T) {
+	base := map[string]string{
+		"CREDENTIALS_SECRET_ID": "tr/admitad/credentials", "TOKEN_SECRET_ID": "tr/admitad/token",
+		"REFRESH_SECRET_ID": "tr/admitad/refresh-token", "SIGNING_KEY_SECRET_ID": "tr/admitad/signing-key",
+	}
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		want    []string // connections served
+		wantErr string
+	}{
+		{"default only", nil, []string{vendors.DefaultConnection}, ""},
+		{"named, prefix from the token secret", map[string]string{"CONNECTIONS": "us,eu"}, []string{vendors.DefaultConnection, "eu", "us"}, ""},
+		{"no signing key", map[string]string{"SIGNING_KEY_SECRET_ID": ""}, nil, "SIGNING_KEY_SECRET_ID is not set"},
+		{"no refresh-token secret", map[string]string{"REFRESH_SECRET_ID": ""}, nil, "REFRESH_SECRET_ID is not set"},
+		{"a bad connection name", map[string]string{"CONNECTIONS": "eu,EU"}, nil, "CONNECTIONS"},
+		{"the default declared", map[string]string{"CONNECTIONS": "default"}, nil, "CONNECTIONS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			cfg, err := admitad.LoadCallbackConfig(func(k string) string { return env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one naming %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(cfg.Targets.Names(), ","); got != strings.Join(tc.want, ",") {
+				t.Fatalf("connections %s, want %s", got, strings.Join(tc.want, ","))
+			}
+			if len(tc.want) > 1 {
+				eu, err := cfg.Targets.Lookup(vendors.Admitad, "eu")
+				if err != nil || eu.RefreshSecretID != "tr/admitad/eu/refresh-token" || eu.TokenSecretID != "tr/admitad/eu/token" || eu.CredentialsSecretID != "tr/admitad/eu/credentials" {
+					t.Fatalf("eu: %+v, %v", eu, err)
+				}
+			}
+		})
+	}
+}
