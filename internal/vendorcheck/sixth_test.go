@@ -20,9 +20,9 @@ import (
 )
 
 // sixth is the example vendor in testdata/sixth: a row (row.txt), a
-// package (shared/acme) and a main (functions/acme), laid out as in the
+// package (shared/zenith) and a main (functions/zenith), laid out as in the
 // module.
-const sixth = "acme"
+const sixth = "zenith"
 
 // skipped are the top-level entries not copied: build output, installed
 // tools, synthesized templates, scratch space and git's own data.
@@ -83,9 +83,9 @@ func TestSixthVendor(t *testing.T) {
 			t.Fatalf("the checks pass with a row and nothing else:\n%s", out)
 		}
 		for _, want := range []string{
-			"vendor acme has no function: functions/acme/main.go is missing",
-			"vendor acme has no test server: add one in shared/acme",
-			"vendor acme has no package: shared/acme is missing",
+			"vendor zenith has no function: functions/zenith/main.go is missing",
+			"vendor zenith has no test server: add one in shared/zenith",
+			"vendor zenith has no package: shared/zenith is missing",
 			"vendors_gen.go does not import the package of every vendor in the table: run go generate ./shared/vendortest/all",
 		} {
 			if !strings.Contains(out, want) {
@@ -122,39 +122,39 @@ func TestSixthVendor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"functions/acme/main.go", "shared/acme/acme.go", "shared/acme/acme_test.go", "shared/acme/testserver.go", "shared/vendors/vendors.go", "shared/vendortest/all/vendors_gen.go"}
+		want := []string{"functions/zenith/main.go", "shared/vendors/vendors.go", "shared/vendortest/all/vendors_gen.go", "shared/zenith/testserver.go", "shared/zenith/zenith.go", "shared/zenith/zenith_test.go"}
 		if !slices.Equal(changed, want) {
 			t.Errorf("files that differ from the module: %v, want %v", changed, want)
 		}
 	})
 	t.Run("vendor checks and generated imports", func(t *testing.T) {
-		if out, err := goCmd(t, append(checks, "-v")...); err != nil || !strings.Contains(out, "--- PASS: TestEveryVendorIsARowAPackageAndAMain/acme") {
+		if out, err := goCmd(t, append(checks, "-v")...); err != nil || !strings.Contains(out, "--- PASS: TestEveryVendorIsARowAPackageAndAMain/zenith") {
 			t.Fatalf("%v\n%s", err, out)
 		}
 	})
 	t.Run("conformance suite", func(t *testing.T) {
-		out, err := goCmd(t, "test", "-count=1", "-v", "./shared/acme")
+		out, err := goCmd(t, "test", "-count=1", "-v", "./shared/zenith")
 		if err != nil || !strings.Contains(out, "--- PASS: TestConformance ") {
 			t.Fatalf("%v\n%s", err, out)
 		}
 	})
 	t.Run("Lambda build leaves the test server out", func(t *testing.T) {
-		out, err := goCmd(t, "list", "-tags", "lambda.norpc", "-deps", "./functions/acme")
+		out, err := goCmd(t, "list", "-tags", "lambda.norpc", "-deps", "./functions/zenith")
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
-		if !strings.Contains(out, module+"/shared/acme\n") {
-			t.Errorf("functions/acme does not import shared/acme:\n%s", out)
+		if !strings.Contains(out, module+"/shared/zenith\n") {
+			t.Errorf("functions/zenith does not import shared/zenith:\n%s", out)
 		}
 		for _, banned := range []string{"net/http/httptest", module + "/shared/vendortest"} {
 			if strings.Contains(out, banned+"\n") {
-				t.Errorf("functions/acme built for Lambda imports %s", banned)
+				t.Errorf("functions/zenith built for Lambda imports %s", banned)
 			}
 		}
 	})
 	t.Run("the stack", func(t *testing.T) {
 		out, err := goCmd(t, "test", "-count=1", "-v", "-run", "^(TestOneFunctionAndSchedulePerVendor|TestAlarmsForEveryVendor|TestEnvironmentPointsAtSecrets)$", "./infra/tokenrefresher")
-		for _, want := range []string{"--- PASS: TestOneFunctionAndSchedulePerVendor/acme", "--- PASS: TestAlarmsForEveryVendor/acme"} {
+		for _, want := range []string{"--- PASS: TestOneFunctionAndSchedulePerVendor/zenith", "--- PASS: TestAlarmsForEveryVendor/zenith"} {
 			if err != nil || !strings.Contains(out, want) {
 				t.Fatalf("want %q: %v\n%s", want, err, out)
 			}

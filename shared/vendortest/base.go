@@ -8,8 +8,8 @@ import (
 // This file is the API a vendor package builds its own test server with,
 // outside this package: the same pieces the five servers here use.
 //
-//	func NewAcme(opts vendortest.Options) *vendortest.Server {
-//		s := vendortest.NewBase("acme", opts, time.Hour, acmeErrorBody)
+//	func NewZenith(opts vendortest.Options) *vendortest.Server {
+//		s := vendortest.NewBase("zenith", opts, time.Hour, zenithErrorBody)
 //		s.SetTokenPath("/oauth2/token")
 //		s.HandleFunc("/oauth2/token", s.TokenEndpoint(func(w http.ResponseWriter, r *http.Request) { ... }))
 //		return s.Start()

@@ -150,16 +150,16 @@ func TestServerBuiltOutsideThePackage(t *testing.T) {
 }
 
 func TestNewNamesTheMissingPiece(t *testing.T) {
-	_, err := vendortest.New("acme", vendortest.Options{})
+	_, err := vendortest.New("zenith", vendortest.Options{})
 	if err == nil {
 		t.Fatal("New of an unregistered vendor succeeded")
 	}
-	for _, want := range []string{"vendor acme has no test server", "shared/acme", "vendortest.Register", "docs/adding-a-vendor.md", "go generate ./shared/vendortest/all"} {
+	for _, want := range []string{"vendor zenith has no test server", "shared/zenith", "vendortest.Register", "docs/adding-a-vendor.md", "go generate ./shared/vendortest/all"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
-	if vendortest.Credentials("acme") != nil {
+	if vendortest.Credentials("zenith") != nil {
 		t.Error("an unregistered vendor has credentials")
 	}
 }

@@ -1,7 +1,7 @@
-// Package acme speaks the token protocol of the Acme Ads Reporting API,
+// Package zenith speaks the token protocol of the Zenith Ads Reporting API,
 // OAuth 2.0 client credentials (RFC 6749 section 4.4):
 //
-//	POST https://auth.acme-ads.example/oauth2/token
+//	POST https://auth.zenith-ads.example/oauth2/token
 //	Authorization: Basic base64(client_id:client_secret)
 //	Content-Type: application/x-www-form-urlencoded
 //
@@ -12,13 +12,13 @@
 // invalid_request or unsupported_grant_type, 401 invalid_client.
 //
 // Contract: Client.Fetch returns the token as a *refresh.Grant, or an error
-// prefixed "acme: " and the step. A refusal by Acme is a *vendorhttp.Error
-// (match it with errors.As) carrying the HTTP status, Acme's error code and
+// prefixed "zenith: " and the step. A refusal by Zenith is a *vendorhttp.Error
+// (match it with errors.As) carrying the HTTP status, Zenith's error code and
 // whether a retry may help; the retries themselves are vendorhttp's. The
 // package logs nothing, and its errors never carry the request's body or
 // headers. A Client holds no state of its own and is safe for concurrent
 // use.
-package acme
+package zenith
 
 import (
 	"context"
@@ -33,16 +33,16 @@ import (
 )
 
 // Name is the vendor's row in the vendor table.
-const Name = "acme"
+const Name = "zenith"
 
-// Client fetches Acme tokens. The zero value is usable.
+// Client fetches Zenith tokens. The zero value is usable.
 type Client struct {
 	HTTP vendorhttp.Client
 }
 
 var _ refresh.Vendor = (*Client)(nil)
 
-// decodeError reads Acme's error body and says what each documented code
+// decodeError reads Zenith's error body and says what each documented code
 // means for an operator.
 func decodeError(status int, body []byte) (string, string) {
 	code, desc := vendorhttp.OAuthError(status, body)
@@ -75,7 +75,7 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 		DecodeError: decodeError,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("acme: request token: %w", err)
+		return nil, fmt.Errorf("zenith: request token: %w", err)
 	}
 	var reply struct {
 		AccessToken string `json:"access_token"`
@@ -83,10 +83,10 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 		ExpiresIn   int64  `json:"expires_in"`
 	}
 	if err := vendorhttp.DecodeJSON(resp, &reply); err != nil {
-		return nil, fmt.Errorf("acme: token reply: %w", err)
+		return nil, fmt.Errorf("zenith: token reply: %w", err)
 	}
 	if reply.AccessToken == "" || reply.ExpiresIn < 0 {
-		return nil, errors.New("acme: token reply: no access_token, or a negative expires_in")
+		return nil, errors.New("zenith: token reply: no access_token, or a negative expires_in")
 	}
 	return refresh.NewGrant(resp, reply.AccessToken, reply.TokenType, reply.ExpiresIn), nil
 }

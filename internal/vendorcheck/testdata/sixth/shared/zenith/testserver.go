@@ -4,7 +4,7 @@
 // -tags lambda.norpc: make dev, make bench and the tests find it through
 // vendortest.New.
 
-package acme
+package zenith
 
 import (
 	"net/http"
@@ -15,12 +15,12 @@ import (
 
 func init() {
 	vendortest.Register(Name, NewServer, map[string]string{
-		"client_id":     "sandbox-acme-client",
-		"client_secret": "sandbox-acme-secret-9d2f4c1a",
+		"client_id":     "sandbox-zenith-client",
+		"client_secret": "sandbox-zenith-secret-9d2f4c1a",
 	})
 }
 
-// NewServer starts a test server speaking Acme's token protocol: POST
+// NewServer starts a test server speaking Zenith's token protocol: POST
 // /oauth2/token issues opaque tokens living one hour (or opts.Lifetime),
 // GET /v1/reports accepts them as a Bearer token.
 func NewServer(opts vendortest.Options) *vendortest.Server {
@@ -45,7 +45,7 @@ func errorBody(status int) string {
 
 func fail(w http.ResponseWriter, status int, code string) {
 	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Basic realm="acme"`)
+		w.Header().Set("WWW-Authenticate", `Basic realm="zenith"`)
 	}
 	vendortest.WriteRaw(w, status, vendortest.JSONString(map[string]string{"error": code}))
 }
