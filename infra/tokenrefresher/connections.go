@@ -156,7 +156,7 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 	read := []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
 	for _, fn := range functions {
 		grant(fn, read, creds, token)
-		grant(fn, []string{"secretsmanager:PutSecretValue"}, token)
+		grant(fn, []string{"secretsmanager:PutSecretValue", "secretsmanager:ListSecretVersionIds"}, token)
 		if spec.AuthCode {
 			grant(fn, append(slices.Clone(read), "secretsmanager:PutSecretValue",
 				"secretsmanager:UpdateSecretVersionStage", "secretsmanager:ListSecretVersionIds"), refresh)

@@ -194,13 +194,15 @@ func secretID(secret awssecretsmanager.ISecret, imported bool) string {
 	return *secret.SecretArn()
 }
 
-// grantReadWrite lets fn read a secret's current value and write new
-// versions, and nothing else (no UpdateSecret, no DeleteSecret).
+// grantReadWrite lets fn read a secret's current value, write new versions
+// and count them (a reject is refused once the token secret nears Secrets
+// Manager's quota of versions a day), and nothing else (no UpdateSecret,
+// no DeleteSecret).
 func grantReadWrite(secret awssecretsmanager.ISecret, grantee awsiam.IGrantable) {
 	secret.GrantRead(grantee, nil)
 	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee:      grantee,
-		Actions:      jsii.Strings("secretsmanager:PutSecretValue"),
+		Actions:      jsii.Strings("secretsmanager:PutSecretValue", "secretsmanager:ListSecretVersionIds"),
 		ResourceArns: jsii.Strings(*secret.SecretArn()),
 	})
 }

@@ -134,8 +134,6 @@ func NewHandler(ctx context.Context, spec vendors.Spec, getenv func(string) stri
 			Log:          log,
 			Metrics:      out,
 			Credentials:  &refresh.CredentialsCache{},
-
-			ConnectionMetrics: cfg.Targets.Named(),
 		},
 	}, nil
 }

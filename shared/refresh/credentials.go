@@ -61,21 +61,25 @@ func ParseCredentials(secret string, required []string) (Credentials, error) {
 	return creds, nil
 }
 
-func (r *Refresher) readCredentials(ctx context.Context, id string) (Credentials, error) {
+func (r *Refresher) readCredentials(ctx context.Context, id, connection string) (Credentials, error) {
+	who := r.Spec.Name
+	if connection != "" && connection != vendors.DefaultConnection {
+		who += "/" + connection
+	}
 	if id == "" {
 		return nil, fmt.Errorf("%s: no credentials secret configured (CREDENTIALS_SECRET_ID)", r.Spec.Name)
 	}
 	v, err := r.Store.Get(ctx, id)
 	if err != nil {
 		if errors.Is(err, secretstore.ErrNotFound) {
-			return nil, fmt.Errorf("%s: credentials secret %s does not exist or is not filled in yet: run `tokenctl set-credentials %s`", r.Spec.Name, id, r.Spec.Name)
+			return nil, fmt.Errorf("%s: credentials secret %s does not exist or is not filled in yet: run `tokenctl set-credentials %s`", r.Spec.Name, id, who)
 		}
 		return nil, fmt.Errorf("%s: read credentials: %w", r.Spec.Name, err)
 	}
 	if !json.Valid([]byte(v.String)) {
 		// The stack creates the secret without a value the refresher
 		// can use (Secrets Manager generates a random string).
-		return nil, fmt.Errorf("%s: credentials secret %s is not filled in yet (it is not a JSON object): run `tokenctl set-credentials %s`", r.Spec.Name, id, r.Spec.Name)
+		return nil, fmt.Errorf("%s: credentials secret %s is not filled in yet (it is not a JSON object): run `tokenctl set-credentials %s`", r.Spec.Name, id, who)
 	}
 	creds, err := ParseCredentials(v.String, r.Spec.CredentialFields)
 	if err != nil {
@@ -106,7 +110,7 @@ type cachedCredentials struct {
 // credentials returns the credentials of secret id, from the cache when it
 // holds them younger than CredentialsMaxAge and fresh is false. cached
 // reports whether they came from the cache.
-func (r *Refresher) credentials(ctx context.Context, id string, fresh bool) (Credentials, bool, error) {
+func (r *Refresher) credentials(ctx context.Context, id, connection string, fresh bool) (Credentials, bool, error) {
 	c := r.Credentials
 	now := r.now()
 	if c != nil && !fresh {
@@ -117,7 +121,7 @@ func (r *Refresher) credentials(ctx context.Context, id string, fresh bool) (Cre
 			return e.creds, true, nil
 		}
 	}
-	creds, err := r.readCredentials(ctx, id)
+	creds, err := r.readCredentials(ctx, id, connection)
 	if c != nil {
 		c.mu.Lock()
 		if c.entries == nil {

@@ -262,10 +262,6 @@ type Refresher struct {
 	// Credentials keeps credentials between runs of a warm process; nil
 	// reads them on every run.
 	Credentials *CredentialsCache
-	// ConnectionMetrics adds the dimension set (Vendor, Connection) to
-	// the success, failure and expiry metrics, for deployments with named
-	// connections: each connection then has alarms of its own.
-	ConnectionMetrics bool
 }
 
 // Run performs one refresh of target. The returned error is safe to log and
@@ -353,7 +349,7 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		}
 	}
 
-	creds, cached, err := r.credentials(ctx, target.CredentialsSecretID, false)
+	creds, cached, err := r.credentials(ctx, target.CredentialsSecretID, target.Connection, false)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -368,7 +364,7 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		// The credentials came from this process's cache and the vendor
 		// refused them: an operator may have rotated them. Read them
 		// again and, if they changed, try once more.
-		fresh, _, rerr := r.credentials(ctx, target.CredentialsSecretID, true)
+		fresh, _, rerr := r.credentials(ctx, target.CredentialsSecretID, target.Connection, true)
 		if rerr != nil {
 			// What the secret holds now is what needs fixing.
 			err = rerr

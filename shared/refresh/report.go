@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/token-refresher/token-refresher/shared/vendorhttp"
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 // MetricsNamespace is the CloudWatch namespace of every metric, with the
-// dimension "Vendor".
+// dimension "Vendor" (the default connection) or "Vendor" and "Connection"
+// (a named connection).
 const MetricsNamespace = "TokenRefresher"
 
 // Metric names, a public contract of the alarms and dashboard.
@@ -63,7 +65,7 @@ func (r *Refresher) report(ctx context.Context, res outcome, err error) {
 	}
 	if r.Metrics != nil {
 		m := metrics{vendor: res.vendor}
-		if r.ConnectionMetrics {
+		if res.connection != vendors.DefaultConnection {
 			m.connection = res.connection
 		}
 		if err != nil {
@@ -86,8 +88,9 @@ func (r *Refresher) report(ctx context.Context, res outcome, err error) {
 // metrics builds one CloudWatch Embedded Metric Format document.
 type metrics struct {
 	vendor string
-	// connection, when set, adds the dimension set (Vendor, Connection)
-	// for every metric but the vendor latency.
+	// connection, set for a named connection, makes the dimensions
+	// (Vendor, Connection); the default connection's metrics keep Vendor
+	// alone, as before connections existed, so its alarms match them.
 	connection string
 	defs       []map[string]string
 	values     map[string]float64
@@ -102,24 +105,15 @@ func (m *metrics) add(name, unit string, v float64) {
 }
 
 func (m *metrics) line(now time.Time) ([]byte, error) {
+	dims := [][]string{{"Vendor"}}
+	if m.connection != "" {
+		dims = [][]string{{"Vendor", "Connection"}}
+	}
 	directives := []map[string]any{{
 		"Namespace":  MetricsNamespace,
-		"Dimensions": [][]string{{"Vendor"}},
+		"Dimensions": dims,
 		"Metrics":    m.defs,
 	}}
-	if m.connection != "" {
-		var per []map[string]string
-		for _, d := range m.defs {
-			if d["Name"] != MetricVendorLatency {
-				per = append(per, d)
-			}
-		}
-		directives = append(directives, map[string]any{
-			"Namespace":  MetricsNamespace,
-			"Dimensions": [][]string{{"Vendor", "Connection"}},
-			"Metrics":    per,
-		})
-	}
 	doc := map[string]any{
 		"_aws": map[string]any{
 			"Timestamp":         now.UnixMilli(),
