@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/token"
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 // Save budget: the part of a run's time that Admitad's token request must
@@ -50,6 +52,24 @@ const (
 // No error contains a token or the client secret; every such value is also
 // registered with req.Hide.
 func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Grant, error) {
+	g, err := c.fetch(ctx, req)
+	return g, forConnection(err, req.Target.Connection)
+}
+
+// forConnection makes the connect instructions in err name a named
+// connection: its link comes from `tokenctl connect admitad/<connection>`.
+func forConnection(err error, conn string) error {
+	if err == nil || conn == "" || conn == vendors.DefaultConnection {
+		return err
+	}
+	msg := strings.ReplaceAll(err.Error(), "run `make connect-admitad` (or `tokenctl connect admitad`)", "run `tokenctl connect admitad/"+conn+"`")
+	if msg == err.Error() {
+		return err
+	}
+	return &markedError{msg: msg, errs: []error{err}}
+}
+
+func (c *Client) fetch(ctx context.Context, req *refresh.Request) (*refresh.Grant, error) {
 	st, ok := req.State.(*state)
 	if !ok {
 		var err error
@@ -123,7 +143,7 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 func (c *Client) Peek(ctx context.Context, req *refresh.Request) (*token.Token, error) {
 	st, err := c.read(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, forConnection(err, req.Target.Connection)
 	}
 	req.State = st
 	a := st.conn.Access
