@@ -55,9 +55,6 @@ func LoadTargets(spec vendors.Spec, getenv func(string) string) (Targets, error)
 	}
 	prefix := getenv("NAME_PREFIX")
 	if prefix == "" {
-		prefix = getenv("SECRET_PREFIX")
-	}
-	if prefix == "" {
 		suffix := "/" + spec.Name + "/" + vendors.RoleToken
 		if !strings.HasSuffix(def.TokenSecretID, suffix) {
 			return Targets{}, fmt.Errorf("%s: CONNECTIONS is set but NAME_PREFIX is not, and TOKEN_SECRET_ID does not end in %q to take the prefix from", spec.Name, suffix)
