@@ -59,12 +59,12 @@ func (s *Server) merchentaToken(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	user, adv := q.Get("username"), q.Get("advertiser")
-	acct, ok := s.account(map[string]string{"username": user, "password": q.Get("password")})
-	if !ok {
+	if _, ok := s.account(map[string]string{"username": user, "password": q.Get("password")}); !ok {
 		writeJSON(w, http.StatusUnauthorized, merchentaAUTH001)
 		return
 	}
-	if acct, ok = s.account(map[string]string{"username": user, "password": q.Get("password"), "advertiser": adv}); !ok {
+	acct, ok := s.account(map[string]string{"username": user, "password": q.Get("password"), "advertiser": adv})
+	if !ok {
 		writeJSON(w, http.StatusForbidden, merchentaAUTH003)
 		return
 	}
