@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 // The registry maps a vendor's name to its test server and sandbox
@@ -39,13 +41,17 @@ func Register(vendor string, newServer func(Options) *Server, sandbox map[string
 	registry[vendor] = registration{newServer: newServer, sandbox: clone(sandbox)}
 }
 
-// New starts the registered test server of vendor. A vendor with none is an
-// error that says where the server belongs; constructors panic only on a
+// New starts the registered test server of vendor. A vendor of the table
+// with none is an error that says where the server belongs, a name that is
+// neither registered nor in the table an error that says so; constructors panic only on a
 // listen that fails (see Options.Addr), which New returns as an error too.
 func New(vendor string, opts Options) (srv *Server, err error) {
 	registryMu.RLock()
 	reg, ok := registry[vendor]
 	registryMu.RUnlock()
+	if _, err := vendors.Lookup(vendor); !ok && err != nil {
+		return nil, fmt.Errorf("vendortest: no test server for %q: it is not a vendor of the table (shared/vendors)", vendor)
+	}
 	if !ok {
 		return nil, fmt.Errorf("vendortest: vendor %s has no test server: add one in shared/%s that calls vendortest.Register from init "+
 			"(see docs/adding-a-vendor.md), then run go generate ./shared/vendortest/all so programs import it", vendor, vendor)
