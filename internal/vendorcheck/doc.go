@@ -5,10 +5,12 @@
 //   - its function, functions/<vendor>/main.go (package main, at most 20
 //     lines), and for an authorization-code vendor functions/<vendor>-callback;
 //   - its package, shared/<vendor>, with a test that runs the shared
-//     conformance suite (refreshtest.Conformance);
-//   - a test server registered with package vendortest that accepts the
-//     sandbox credentials it registered, with every credentials field of the
-//     row;
+//     conformance suite (refreshtest.Conformance), which runs with that
+//     package's tests; the authorization-code vendor Admitad is exempt, by
+//     name and with the reason, as the suite cannot drive its client;
+//   - a test server registered with package vendortest (vendortest.New
+//     starts it) and sandbox credentials that fill every credentials field
+//     of the row and no field the row does not list;
 //
 // and that no test server code is built into a Lambda function. A sixth
 // vendor added in a copy of the module is checked end to end by
