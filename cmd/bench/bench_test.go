@@ -187,14 +187,15 @@ func TestVerdicts(t *testing.T) {
 				Warm:  []warmSample{{RoundTrip: 7 * time.Millisecond, CPU: 800 * time.Microsecond, SecretsCalls: 1}},
 				Calls: []callStep{{Name: "warm forced run", Force: true, Action: "refreshed", Ops: []string{"PutSecretValue"}, Max: 1}}},
 			{Name: "big", LogsRun: true, Size: 11_000_000, PeakRSSk: 21_000, Mem: mem(21_000, 15_000, 16_000),
+				Floor: &baseline{ColdCPU: []time.Duration{time.Millisecond}, WarmCPU: []time.Duration{300 * time.Microsecond}},
 				Cold:  []coldSample{{Total: 25 * time.Millisecond, CPU: 6 * time.Millisecond}},
 				Warm:  []warmSample{{CPU: 900 * time.Microsecond}},
 				Calls: []callStep{{Name: "warm forced run", Force: true, Action: "refreshed", Ops: []string{"GetSecretValue", "PutSecretValue"}, Max: 1}}},
 		}}
 	md := rep.markdown()
 	for _, want := range []string{
-		"| small | 5.00 ms | 2.50× | OK | 0.80 ms | 4.00× | OK |",
-		"| big | 6.00 ms | 3.00× | **OVER** | 0.90 ms | 4.50× | **OVER** |",
+		"| small | 5.00 ms | 2.00 ms | 2.50× | OK | 0.80 ms | 0.20 ms | 4.00× | OK |",
+		"| big | 6.00 ms | 1.00 ms | 6.00× | **OVER** | 0.90 ms | 0.30 ms | 3.00× | OK |",
 		"| small | warm forced run | refreshed | 1 | PutSecretValue | 0.00 ms | ≤ 1 | OK |",
 		"| big | warm forced run | refreshed | 2 | GetSecretValue, PutSecretValue | 0.00 ms | ≤ 1 | **OVER** |",
 		"| small | 9.0 MB | OK | 8.8 MiB / 9.8 MiB / 12.7 MiB | 13.7 MiB | OK | 12.8 MiB (after 200) | +100 KiB | OK |",

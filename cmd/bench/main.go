@@ -184,7 +184,10 @@ func run(ctx context.Context, o options) error {
 				return err
 			}
 		}
-		logf("measure %s", r.Name)
+		logf("measure the empty function again, then %s", r.Name)
+		if r.Floor, err = measureBaseline(ctx, echo, o); err != nil {
+			return err
+		}
 		if err := env.measure(ctx, r, bin, sym, o, logf); err != nil {
 			return err
 		}

@@ -159,6 +159,10 @@ type fnResult struct {
 	Calls []callStep
 	// Profile is the instruction profile, when bench ran one.
 	Profile *profile
+	// Floor is the empty function measured right before this function,
+	// the base of its CPU multiples: the machine's load changes less
+	// within a minute than over the whole run.
+	Floor *baseline
 	// LogsRun: the function logs each invoke's duration_us, so Run is set
 	// in the samples.
 	LogsRun bool
