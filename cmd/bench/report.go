@@ -125,11 +125,11 @@ func (rep *report) cpuTable(b *strings.Builder) {
 
 // callsTable is the Secrets Manager calls per kind of run.
 func (rep *report) callsTable(b *strings.Builder) {
-	any := false
+	counted := false
 	for _, r := range rep.Functions {
-		any = any || len(r.Calls) > 0
+		counted = counted || len(r.Calls) > 0
 	}
-	if !any {
+	if !counted {
 		return
 	}
 	b.WriteString("## Secrets Manager calls per kind of run\n\n")
