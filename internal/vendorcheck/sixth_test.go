@@ -132,6 +132,25 @@ func TestSixthVendor(t *testing.T) {
 			t.Fatalf("%v\n%s", err, out)
 		}
 	})
+	t.Run("a test server built into Lambda fails", func(t *testing.T) {
+		path := filepath.Join(dir, "shared", sixth, "testserver.go")
+		orig, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(path, orig, 0o644)
+		untagged, ok := bytes.CutPrefix(orig, []byte("//go:build !lambda.norpc\n"))
+		if !ok {
+			t.Fatal("testserver.go does not start with //go:build !lambda.norpc")
+		}
+		if err := os.WriteFile(path, untagged, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := goCmd(t, "test", "-count=1", "-short", "-run", "TestTestServersStayOutOfLambdaBuilds", "./internal/vendorcheck")
+		if want := "functions/zenith built for Lambda (-tags lambda.norpc) imports net/http/httptest"; err == nil || !strings.Contains(out, want) {
+			t.Errorf("want the check to fail with %q: %v\n%s", want, err, out)
+		}
+	})
 	t.Run("conformance suite", func(t *testing.T) {
 		out, err := goCmd(t, "test", "-count=1", "-v", "./shared/zenith")
 		if err != nil || !strings.Contains(out, "--- PASS: TestConformance ") {
