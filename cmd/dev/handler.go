@@ -26,15 +26,42 @@ var pageHTML string
 
 // refresherInvoker runs a vendor's refresher through the scheduler, so a
 // call from the Lambda API queues with the scheduled runs and its outcome
-// shows in the status.
+// shows in the status of the connection the event names.
 type refresherInvoker struct {
 	s  *system
-	v  *vendorRun
+	v  *vendorRun // the vendor's default connection
 	by string
 }
 
 func (r refresherInvoker) Invoke(ctx context.Context, payload []byte) (localaws.Result, error) {
-	return r.s.sched.invoke(ctx, r.v, payload, r.by)
+	return r.s.invokeFor(ctx, r.v, payload, r.by)
+}
+
+// invokeFor runs def's vendor's refresher with payload, recorded on the row
+// of the connection the event names ({} names the default connection). An
+// event for a connection dev does not run goes to the function all the
+// same, which refuses it as it does in AWS; no row records that.
+func (s *system) invokeFor(ctx context.Context, def *vendorRun, payload []byte, by string) (localaws.Result, error) {
+	if v := s.runFor(def.spec.Name, payload); v != nil {
+		return s.sched.invoke(ctx, v, payload, by)
+	}
+	return def.fn.Invoke(ctx, payload)
+}
+
+// runFor returns the run of vendor's connection that payload names; an
+// event the function would refuse as malformed counts for the default
+// connection. nil: dev runs no such connection.
+func (s *system) runFor(vendor string, payload []byte) *vendorRun {
+	conn := vendors.DefaultConnection
+	if ev, err := refresh.ParseEvent(payload); err == nil && ev.Connection != "" {
+		conn = ev.Connection
+	}
+	for _, v := range s.vendors {
+		if v.spec.Name == vendor && v.connection == conn {
+			return v
+		}
+	}
+	return nil
 }
 
 // callbackInvoker runs the callback function behind the API Gateway
@@ -97,6 +124,9 @@ func (s *system) rejectCheck(v *vendorRun) func([]byte) error {
 func (s *system) newLambdaAPI() *localaws.LambdaAPI {
 	fns := map[string]localaws.LambdaFunction{}
 	for _, v := range s.vendors {
+		if v.named() {
+			continue // the vendor's function serves it
+		}
 		fns[functionName(v.spec.FunctionName())] = localaws.LambdaFunction{
 			Invoker: refresherInvoker{s: s, v: v, by: "Lambda API"},
 			Aliases: map[string]func([]byte) error{vendors.RejectAlias: s.rejectCheck(v)},
@@ -115,7 +145,7 @@ func (s *system) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(localaws.LambdaInvokePath, s.lambda)
 	for _, v := range s.vendors {
-		if !v.spec.AuthCode || s.callback == nil {
+		if !v.spec.AuthCode || s.callback == nil || v.named() {
 			continue
 		}
 		base := "/" + v.spec.Name
@@ -167,14 +197,15 @@ const maxInvokeBody = 64 << 10
 
 // handleInvoke invokes a refresher with the request body as its event
 // ({} when empty), as an operator invokes the function itself in AWS (for
-// example {"force":true} or {"rejected_fingerprint":"<16 hex>"}). It
+// example {"force":true}, {"rejected_fingerprint":"<16 hex>"} or
+// {"force":true,"connection":"acme"}). It
 // answers the function's reply: its summary, or its error document with
 // HTTP 502. The Lambda API on the same port is the way the AWS CLI and SDKs
 // do the same.
 func (s *system) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	var v *vendorRun
 	for _, c := range s.vendors {
-		if c.spec.Name == r.PathValue("vendor") {
+		if c.spec.Name == r.PathValue("vendor") && !c.named() {
 			v = c
 		}
 	}
@@ -194,7 +225,7 @@ func (s *system) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "dev: the event is not JSON", http.StatusBadRequest)
 		return
 	}
-	res, err := s.sched.invoke(r.Context(), v, body, "invoked by hand")
+	res, err := s.invokeFor(r.Context(), v, body, "invoked by hand")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return

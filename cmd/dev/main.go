@@ -10,7 +10,12 @@
 //     aws-lambda-rie, configured only through its environment, exactly as
 //     in AWS;
 //   - a scheduler that invokes each refresher on the vendor table's schedule
-//     (package vendors), sped up by -speed;
+//     (package vendors), sped up by -speed, once per connection with the
+//     connection's own event, as the stack's schedules do;
+//   - named connections (-connections, default merchenta=acme,globex):
+//     more accounts of a vendor at its test server, each with its own
+//     credentials, token secret and status row, served by the vendor's one
+//     function (CONNECTIONS and NAME_PREFIX in its environment);
 //   - an HTTP front standing in for API Gateway (payload format 2.0) in
 //     front of the Admitad callback function, which also serves a status
 //     page, GET /status (JSON) and GET /connect (a fresh signed Admitad
@@ -34,6 +39,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -50,6 +56,9 @@ type config struct {
 	jsonStatus     bool
 	logPath        string
 	linkTTL        time.Duration
+	// connections are the named connections run besides every vendor's
+	// default one (-connections).
+	connections connectionsFlag
 }
 
 const usageHead = `Usage: dev [flags]
@@ -61,6 +70,10 @@ callback. Ctrl-C stops everything. Run it from the module (make dev).
 
 Ports from -base-port: front +0, moto_server +1, hasoffers +2, invoca +3,
 fyber +4, merchenta +5, admitad +6.
+
+Named connections (-connections, default merchenta=acme,globex) are more
+accounts of a vendor at its test server, served by the vendor's one
+function, each with its own secrets, schedule and status row.
 
 Flags:
 `
@@ -75,11 +88,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.jsonStatus, "json", false, "print the status as one JSON object per line instead of a table")
 	fs.StringVar(&c.logPath, "log", "build/dev.log", "file receiving the output of moto_server and every function (relative to the module root)")
 	fs.DurationVar(&c.linkTTL, "link-ttl", 15*time.Minute, "how long an Admitad connect link minted by GET /connect works")
+	conns := fs.String("connections", defaultConnections, "named connections run besides every vendor's default one: vendor=name[,name...], groups separated by spaces or ';' (\"\": default connections only). Vendors: "+strings.Join(accountVendorNames(), ", "))
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageHead)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	var err error
+	if c.connections, err = parseConnections(*conns); err != nil {
 		return config{}, err
 	}
 	switch {

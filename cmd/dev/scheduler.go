@@ -10,7 +10,6 @@ import (
 	"github.com/token-refresher/token-refresher/internal/humandur"
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/shared/refresh"
-	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 // invokeTimeout bounds one scheduled invoke: the function timeout plus the
@@ -27,8 +26,8 @@ const (
 	outcomeConnected = "connected"
 )
 
-// runState is what the scheduler knows about one vendor's runs. Guarded by
-// scheduler.mu.
+// runState is what the scheduler knows about one connection's runs.
+// Guarded by scheduler.mu.
 type runState struct {
 	Runs        int       `json:"runs"`
 	Failures    int       `json:"failures"`
@@ -49,26 +48,28 @@ type runState struct {
 }
 
 // scheduler invokes each refresher every period, the first time at once,
-// as EventBridge Scheduler does after a deploy with a sped-up clock. A run
-// still going when the next is due delays it (the stack's reserved
-// concurrency of 1 lets no two runs of a vendor overlap either).
+// as EventBridge Scheduler does after a deploy with a sped-up clock: one
+// schedule per connection, each with its connection's event. A run still
+// going when the next is due delays it; runs of a vendor's connections
+// queue on its one emulator, as the stack's reserved concurrency of 1
+// serialises them in AWS.
 type scheduler struct {
 	vendors []*vendorRun
 	events  *eventLog
 
 	mu    sync.Mutex
-	state map[string]*runState
+	state map[string]*runState // by vendorRun.key
 }
 
 func newScheduler(vs []*vendorRun, events *eventLog) *scheduler {
 	s := &scheduler{vendors: vs, events: events, state: map[string]*runState{}}
 	for _, v := range vs {
-		s.state[v.spec.Name] = &runState{NextRun: time.Now()}
+		s.state[v.key()] = &runState{NextRun: time.Now()}
 	}
 	return s
 }
 
-// run schedules every vendor until ctx ends.
+// run schedules every connection until ctx ends.
 func (s *scheduler) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, v := range s.vendors {
@@ -84,7 +85,7 @@ func (s *scheduler) run(ctx context.Context) {
 func (s *scheduler) loop(ctx context.Context, v *vendorRun) {
 	next := time.Now()
 	for {
-		s.update(v.spec.Name, func(st *runState) { st.NextRun = next })
+		s.update(v.key(), func(st *runState) { st.NextRun = next })
 		t := time.NewTimer(time.Until(next))
 		select {
 		case <-ctx.Done():
@@ -92,20 +93,20 @@ func (s *scheduler) loop(ctx context.Context, v *vendorRun) {
 			return
 		case <-t.C:
 		}
-		s.invoke(ctx, v, scheduledEvent, "")
+		s.invoke(ctx, v, v.event(), "")
 		for now := time.Now(); !next.After(now); {
 			next = next.Add(v.every)
 		}
 	}
 }
 
-func (s *scheduler) update(vendor string, f func(*runState)) {
+func (s *scheduler) update(key string, f func(*runState)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f(s.state[vendor])
+	f(s.state[key])
 }
 
-// snapshot returns a copy of every vendor's state.
+// snapshot returns a copy of every connection's state, by vendorRun.key.
 func (s *scheduler) snapshot() map[string]runState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -117,14 +118,17 @@ func (s *scheduler) snapshot() map[string]runState {
 }
 
 // scheduledEvent is the input the stack's EventBridge Scheduler schedule
-// sends (infra: ScheduleTargetInput_FromObject of an empty object).
+// of a default connection sends (infra: ScheduleTargetInput_FromObject of
+// an empty object); a named connection's names it (vendorRun.event).
 var scheduledEvent = []byte("{}")
 
-// invoke runs the refresher once with payload and records the outcome;
-// by names who asked when it was not the schedule. Invokes of one vendor
-// queue behind each other (one emulator runs one invoke at a time).
+// invoke runs the refresher once with payload (an event for v's
+// connection) and records the outcome on v's row; by names who asked when
+// it was not the schedule. Invokes of one vendor queue behind each other
+// (one emulator runs one invoke at a time). A reply for another vendor or
+// connection than v's is an error.
 func (s *scheduler) invoke(ctx context.Context, v *vendorRun, payload []byte, by string) (localaws.Result, error) {
-	name := v.spec.Name
+	name := v.key()
 	start := time.Now()
 	s.update(name, func(st *runState) { st.Running = true })
 	ictx, cancel := context.WithTimeout(ctx, invokeTimeout)
@@ -144,6 +148,9 @@ func (s *scheduler) invoke(ctx context.Context, v *vendorRun, payload []byte, by
 		outcome, detail = outcomeFailed, res.ErrorMessage
 	case json.Unmarshal(res.Payload, &sum) != nil || sum.Action == "":
 		outcome, detail = outcomeError, fmt.Sprintf("reply is not a refresh summary: %.200q", res.Payload)
+	case sum.Vendor != v.spec.Name || sum.Connection != v.connection:
+		outcome, detail = outcomeError, fmt.Sprintf("reply for %s/%s, not %s", sum.Vendor, sum.Connection, v.key())
+		sum = refresh.Summary{}
 	default:
 		outcome = sum.Action
 	}
@@ -163,22 +170,28 @@ func (s *scheduler) invoke(ctx context.Context, v *vendorRun, payload []byte, by
 			v.history.observe(end, sum.Fingerprint, exp)
 		}
 	}
-	s.event(name, start, outcome, detail, sum, by)
+	s.event(v, start, outcome, detail, sum, by)
 	return res, err
 }
 
-// restarted records a restart of one of v's emulators.
+// restarted records a restart of one of v's vendor's emulators, on the
+// rows of all its connections (they share the function).
 func (s *scheduler) restarted(v *vendorRun, function string, r localaws.Restart) {
-	s.update(v.spec.Name, func(st *runState) {
-		st.Restarts++
-		st.LastRestart = r.At
-		st.RestartReason = function + ": " + r.Reason
-		if r.Err != "" {
-			st.RestartReason += "; starting it again failed: " + r.Err
+	for _, c := range s.vendors {
+		if c.spec.Name != v.spec.Name {
+			continue
 		}
-		st.RestartOutput = r.Output
-	})
-	v.history.mark(r.At, markRestart, function+": "+r.Reason)
+		s.update(c.key(), func(st *runState) {
+			st.Restarts++
+			st.LastRestart = r.At
+			st.RestartReason = function + ": " + r.Reason
+			if r.Err != "" {
+				st.RestartReason += "; starting it again failed: " + r.Err
+			}
+			st.RestartOutput = r.Output
+		})
+		c.history.mark(r.At, markRestart, function+": "+r.Reason)
+	}
 	line := fmt.Sprintf("%s  %-9s emulator of %s restarted: %s", r.At.Format("15:04:05"), v.spec.Name, function, r.Reason)
 	s.events.add(line, runEvent{Event: "restart", Vendor: v.spec.Name, Connection: v.connection, Function: function, At: r.At.UTC().Format(time.RFC3339Nano), Error: r.Reason})
 }
@@ -187,13 +200,13 @@ func (s *scheduler) restarted(v *vendorRun, function string, r localaws.Restart)
 // the connection and published a token): a failure of an earlier run
 // ("not connected yet") no longer describes the vendor.
 func (s *scheduler) connected(v *vendorRun, at time.Time, fingerprint string) {
-	s.update(v.spec.Name, func(st *runState) {
+	s.update(v.key(), func(st *runState) {
 		st.LastRun = at
 		st.LastOutcome = outcomeConnected
 		st.LastError = ""
 	})
 	v.history.mark(at, markConnected, "")
-	line := fmt.Sprintf("%s  %-9s connected through the callback", at.Format("15:04:05"), v.spec.Name)
+	line := fmt.Sprintf("%s  %-9s connected through the callback", at.Format("15:04:05"), v.label())
 	if fingerprint != "" {
 		line += "  token " + fingerprint
 	}
@@ -216,8 +229,8 @@ type runEvent struct {
 }
 
 // event prints one line per run.
-func (s *scheduler) event(vendor string, at time.Time, outcome, detail string, sum refresh.Summary, by string) {
-	line := fmt.Sprintf("%s  %-9s %s", at.Format("15:04:05"), vendor, outcome)
+func (s *scheduler) event(v *vendorRun, at time.Time, outcome, detail string, sum refresh.Summary, by string) {
+	line := fmt.Sprintf("%s  %-9s %s", at.Format("15:04:05"), v.label(), outcome)
 	if by != "" {
 		line += " (" + by + ")"
 	}
@@ -233,7 +246,7 @@ func (s *scheduler) event(vendor string, at time.Time, outcome, detail string, s
 		line += ": " + detail
 	}
 	s.events.add(line, runEvent{
-		Event: "run", Vendor: vendor, Connection: vendors.DefaultConnection, At: at.UTC().Format(time.RFC3339Nano), By: by,
+		Event: "run", Vendor: v.spec.Name, Connection: v.connection, At: at.UTC().Format(time.RFC3339Nano), By: by,
 		Outcome: outcome, Error: detail, Fingerprint: sum.Fingerprint, ExpiresAt: sum.ExpiresAt,
 	})
 }

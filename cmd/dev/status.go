@@ -38,7 +38,17 @@ type vendorStatus struct {
 	// Callback is the function of the vendor's connect flow, if any.
 	Callback    string `json:"callback,omitempty"`
 	TokenSecret string `json:"token_secret"`
-	TestServer  string `json:"test_server"`
+	// CredentialsSecret is the connection's credentials secret.
+	CredentialsSecret string `json:"credentials_secret"`
+	TestServer        string `json:"test_server"`
+	// Account is the test server's account whose credentials the
+	// connection's credentials secret holds ("sandbox" for a default
+	// connection, the connection's name for a named one); IssuedTo is the
+	// account the test server issued the token in the token secret for
+	// (empty when the test server does not know the token). They differ
+	// only if a connection received another's token.
+	Account  string `json:"account"`
+	IssuedTo string `json:"issued_to,omitempty"`
 	// Every is the sped-up schedule period, TokenLifetime the sped-up
 	// lifetime of the test server's tokens ("" when they never expire).
 	Every         string `json:"every"`
@@ -118,8 +128,9 @@ func (s *system) status(ctx context.Context) status {
 			TokenSecret: v.tokenID,
 			TestServer:  v.fake.URL(),
 			Every:       humandur.Format(v.every),
-			runState:    runs[v.spec.Name],
+			runState:    runs[v.key()],
 		}
+		vs.CredentialsSecret, vs.Account = v.secret(vendors.RoleCredentials), v.account
 		if cb := v.spec.CallbackFunctionName(); cb != "" {
 			vs.Callback = functionName(cb)
 		}
@@ -131,6 +142,7 @@ func (s *system) status(ctx context.Context) status {
 			read = true
 			if t, err := token.Parse(val.String); err == nil {
 				fp, exp = t.Fingerprint, t.ExpiresAt
+				vs.IssuedTo = v.fake.IssuedTo(t.AccessToken)
 			}
 		}
 		vs.Fingerprint, vs.ExpiresAt = fp, exp
@@ -138,7 +150,7 @@ func (s *system) status(ctx context.Context) status {
 			v.history.observe(now, fp, exp)
 		}
 		if v.spec.AuthCode {
-			_, _, err := admitad.ReadConnection(ctx, s.store, secretName(v.spec.Name, vendors.RoleRefreshToken))
+			_, _, err := admitad.ReadConnection(ctx, s.store, v.secret(vendors.RoleRefreshToken))
 			connected := err == nil
 			vs.Connected = &connected
 		}
@@ -163,6 +175,8 @@ func rowState(vs vendorStatus, v *vendorRun, now time.Time) (string, string) {
 	switch {
 	case vs.Connected != nil && !*vs.Connected:
 		return stateNotConnected, "not connected: a person connects it once through the connect link"
+	case vs.Fingerprint != "" && vs.IssuedTo != "" && vs.IssuedTo != vs.Account:
+		return stateFailing, "the token secret holds a token issued for account " + vs.IssuedTo + ", not " + vs.Account
 	case vs.LastOutcome == outcomeFailed || vs.LastOutcome == outcomeError:
 		text := "the last run failed"
 		if vs.Fingerprint != "" && (vs.ExpiresAt.IsZero() || left > 0) {
@@ -254,8 +268,10 @@ type bannerEvent struct {
 	Vendors    []bannerVendor `json:"vendors"`
 }
 
+// bannerVendor is one connection of the banner.
 type bannerVendor struct {
 	Vendor      string `json:"vendor"`
+	Connection  string `json:"connection"`
 	Function    string `json:"function"`
 	TokenSecret string `json:"token_secret"`
 	TestServer  string `json:"test_server"`
@@ -273,7 +289,7 @@ func (s *system) printBanner() {
 			LogFile: s.logPath, Env: s.clientEnv(), Functions: s.lambda.Names(),
 		}
 		for _, v := range s.vendors {
-			bv := bannerVendor{Vendor: v.spec.Name, Function: functionName(v.spec.FunctionName()), TokenSecret: v.tokenID, TestServer: v.fake.URL(), Every: humandur.Format(v.every)}
+			bv := bannerVendor{Vendor: v.spec.Name, Connection: v.connection, Function: functionName(v.spec.FunctionName()), TokenSecret: v.tokenID, TestServer: v.fake.URL(), Every: humandur.Format(v.every)}
 			if v.lifetime > 0 {
 				bv.Lifetime = humandur.Format(v.lifetime)
 			}
@@ -299,12 +315,19 @@ func (s *system) writeBanner(w io.Writer) {
 	fmt.Fprintf(w, "  %-22s %s (moto_server)\n", "Secrets Manager", s.moto.URL)
 	fmt.Fprintf(w, "  %-22s %s/admitad/authorize, /admitad/callback (API Gateway payload 2.0)\n", "Admitad callback API", front)
 	for _, v := range s.vendors {
+		if v.named() {
+			continue
+		}
 		life := "never expire"
 		if v.lifetime > 0 {
 			life = "live " + humandur.Format(v.lifetime)
 		}
 		fmt.Fprintf(w, "  %-22s %s  runs every %s (table: %s), tokens %s\n",
 			v.spec.Name+" test server", v.fake.URL(), humandur.Format(v.every), humandur.Format(v.spec.Every), life)
+		if named := s.namedConnections(v.spec.Name); len(named) > 0 {
+			fmt.Fprintf(w, "  %-22s default, %s: an account each at the test server, each with its own secrets and schedule\n",
+				v.spec.Name+" connections", strings.Join(named, ", "))
+		}
 	}
 	fmt.Fprintf(w, "  %-22s %s\n", "Function and moto logs", s.logPath)
 	fmt.Fprintf(w, "\nPoint the AWS CLI, SDKs, tokenctl and your app at dev (paste into a shell):\n")
@@ -314,6 +337,13 @@ func (s *system) writeBanner(w io.Writer) {
 	fmt.Fprintf(w, "  Read a token:     aws secretsmanager get-secret-value --secret-id %s --query SecretString --output text\n", secretName(vendors.Fyber, vendors.RoleToken))
 	fmt.Fprintf(w, "  Force a refresh:  aws lambda invoke --function-name %s --payload '{\"force\":true}' out.json   (AWS CLI v2: add --cli-binary-format raw-in-base64-out)\n", functionName(vendors.Fyber))
 	fmt.Fprintf(w, "                    or: tokenctl refresh fyber\n")
+	for _, v := range s.vendors {
+		if v.named() {
+			fmt.Fprintf(w, "  A connection:     tokenctl refresh %s   (the event {\"connection\":%q} to %s)\n", v.key(), v.connection, functionName(v.spec.FunctionName()))
+			fmt.Fprintf(w, "                    its token: aws secretsmanager get-secret-value --secret-id %s --query SecretString --output text\n", v.tokenID)
+			break
+		}
+	}
 	fmt.Fprintf(w, "  Report a refused token (as apps do, through the :%s alias): aws lambda invoke --function-name %s --qualifier %s --payload '{\"rejected_fingerprint\":\"<TOKEN>\"}' out.json\n",
 		vendors.RejectAlias, functionName(vendors.Fyber), vendors.RejectAlias)
 	fmt.Fprintf(w, "  Fail the next 4 fyber token requests: curl -X POST %s/_fault -d '{\"status\":500,\"count\":4}'\n", s.ports.vendor[vendors.Fyber].url())

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
@@ -99,20 +101,53 @@ func (l layout) check() error {
 	return nil
 }
 
-// vendorRun is one vendor (its default connection) as dev runs it.
+// vendorRun is one connection of a vendor as dev runs it. A vendor's
+// connections share its test server and its function.
 type vendorRun struct {
 	spec       vendors.Spec
 	connection string
-	fake       *vendortest.Server
-	fn         *localaws.Supervised
-	every      time.Duration // sped-up schedule period
-	lifetime   time.Duration // sped-up token lifetime of the test server; 0: never expires
-	tokenID    string
-	history    *history
+	// account is the test server's account the connection's credentials
+	// belong to (vendortest.SandboxAccount for the default connection),
+	// creds those credentials.
+	account  string
+	creds    map[string]string
+	fake     *vendortest.Server
+	fn       *localaws.Supervised
+	every    time.Duration // sped-up schedule period
+	lifetime time.Duration // sped-up token lifetime of the test server; 0: never expires
+	tokenID  string
+	history  *history
 }
 
-// key names the vendor's row: vendor/connection.
+// key names the connection's row: vendor/connection.
 func (v *vendorRun) key() string { return v.spec.Name + "/" + v.connection }
+
+// named reports whether v is a named connection (not the default one).
+func (v *vendorRun) named() bool { return v.connection != vendors.DefaultConnection }
+
+// label is how lines and the table name the connection: the vendor for
+// the default connection, vendor/connection for a named one.
+func (v *vendorRun) label() string {
+	if v.named() {
+		return v.key()
+	}
+	return v.spec.Name
+}
+
+// secret names the connection's secret of role.
+func (v *vendorRun) secret(role string) string {
+	return vendors.SecretName(vendors.DefaultPrefix, v.spec.Name, v.connection, role)
+}
+
+// event is the input of the connection's schedule, as the stack sets it:
+// {} for the default connection, {"connection":"<name>"} for a named one.
+func (v *vendorRun) event() []byte {
+	if !v.named() {
+		return scheduledEvent
+	}
+	b, _ := json.Marshal(map[string]string{"connection": v.connection})
+	return b
+}
 
 // system is everything dev started.
 type system struct {
@@ -300,9 +335,13 @@ func (s *system) scaled(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / s.cfg.speed)
 }
 
+// startFakes starts every vendor's test server and makes the runs of its
+// connections: the default one with the sandbox account, then each named
+// one (-connections) as an account of its own, added to the test server.
 func (s *system) startFakes() (err error) {
 	for _, spec := range vendors.All() {
-		v := &vendorRun{spec: spec, connection: vendors.DefaultConnection, tokenID: secretName(spec.Name, vendors.RoleToken)}
+		v := &vendorRun{spec: spec, connection: vendors.DefaultConnection, account: vendortest.SandboxAccount,
+			creds: vendortest.Credentials(spec.Name), tokenID: secretName(spec.Name, vendors.RoleToken)}
 		v.every = max(s.scaled(spec.Every), time.Second)
 		if spec.Expires() {
 			v.lifetime = max(s.scaled(spec.Lifetime), minTokenLife)
@@ -314,8 +353,39 @@ func (s *system) startFakes() (err error) {
 		s.closers = append(s.closers, func() error { v.fake.Close(); return nil })
 		v.history = newHistory(s.chartWindow())
 		s.vendors = append(s.vendors, v)
+		for _, conn := range s.cfg.connections[spec.Name] {
+			c := *v
+			c.connection, c.account, c.creds = conn, conn, connectionCredentials(spec.Name, conn)
+			c.tokenID = c.secret(vendors.RoleToken)
+			c.history = newHistory(s.chartWindow())
+			v.fake.AddAccount(c.account, c.creds)
+			s.vendors = append(s.vendors, &c)
+		}
 	}
 	return nil
+}
+
+// connectionsOf returns the runs of vendor's connections, the default
+// first.
+func (s *system) connectionsOf(vendor string) []*vendorRun {
+	var out []*vendorRun
+	for _, v := range s.vendors {
+		if v.spec.Name == vendor {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// namedConnections returns the names of vendor's named connections.
+func (s *system) namedConnections(vendor string) []string {
+	var out []string
+	for _, v := range s.connectionsOf(vendor) {
+		if v.named() {
+			out = append(out, v.connection)
+		}
+	}
+	return out
 }
 
 // chartWindow is how much wall time one hour of dev time takes.
@@ -327,13 +397,22 @@ func startFake(vendor string, opts vendortest.Options) (*vendortest.Server, erro
 	return vendortest.New(vendor, opts)
 }
 
-// seed creates the secrets as the stack does, with the sandbox credentials
-// an operator would put into the credentials secrets.
+// seed creates the secrets as the stack does, tagged as the stack tags
+// them (vendors.SecretTags: role, vendor, connection), with the sandbox
+// credentials an operator would put into the credentials secrets.
 func (s *system) seed(ctx context.Context, sm *secretsmanager.Client) (int, error) {
 	n := 0
-	err := s.seedAll(func(name, value string) error {
-		_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
-		if err != nil {
+	err := s.seedAll(func(name, value string, tags map[string]string) error {
+		in := &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)}
+		keys := make([]string, 0, len(tags))
+		for k := range tags {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			in.Tags = append(in.Tags, smtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+		}
+		if _, err := sm.CreateSecret(ctx, in); err != nil {
 			return fmt.Errorf("dev: create secret %s: %w", name, err)
 		}
 		n++
@@ -342,27 +421,35 @@ func (s *system) seed(ctx context.Context, sm *secretsmanager.Client) (int, erro
 	return n, err
 }
 
-func (s *system) seedAll(create func(name, value string) error) error {
+// seedAll calls create for every secret of every connection: its name,
+// its first value and its tags.
+func (s *system) seedAll(create func(name, value string, tags map[string]string) error) error {
 	for _, v := range s.vendors {
-		creds, err := json.Marshal(vendortest.Credentials(v.spec.Name))
-		if err != nil {
-			return fmt.Errorf("dev: encode %s credentials: %w", v.spec.Name, err)
+		put := func(role, value string) error {
+			return create(v.secret(role), value, vendors.SecretTags(v.spec.Name, v.connection, role))
 		}
-		if err := create(secretName(v.spec.Name, vendors.RoleCredentials), string(creds)); err != nil {
+		creds, err := json.Marshal(v.creds)
+		if err != nil {
+			return fmt.Errorf("dev: encode %s credentials: %w", v.key(), err)
+		}
+		if err := put(vendors.RoleCredentials, string(creds)); err != nil {
 			return err
 		}
 		// A secret the stack creates without a value holds a generated
 		// random string, which the functions read as "nothing yet".
-		if err := create(v.tokenID, randomString(24)); err != nil {
+		if err := put(vendors.RoleToken, randomString(24)); err != nil {
 			return err
 		}
 		if v.spec.AuthCode {
-			if err := create(secretName(v.spec.Name, vendors.RoleRefreshToken), randomString(24)); err != nil {
+			if err := put(vendors.RoleRefreshToken, randomString(24)); err != nil {
 				return err
+			}
+			if v.named() {
+				continue // the signing key is the vendor's, shared by its connections
 			}
 			key := randomString(48)
 			s.key = []byte(key)
-			if err := create(secretName(v.spec.Name, vendors.RoleSigningKey), key); err != nil {
+			if err := put(vendors.RoleSigningKey, key); err != nil {
 				return err
 			}
 		}
@@ -401,6 +488,9 @@ func (s *system) startFunctions(ctx context.Context) error {
 		return fn, nil
 	}
 	for _, v := range s.vendors {
+		if v.named() {
+			continue // served by the vendor's function, started with the default connection
+		}
 		env := []string{
 			"CREDENTIALS_SECRET_ID=" + secretName(v.spec.Name, vendors.RoleCredentials),
 			"TOKEN_SECRET_ID=" + v.tokenID,
@@ -409,11 +499,17 @@ func (s *system) startFunctions(ctx context.Context) error {
 		if v.spec.AuthCode {
 			env = append(env, "REFRESH_SECRET_ID="+secretName(v.spec.Name, vendors.RoleRefreshToken))
 		}
+		if named := s.namedConnections(v.spec.Name); len(named) > 0 {
+			// As the stack sets them for a vendor with named connections.
+			env = append(env, "CONNECTIONS="+strings.Join(named, ","), "NAME_PREFIX="+vendors.DefaultPrefix)
+		}
 		fn, err := supervise(v.spec.FunctionName(), env, v)
 		if err != nil {
 			return err
 		}
-		v.fn = fn
+		for _, c := range s.connectionsOf(v.spec.Name) {
+			c.fn = fn
+		}
 
 		if cb := v.spec.CallbackFunctionName(); cb != "" {
 			env := []string{
