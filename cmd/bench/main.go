@@ -184,11 +184,8 @@ func run(ctx context.Context, o options) error {
 				return err
 			}
 		}
-		logf("measure the empty function again, then %s", r.Name)
-		if r.Floor, err = measureBaseline(ctx, echo, o); err != nil {
-			return err
-		}
-		if err := env.measure(ctx, r, bin, sym, o, logf); err != nil {
+		logf("measure %s, interleaved with the empty function", r.Name)
+		if err := env.measure(ctx, r, bin, sym, echo, o, logf); err != nil {
 			return err
 		}
 	}

@@ -73,7 +73,7 @@ func (b *baseline) coldCPU() time.Duration { return percentile(b.ColdCPU, 50) }
 func (b *baseline) warmCPU() time.Duration { return percentile(b.WarmCPU, 50) }
 
 // floor is the empty function r's CPU multiples are taken against: the
-// one measured right before r, else the run's first.
+// one measured beside r, else the run's first.
 func (rep *report) floor(r *fnResult) *baseline {
 	if r.Floor != nil && len(r.Floor.ColdCPU) > 0 && len(r.Floor.WarmCPU) > 0 {
 		return r.Floor
@@ -88,7 +88,7 @@ func (rep *report) cpuTable(b *strings.Builder) {
 		return
 	}
 	fmt.Fprintf(b, "## CPU against the empty Go function of this run\n\n")
-	fmt.Fprintf(b, "Cold: the bootstrap's CPU time from its start to the reply of the first invoke (a forced refresh; admitad-callback: a connect link), median of %d cold starts. Warm: CPU time per invoke, median of %d. Each function's multiples are of the empty Go function measured right before it (its figures are in the \"empty\" columns), so both saw the same load. Targets: cold ≤ %.1f×, warm ≤ %.0f× the empty function's. The instruction counts (callgrind, one run each) barely depend on the load.\n\n",
+	fmt.Fprintf(b, "Cold: the bootstrap's CPU time from its start to the reply of the first invoke (a forced refresh; admitad-callback: a connect link), median of %d cold starts. Warm: CPU time per invoke, median of %d. Each function's multiples are of the empty Go function measured beside it (a cold start of each in turn; the empty function's warm invokes just before the function's), in the \"empty\" columns, so both saw the same load. Targets: cold ≤ %.1f×, warm ≤ %.0f× the empty function's. The instruction counts (callgrind, one run each) barely depend on the load.\n\n",
 		len(base.ColdCPU), len(base.WarmCPU), targetColdRatio, targetWarmRatio)
 	b.WriteString("| Function | cold CPU | empty | × empty | target ≤ 2.5× | warm CPU per invoke | empty | × empty | target ≤ 4× |")
 	prof := base.Profile != nil

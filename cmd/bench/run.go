@@ -159,9 +159,9 @@ type fnResult struct {
 	Calls []callStep
 	// Profile is the instruction profile, when bench ran one.
 	Profile *profile
-	// Floor is the empty function measured right before this function,
-	// the base of its CPU multiples: the machine's load changes less
-	// within a minute than over the whole run.
+	// Floor is the empty function's CPU measured beside this function's
+	// (cold starts taking turns, warm invokes just before), the base of
+	// its CPU multiples: both see the same load.
 	Floor *baseline
 	// LogsRun: the function logs each invoke's duration_us, so Run is set
 	// in the samples.
@@ -227,7 +227,7 @@ func (w warmSample) Own(logsRun bool) time.Duration {
 func nonNegative(d time.Duration) time.Duration { return max(d, 0) }
 
 // measure runs r's cold starts and warm invokes.
-func (e *env) measure(ctx context.Context, r *fnResult, bootstrap, profBin string, o options, logf func(string, ...any)) error {
+func (e *env) measure(ctx context.Context, r *fnResult, bootstrap, profBin, echo string, o options, logf func(string, ...any)) error {
 	spec, callback, ok := functionSpec(r.Name)
 	if !ok {
 		return fmt.Errorf("bench: %s is neither a refresher nor a callback of the vendor table", r.Name)
@@ -292,9 +292,25 @@ func (e *env) measure(ctx context.Context, r *fnResult, bootstrap, profBin strin
 	if err != nil {
 		return err
 	}
+	// The empty function runs beside this one, so that both see the same
+	// load: a cold start before each cold start, and its warm invokes just
+	// before this function's. (Warm invokes are not interleaved: an
+	// invoke after another process's work finds colder caches, and the
+	// empty function's would pay for the refresher's.)
+	r.Floor = &baseline{}
 	for i := range o.starts {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		cpu, err := floorCold(ctx, echo, o)
+		if err != nil {
+			return fmt.Errorf("bench: empty function beside %s: %w", r.Name, err)
+		}
+		r.Floor.ColdCPU = append(r.Floor.ColdCPU, cpu)
+		if i == 0 {
+			if r.Floor.WarmCPU, err = floorWarmRun(ctx, echo, o); err != nil {
+				return fmt.Errorf("bench: empty function beside %s: %w", r.Name, err)
+			}
 		}
 		f, err := localaws.StartFunction(ctx, bootstrap, perfEnv, nil)
 		if err != nil {
@@ -593,6 +609,56 @@ type baseline struct {
 	WarmCPU      []time.Duration
 	PeakRSSk     int64
 	Profile      *profile
+}
+
+// floorCold is the CPU time of one cold start of the empty function.
+func floorCold(ctx context.Context, echo string, o options) (time.Duration, error) {
+	f, err := localaws.StartFunction(ctx, echo, baselineEnv(o), nil)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Stop()
+	if err := echoInvoke(ctx, f); err != nil {
+		return 0, err
+	}
+	pid, err := f.BootstrapPID()
+	if err != nil {
+		return 0, err
+	}
+	return cpuTime(pid)
+}
+
+// floorWarmRun is the CPU time of each of o.invokes warm invokes of the
+// empty function, back to back after its cold one, as a function's are.
+func floorWarmRun(ctx context.Context, echo string, o options) ([]time.Duration, error) {
+	f, err := localaws.StartFunction(ctx, echo, baselineEnv(o), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Stop()
+	if err := echoInvoke(ctx, f); err != nil {
+		return nil, err
+	}
+	pid, err := f.BootstrapPID()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Duration, 0, o.invokes)
+	for range o.invokes {
+		c0, err := cpuTime(pid)
+		if err != nil {
+			return nil, err
+		}
+		if err := echoInvoke(ctx, f); err != nil {
+			return nil, err
+		}
+		c1, err := cpuTime(pid)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c1-c0)
+	}
+	return out, nil
 }
 
 // baselineEnv is the empty function's environment.
