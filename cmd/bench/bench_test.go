@@ -201,6 +201,10 @@ func TestVerdicts(t *testing.T) {
 		"| small | 9.0 MB | OK | 8.8 MiB / 9.8 MiB / 12.7 MiB | 13.7 MiB | OK | 12.8 MiB (after 200) | +100 KiB | OK |",
 		"| big | 11.0 MB | **OVER** | 8.8 MiB / 9.8 MiB / 14.6 MiB | 20.5 MiB | **OVER** | 15.6 MiB (after 200) | +1000 KiB | **OVER** |",
 		"| small | cold (2 Secrets Manager calls) |",
+		"| cold CPU ≤ 2.5× the empty function's | **OVER** (1 of 2) | big 6.00× |",
+		"| warm CPU per invoke ≤ 4× the empty function's | OK (2 of 2) |  |",
+		"**OVER** (1 of 2) | big warm forced run: 2 |",
+		"| stripped arm64 bootstrap ≤ 10 MB | **OVER** (1 of 2) | big 11.0 MB |",
 		"| small | warm (1 Secrets Manager call) |",
 	} {
 		if !strings.Contains(md, want) {

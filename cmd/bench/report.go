@@ -81,6 +81,72 @@ func (rep *report) floor(r *fnResult) *baseline {
 	return rep.Baseline
 }
 
+// targetsTable sums up every target: met, or which figures miss it.
+func (rep *report) targetsTable(b *strings.Builder) {
+	type line struct {
+		target string
+		misses []string
+		n      int // figures checked
+	}
+	calls := line{target: "Secrets Manager calls: skip 1; scheduled refresh ≤ 3 cold, ≤ 2 warm; forced ≤ 2 cold, ≤ 1 warm; Admitad refresh ≤ 4"}
+	cold := line{target: fmt.Sprintf("cold CPU ≤ %.1f× the empty function's", targetColdRatio)}
+	warm := line{target: fmt.Sprintf("warm CPU per invoke ≤ %.0f× the empty function's", targetWarmRatio)}
+	size := line{target: "stripped arm64 bootstrap ≤ 10 MB"}
+	rss := line{target: "peak RSS ≤ 20 MiB after 100 invokes"}
+	growth := line{target: fmt.Sprintf("no memory growth: RSS from the 100th invoke to the last grows ≤ %d KiB", budgetRSSGrowth)}
+	for _, r := range rep.Functions {
+		for _, c := range r.Calls {
+			if c.Max == 0 {
+				continue
+			}
+			calls.n++
+			if !c.OK() {
+				calls.misses = append(calls.misses, fmt.Sprintf("%s %s: %d", r.Name, c.Name, c.Calls()))
+			}
+		}
+		size.n++
+		if r.Size > budgetSize {
+			size.misses = append(size.misses, r.Name+" "+fmtBytes(r.Size))
+		}
+		if len(r.Cold) > 0 && len(r.Warm) > 0 && rep.Baseline != nil {
+			fl := rep.floor(r)
+			cold.n++
+			if x := ratio(r.coldCPU(), fl.coldCPU()); x > targetColdRatio {
+				cold.misses = append(cold.misses, fmt.Sprintf("%s %.2f×", r.Name, x))
+			}
+			warm.n++
+			if x := ratio(r.warmCPU(), fl.warmCPU()); x > targetWarmRatio {
+				warm.misses = append(warm.misses, fmt.Sprintf("%s %.2f×", r.Name, x))
+			}
+		}
+		if m, ok := r.memAt(100); ok {
+			rss.n++
+			if m.HWMk > budgetRSS {
+				rss.misses = append(rss.misses, r.Name+" "+fmtKiB(m.HWMk))
+			}
+		}
+		if g, ok := r.rssGrowth(); ok {
+			growth.n++
+			if g > budgetRSSGrowth {
+				growth.misses = append(growth.misses, fmt.Sprintf("%s %+d KiB", r.Name, g))
+			}
+		}
+	}
+	b.WriteString("## Targets\n\n| Target | Result | Misses |\n|---|---|---|\n")
+	for _, l := range []line{calls, cold, warm, size, rss, growth} {
+		result := "not measured"
+		switch {
+		case l.n == 0:
+		case len(l.misses) == 0:
+			result = fmt.Sprintf("OK (%d of %d)", l.n, l.n)
+		default:
+			result = fmt.Sprintf("**OVER** (%d of %d)", len(l.misses), l.n)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s |\n", l.target, result, strings.Join(l.misses, "; "))
+	}
+	b.WriteString("\n")
+}
+
 // cpuTable is the headline: CPU per function against the empty function.
 func (rep *report) cpuTable(b *strings.Builder) {
 	base := rep.Baseline
@@ -458,6 +524,7 @@ func (rep *report) rows() []row {
 func (rep *report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# make bench\n\nMeasured on %s in %s. %s\n\n", rep.Host, rep.Took.Round(time.Second), rep.Load)
+	rep.targetsTable(&b)
 	rep.cpuTable(&b)
 	rep.callsTable(&b)
 	rep.wallTable(&b)
