@@ -133,8 +133,12 @@ func checkPageInBrowser(t *testing.T, front string, base int, store *secretstore
 	}
 
 	t.Run("every vendor row and its chart", func(t *testing.T) {
-		pollPage(t, ctx, "five rows with charts", `document.querySelectorAll('#rows section.row').length === 5 &&
-			document.querySelectorAll('#rows section.row svg.chart').length === 5`, 10*time.Second)
+		pollPage(t, ctx, fmt.Sprintf("%d rows with charts", wantRows), fmt.Sprintf(`document.querySelectorAll('#rows section.row').length === %d &&
+			document.querySelectorAll('#rows section.row svg.chart').length === %[1]d`, wantRows), 10*time.Second)
+		for _, c := range devConnections {
+			r := fmt.Sprintf(`document.querySelector('#rows section.row[data-key="%s/%s"]')`, vendors.Merchenta, c)
+			pollPage(t, ctx, "merchenta/"+c+" ok, named", r+` !== null && `+r+`.dataset.state === "ok" && `+r+`.querySelector('.name').textContent.includes("/ `+c+`")`, 20*time.Second)
+		}
 		for _, spec := range vendors.All() {
 			r := row(spec.Name)
 			if !evalPage[bool](t, ctx, r+` !== null`) {
@@ -229,6 +233,6 @@ func screenshotPage(t *testing.T, front, name string) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(front+"/")); err != nil {
 		t.Fatal(err)
 	}
-	pollPage(t, ctx, "five rows with charts", `document.querySelectorAll('#rows section.row svg.chart').length === 5`, 10*time.Second)
+	pollPage(t, ctx, fmt.Sprintf("%d rows with charts", wantRows), fmt.Sprintf(`document.querySelectorAll('#rows section.row svg.chart').length === %d`, wantRows), 10*time.Second)
 	screenshot(t, ctx, name)
 }

@@ -113,11 +113,12 @@ func TestWriteTable(t *testing.T) {
 		{Vendor: "merchenta", Fingerprint: "fedcba9876543210", ExpiresAt: now.Add(-3 * time.Second), runState: runState{Running: true}},
 		{Vendor: "invoca", Fingerprint: "1111222233334444"},
 		{Vendor: "admitad", Connected: &no, runState: runState{Runs: 1, LastRun: now, LastOutcome: "failed"}},
+		{Vendor: "merchenta", Connection: "acme", Fingerprint: "aaaabbbbccccdddd", ExpiresAt: now.Add(time.Minute)},
 	}}
 	var b strings.Builder
 	writeTable(&b, st)
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	if len(lines) != 5 {
+	if len(lines) != 6 {
 		t.Fatalf("table has %d lines:\n%s", len(lines), b.String())
 	}
 	cases := []struct {
@@ -128,6 +129,7 @@ func TestWriteTable(t *testing.T) {
 		{2, []string{"merchenta", "EXPIRED 3s ago", "running"}},
 		{3, []string{"invoca", "never"}},
 		{4, []string{"admitad", "not connected: open http://127.0.0.1:7700/connect"}},
+		{5, []string{"merchenta/acme ", "aaaabbbbccccdddd", "1m"}},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Fields(lines[tc.row])[0], func(t *testing.T) {
@@ -188,11 +190,12 @@ func TestDev(t *testing.T) {
 
 	front := fmt.Sprintf("http://127.0.0.1:%d", base)
 	d := &devClient{t: t, front: front, exited: exited}
-	st := d.waitStatus(4*time.Minute, "dev serving /status", func(st status) bool { return len(st.Vendors) == 5 })
+	st := d.waitStatus(4*time.Minute, "dev serving /status", func(st status) bool { return len(st.Vendors) == wantRows })
 	if want := fmt.Sprintf("http://127.0.0.1:%d", base+1); st.MotoURL != want {
 		t.Fatalf("moto at %s, want %s", st.MotoURL, want)
 	}
-	store := motoStore(t, st.MotoURL)
+	sm := motoClient(st.MotoURL)
+	store := &secretstore.Store{API: sm}
 	tokens := map[string]token.Token{}
 	env := clientEnv(st)
 
@@ -204,6 +207,9 @@ func TestDev(t *testing.T) {
 		}
 		st := d.status()
 		for _, v := range st.Vendors {
+			if v.Connection != vendors.DefaultConnection {
+				continue // named connections: checked on their own below
+			}
 			if v.Vendor == vendors.Admitad {
 				if v.Connected == nil || *v.Connected {
 					t.Errorf("admitad connected = %v before the connect flow", v.Connected)
@@ -214,6 +220,14 @@ func TestDev(t *testing.T) {
 				t.Errorf("%s: status fingerprint %q, secret %q", v.Vendor, v.Fingerprint, tokens[v.Vendor].Fingerprint)
 			}
 		}
+	})
+
+	t.Run("secrets tagged as the stack tags them", func(t *testing.T) {
+		checkSecretTags(t, sm)
+	})
+
+	t.Run("merchenta connections never get another's token", func(t *testing.T) {
+		checkConnections(t, front, sm, store, d.as(t))
 	})
 
 	t.Run("stdout is JSON lines", func(t *testing.T) {
@@ -391,8 +405,15 @@ func TestDev(t *testing.T) {
 		for _, tok := range tokens {
 			secrets = append(secrets, tok.AccessToken)
 		}
+		creds := []map[string]string{}
 		for _, spec := range vendors.All() {
-			for k, v := range vendortest.Credentials(spec.Name) {
+			creds = append(creds, vendortest.Credentials(spec.Name))
+		}
+		for _, c := range devConnections {
+			creds = append(creds, connectionCredentials(vendors.Merchenta, c))
+		}
+		for _, cr := range creds {
+			for k, v := range cr {
 				if k == "client_secret" || k == "password" || k == "api_token" {
 					secrets = append(secrets, v)
 				}
@@ -615,30 +636,30 @@ func (d *devClient) waitStatus(timeout time.Duration, what string, ok func(statu
 	return status{}
 }
 
+// find returns the row of vendor's default connection.
 func find(st status, vendor string) vendorStatus {
-	for _, v := range st.Vendors {
-		if v.Vendor == vendor {
-			return v
-		}
-	}
-	return vendorStatus{}
+	return findConn(st, vendor, vendors.DefaultConnection)
 }
 
-func motoStore(t *testing.T, motoURL string) *secretstore.Store {
-	t.Helper()
-	sm := secretsmanager.New(secretsmanager.Options{
+func motoClient(motoURL string) *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{
 		Region:       localaws.Region,
 		BaseEndpoint: aws.String(motoURL),
 		Credentials:  credentials.NewStaticCredentialsProvider("dev-test", "dev-test", ""),
 	})
-	return &secretstore.Store{API: sm}
 }
 
-// waitToken waits until vendor's token secret holds a valid token of the
-// contract, not yet expired, for which ok holds.
+// waitToken waits until vendor's token secret (default connection) holds
+// a valid token of the contract, not yet expired, for which ok holds.
 func waitToken(t *testing.T, store *secretstore.Store, vendor string, timeout time.Duration, ok func(token.Token) bool) token.Token {
 	t.Helper()
-	id := secretName(vendor, "token")
+	return waitTokenAt(t, store, vendor, vendors.DefaultConnection, timeout, ok)
+}
+
+// waitTokenAt is waitToken for vendor's connection.
+func waitTokenAt(t *testing.T, store *secretstore.Store, vendor, connection string, timeout time.Duration, ok func(token.Token) bool) token.Token {
+	t.Helper()
+	id := vendors.SecretName(vendors.DefaultPrefix, vendor, connection, vendors.RoleToken)
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {

@@ -27,6 +27,7 @@ import (
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
+	"github.com/token-refresher/token-refresher/shared/vendortest"
 )
 
 // withEnv sets env (NAME=value) for the rest of t, for clients that read
@@ -162,8 +163,31 @@ func checkLambdaAPI(t *testing.T, root, front string, env []string, store *secre
 		}
 	})
 
+	t.Run("SDK with a connection's event", func(t *testing.T) {
+		fn := functionName(vendors.Merchenta)
+		out, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(`{"connection":"globex"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.FunctionError != nil {
+			t.Fatalf("function error: %s", out.Payload)
+		}
+		if sum := summaryOf(t, out.Payload); sum.Vendor != vendors.Merchenta || sum.Connection != "globex" {
+			t.Errorf("reply for %s/%s, want merchenta/globex", sum.Vendor, sum.Connection)
+		}
+		// A connection the stack did not declare: the function refuses it.
+		out, err = client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(`{"connection":"initech"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.FunctionError == nil || !strings.Contains(string(out.Payload), `unknown connection \"initech\"`) {
+			t.Errorf("an undeclared connection: FunctionError %v, payload %s", aws.ToString(out.FunctionError), out.Payload)
+		}
+	})
+
+	tokenctl := filepath.Join(t.TempDir(), "tokenctl")
 	t.Run("tokenctl refresh", func(t *testing.T) {
-		bin := filepath.Join(t.TempDir(), "tokenctl")
+		bin := tokenctl
 		build := exec.Command("go", "build", "-o", bin, "./cmd/tokenctl")
 		build.Dir = root
 		if out, err := build.CombinedOutput(); err != nil {
@@ -183,6 +207,60 @@ func checkLambdaAPI(t *testing.T, root, front string, env []string, store *secre
 		sum := summaryOf(t, out)
 		if sum.Action != refresh.ActionRefreshed || sum.Fingerprint == before.Fingerprint {
 			t.Errorf("tokenctl refresh: %+v; token was %s", sum, before.Fingerprint)
+		}
+	})
+
+	t.Run("tokenctl refresh merchenta/acme", func(t *testing.T) {
+		if _, err := os.Stat(tokenctl); err != nil {
+			t.Skip("tokenctl was not built")
+		}
+		acme := waitTokenAt(t, store, vendors.Merchenta, "acme", 10*time.Second, func(token.Token) bool { return true })
+		globex := waitTokenAt(t, store, vendors.Merchenta, "globex", 10*time.Second, func(token.Token) bool { return true })
+		out := runTool(t, env, "", tokenctl, "refresh", vendors.Merchenta+"/acme", "--json")
+		var sum refresh.Summary
+		if err := json.Unmarshal(out, &sum); err != nil {
+			t.Fatalf("tokenctl refresh merchenta/acme printed %s", out)
+		}
+		if sum.Vendor != vendors.Merchenta || sum.Connection != "acme" || sum.Action != refresh.ActionRefreshed || sum.Fingerprint == acme.Fingerprint {
+			t.Errorf("tokenctl refresh merchenta/acme: %+v; token was %s", sum, acme.Fingerprint)
+		}
+		fresh := waitTokenAt(t, store, vendors.Merchenta, "acme", 5*time.Second, func(tok token.Token) bool { return tok.Fingerprint == sum.Fingerprint })
+		checkTokenFor(t, fresh, "acme")
+		// globex's token may have been refreshed by its schedule meanwhile,
+		// but only ever with its own.
+		if now := waitTokenAt(t, store, vendors.Merchenta, "globex", 5*time.Second, func(token.Token) bool { return true }); now.Fingerprint != globex.Fingerprint {
+			t.Logf("globex refreshed meanwhile: %s -> %s", globex.Fingerprint, now.Fingerprint)
+			checkTokenFor(t, now, "globex")
+		}
+	})
+
+	t.Run("tokenctl set-credentials without --allow-untagged", func(t *testing.T) {
+		if _, err := os.Stat(tokenctl); err != nil {
+			t.Skip("tokenctl was not built")
+		}
+		// dev's secrets carry the stack's tags, so tokenctl writes the
+		// credentials secret it names, and refuses another role's secret.
+		creds, _ := json.Marshal(vendortest.Credentials(vendors.Fyber))
+		out := runTool(t, env, string(creds), tokenctl, "set-credentials", vendors.Fyber, "--json")
+		var w struct {
+			SecretID string `json:"secret_id"`
+			Untagged bool   `json:"untagged"`
+		}
+		if err := json.Unmarshal(out, &w); err != nil || w.SecretID != secretName(vendors.Fyber, vendors.RoleCredentials) || w.Untagged {
+			t.Errorf("tokenctl set-credentials fyber printed %s", out)
+		}
+		cmd := exec.Command(tokenctl, "set-credentials", vendors.Fyber, "--secret-id", fyberID)
+		cmd.Env, cmd.Stdin = env, strings.NewReader(string(creds))
+		b, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(b), "refused") {
+			t.Errorf("set-credentials into the token secret: %v\n%s", err, b)
+		}
+		creds, _ = json.Marshal(connectionCredentials(vendors.Merchenta, "acme"))
+		runTool(t, env, string(creds), tokenctl, "set-credentials", vendors.Merchenta+"/acme")
+		// The credentials written work: acme still refreshes.
+		out = runTool(t, env, "", tokenctl, "refresh", vendors.Merchenta+"/acme", "--json")
+		if sum := summaryOf(t, out); sum.Connection != "acme" || sum.Action != refresh.ActionRefreshed {
+			t.Errorf("refresh after set-credentials: %+v", sum)
 		}
 	})
 
@@ -236,6 +314,23 @@ func checkLambdaAPI(t *testing.T, root, front string, env []string, store *secre
 			t.Errorf("runs %d -> %d: the Lambda API's calls are not counted", before.Runs, after.Runs)
 		}
 	})
+}
+
+// runTool runs bin with args, env and stdin, and returns its stdout; a
+// failure shows stderr.
+func runTool(t *testing.T, env []string, stdin, bin string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env, cmd.Stdin = env, strings.NewReader(stdin)
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("%s %s: %v\n%s%s", filepath.Base(bin), strings.Join(args, " "), err, out, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	return out
 }
 
 // checkRestarts SIGKILLs fyber's emulator, then its bootstrap, and sees
