@@ -255,7 +255,7 @@ func (rep *report) wallTable(b *strings.Builder) {
 	b.WriteString("| Function | Invoke | Total | Waiting on Secrets Manager | Waiting on the vendor | The rest |\n|---|---|---|---|---|---|\n")
 	for _, r := range rep.Functions {
 		if len(r.Cold) > 0 {
-			fmt.Fprintf(b, "| %s | cold (%s) | %s | %s | %s | %s |\n", r.Name, callsLabel(r.Cold[0].SecretsCalls),
+			fmt.Fprintf(b, "| %s | cold (%s) | %s | %s | %s | %s |\n", r.Name, callsLabel(r.Cold[len(r.Cold)-1].SecretsCalls),
 				spread(durations(r.Cold, func(c coldSample) time.Duration { return c.Total })),
 				spread(durations(r.Cold, func(c coldSample) time.Duration { return c.Secrets })),
 				spread(durations(r.Cold, func(c coldSample) time.Duration { return c.Vendor })),
@@ -464,7 +464,7 @@ func (rep *report) rows() []row {
 			total := durations(r.Cold, func(c coldSample) time.Duration { return c.Total })
 			rows = append(rows,
 				row{r.Name, fmt.Sprintf("cold start: emulator gets the invoke → reply, median / p95 of %d", len(total)), spread(total), "", ""},
-				row{r.Name, fmt.Sprintf("… of which waiting on Secrets Manager (%d calls)", r.Cold[0].SecretsCalls), spread(durations(r.Cold, func(c coldSample) time.Duration { return c.Secrets })), "", ""},
+				row{r.Name, fmt.Sprintf("… of which waiting on Secrets Manager (%d calls)", r.Cold[len(r.Cold)-1].SecretsCalls), spread(durations(r.Cold, func(c coldSample) time.Duration { return c.Secrets })), "", ""},
 				row{r.Name, "… of which waiting on the vendor", spread(durations(r.Cold, func(c coldSample) time.Duration { return c.Vendor })), "", ""})
 			if r.LogsRun {
 				rows = append(rows, row{r.Name, "… of which before the refresh began (process start, Go runtime, config, emulator hand-over)", spread(durations(r.Cold, coldSample.Init)), "", ""})
