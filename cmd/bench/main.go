@@ -27,7 +27,7 @@
 //
 // Usage (from the module root; `make bench` runs it):
 //
-//	go run ./cmd/bench [-starts 20] [-invokes 100] [-count 6] [-only fyber,invoca]
+//	go run ./cmd/bench [-starts 20] [-invokes 199] [-count 6] [-only fyber,invoca]
 //	go run ./cmd/bench -starts 3 -invokes 12 -profile-invokes 3 -no-gobench   # a quick look
 package main
 
