@@ -143,7 +143,7 @@ func TestWriteTable(t *testing.T) {
 }
 
 // TestDev runs the built command as a person would, sped up 120 times,
-// and checks the whole story: JSON lines, tokens for all five vendors
+// and checks the whole story: JSON lines, tokens for every vendor
 // (Admitad through the connect flow in a cookie-keeping client), the
 // status page in Chromium, the Lambda API with the AWS CLI, the SDK,
 // tokenctl and the reader, restarts of killed emulators, a vendor fault
@@ -686,7 +686,7 @@ func waitTokenAt(t *testing.T, store *secretstore.Store, vendor, connection stri
 	return token.Token{}
 }
 
-// freeBase finds seven consecutive free ports on 127.0.0.1.
+// freeBase finds portCount consecutive free ports on 127.0.0.1.
 func freeBase(t *testing.T) int {
 	t.Helper()
 outer:
@@ -704,7 +704,7 @@ outer:
 		}
 		return base
 	}
-	t.Fatal("no seven consecutive free ports on 127.0.0.1")
+	t.Fatalf("no %d consecutive free ports on 127.0.0.1", portCount)
 	return 0
 }
 

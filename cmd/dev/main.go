@@ -82,7 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
-	fs.IntVar(&c.basePort, "base-port", 7700, "first of the seven consecutive 127.0.0.1 ports")
+	fs.IntVar(&c.basePort, "base-port", 7700, "first of the consecutive 127.0.0.1 ports dev listens on (2 + one per vendor)")
 	fs.Float64Var(&c.speed, "speed", 60, "speed-up: token lifetimes and schedule periods are divided by it (60: an hour passes in a minute; 1: real time). Tokens live at least a minute, as the refresher refuses shorter ones")
 	fs.DurationVar(&c.statusInterval, "status-interval", 0, "how often the status is printed (default 2s on a terminal, 30s otherwise)")
 	fs.BoolVar(&c.jsonStatus, "json", false, "print the status as one JSON object per line instead of a table")

@@ -94,7 +94,7 @@ func (l layout) check() error {
 		}
 		ln, err := net.Listen("tcp", p.addr())
 		if err != nil {
-			return fmt.Errorf("dev: port %d (%s) on 127.0.0.1 is in use: stop what holds it, or move all seven ports with -base-port", p.n, p.what)
+			return fmt.Errorf("dev: port %d (%s) on 127.0.0.1 is in use: stop what holds it, or move all of dev's ports with -base-port", p.n, p.what)
 		}
 		_ = ln.Close()
 	}
