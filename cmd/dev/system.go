@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -304,27 +303,7 @@ func (s *system) build(ctx context.Context) error {
 
 // removeStaleBuildDirs removes build folders of dev processes that no
 // longer run.
-func removeStaleBuildDirs() {
-	tmp := os.TempDir()
-	entries, err := os.ReadDir(tmp)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), buildDirPrefix)
-		if !ok || !e.IsDir() {
-			continue
-		}
-		pidStr, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if syscall.Kill(pid, 0) == syscall.ESRCH {
-			_ = os.RemoveAll(filepath.Join(tmp, e.Name()))
-		}
-	}
-}
+func removeStaleBuildDirs() { localaws.RemoveStaleTempDirs(buildDirPrefix) }
 
 func (s *system) bootstrap(folder string) string {
 	return filepath.Join(s.buildDir, folder, "bootstrap")

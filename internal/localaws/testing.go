@@ -5,11 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -118,23 +114,8 @@ const buildDirPrefix = "localaws-build-"
 // newBuildDir makes this process's build folder, named after its pid, and
 // removes folders left by processes that no longer run.
 func newBuildDir() (string, error) {
+	RemoveStaleTempDirs(buildDirPrefix)
 	tmp := os.TempDir()
-	if entries, err := os.ReadDir(tmp); err == nil {
-		for _, e := range entries {
-			rest, ok := strings.CutPrefix(e.Name(), buildDirPrefix)
-			if !ok || !e.IsDir() {
-				continue
-			}
-			pidStr, _, _ := strings.Cut(rest, "-")
-			pid, err := strconv.Atoi(pidStr)
-			if err != nil || pid == os.Getpid() {
-				continue
-			}
-			if syscall.Kill(pid, 0) == syscall.ESRCH {
-				_ = os.RemoveAll(filepath.Join(tmp, e.Name()))
-			}
-		}
-	}
 	dir, err := os.MkdirTemp(tmp, fmt.Sprintf("%s%d-", buildDirPrefix, os.Getpid()))
 	if err != nil {
 		return "", fmt.Errorf("localaws: build folder: %w", err)
