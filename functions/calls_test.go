@@ -61,12 +61,7 @@ func newCountEnv(t *testing.T, vendor string) *countEnv {
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(e.tokID), SecretString: aws.String("Q7#generated-by-secrets-manager")}); err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range moto.Env() {
-		if strings.HasPrefix(kv, "AWS_ENDPOINT_URL_SECRETS_MANAGER=") {
-			kv = "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + proxy.URL
-		}
-		e.env = append(e.env, kv)
-	}
+	e.env = viaProxy(moto.Env(), proxy)
 	e.env = append(e.env,
 		"CREDENTIALS_SECRET_ID="+e.credsID,
 		"TOKEN_SECRET_ID="+e.tokID,

@@ -52,13 +52,7 @@ func TestConnections(t *testing.T) {
 			}
 		}
 	}
-	var env []string
-	for _, kv := range moto.Env() {
-		if strings.HasPrefix(kv, "AWS_ENDPOINT_URL_SECRETS_MANAGER=") {
-			kv = "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + proxy.URL
-		}
-		env = append(env, kv)
-	}
+	env := viaProxy(moto.Env(), proxy)
 	env = append(env,
 		"CREDENTIALS_SECRET_ID="+vendors.SecretName(prefix, vendors.Merchenta, "", vendors.RoleCredentials),
 		"TOKEN_SECRET_ID="+vendors.SecretName(prefix, vendors.Merchenta, "", vendors.RoleToken),

@@ -70,13 +70,7 @@ func newAdmitadEnv(t *testing.T, timeoutSeconds int) *admEnv {
 			t.Fatal(err)
 		}
 	}
-	var env []string
-	for _, kv := range moto.Env() {
-		if strings.HasPrefix(kv, "AWS_ENDPOINT_URL_SECRETS_MANAGER=") {
-			kv = "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + proxy.URL
-		}
-		env = append(env, kv)
-	}
+	env := viaProxy(moto.Env(), proxy)
 	env = append(env,
 		"CREDENTIALS_SECRET_ID="+e.credsID,
 		"TOKEN_SECRET_ID="+e.tokID,
@@ -89,6 +83,19 @@ func newAdmitadEnv(t *testing.T, timeoutSeconds int) *admEnv {
 	e.fn = localaws.FunctionForTest(t, vendors.Admitad, env)
 	t.Cleanup(e.scan)
 	return e
+}
+
+// viaProxy is a function's moto environment with Secrets Manager reached
+// through the fault proxy instead.
+func viaProxy(env []string, proxy *smfault.Proxy) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "AWS_ENDPOINT_URL_SECRETS_MANAGER=") {
+			kv = "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + proxy.URL
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // run invokes the function once with payload; it returns the summary or the
