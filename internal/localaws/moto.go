@@ -2,6 +2,7 @@ package localaws
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,6 +36,55 @@ type Moto struct {
 	URL string
 
 	proc *process
+	fix  string // folder holding the label fix
+}
+
+// labelFix is loaded into moto_server's Python as sitecustomize: moto 5
+// does not move its "default version" with AWSCURRENT in
+// UpdateSecretVersionStage, so GetSecretValue without a stage,
+// BatchGetSecretValue and the next plain PutSecretValue use the version
+// that held the label before; AWS uses the one that holds it now. With the
+// fix they agree with AWS, which is what call counts and batched reads are
+// measured against. The refreshers work without it (they name AWSCURRENT
+// and check the stages of batched reads), only with more calls.
+//
+//go:embed motofix/sitecustomize.py
+var labelFix []byte
+
+const (
+	labelFixLoaded = "localaws: moto label fix loaded"
+	labelFixFailed = "localaws: moto label fix failed"
+	motoDirPrefix  = "localaws-moto-"
+)
+
+// writeLabelFix writes the label fix to a new folder for PYTHONPATH.
+func writeLabelFix() (string, error) {
+	RemoveStaleTempDirs(motoDirPrefix)
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", motoDirPrefix, os.Getpid()))
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sitecustomize.py"), labelFix, 0o600); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
+}
+
+// withPythonPath returns env with dir first on PYTHONPATH.
+func withPythonPath(env []string, dir string) []string {
+	out := make([]string, 0, len(env)+1)
+	path := dir
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PYTHONPATH="); ok {
+			if v != "" {
+				path += string(os.PathListSeparator) + v
+			}
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "PYTHONPATH="+path)
 }
 
 // StartMoto starts moto_server on a free 127.0.0.1 port in its own process
@@ -96,13 +147,18 @@ func startMoto(ctx context.Context, port int, logw io.Writer) (*Moto, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localaws: start moto: moto_server not found on PATH; %s", motoInstallHint)
 	}
-	proc, err := startProcess(path, []string{"-H", "127.0.0.1", "-p", strconv.Itoa(port)}, os.Environ(), "", logw)
+	fix, err := writeLabelFix()
 	if err != nil {
+		return nil, fmt.Errorf("localaws: start moto: write label fix: %w", err)
+	}
+	proc, err := startProcess(path, []string{"-H", "127.0.0.1", "-p", strconv.Itoa(port)}, withPythonPath(os.Environ(), fix), "", logw)
+	if err != nil {
+		_ = os.RemoveAll(fix)
 		return nil, fmt.Errorf("localaws: start moto: run %s: %w", path, err)
 	}
-	m := &Moto{URL: "http://" + loopbackAddr(port), proc: proc}
+	m := &Moto{URL: "http://" + loopbackAddr(port), proc: proc, fix: fix}
 	if err := m.waitReady(ctx, port); err != nil {
-		_ = proc.stop()
+		_ = m.Stop()
 		return nil, err
 	}
 	return m, nil
@@ -138,6 +194,10 @@ func (m *Moto) waitReady(ctx context.Context, port int) error {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK && !m.proc.exited() {
+				out := m.proc.out.String()
+				if !strings.Contains(out, labelFixLoaded) {
+					return fmt.Errorf("localaws: start moto: moto_server answers but did not load the Secrets Manager label fix (its output names the cause after %q; or its Python ignored PYTHONPATH); output:\n%s", labelFixFailed, m.proc.out.tail(2000))
+				}
 				return nil
 			}
 		}
@@ -200,7 +260,11 @@ func (m *Moto) PID() int { return m.proc.pid() }
 // Stop kills moto_server's process group and waits for it. It is
 // idempotent.
 func (m *Moto) Stop() error {
-	if err := m.proc.stop(); err != nil {
+	err := m.proc.stop()
+	if m.fix != "" {
+		_ = os.RemoveAll(m.fix)
+	}
+	if err != nil {
 		return fmt.Errorf("localaws: stop moto: %w", err)
 	}
 	return nil

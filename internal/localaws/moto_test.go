@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -165,5 +166,63 @@ func TestMotoForTestIsShared(t *testing.T) {
 	}
 	if _, err := sm.ListSecrets(t.Context(), &secretsmanager.ListSecretsInput{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// After UpdateSecretVersionStage moves AWSCURRENT, every read that does not
+// name a version serves the version that holds the label, as in AWS; the
+// next plain PutSecretValue makes that version AWSPREVIOUS.
+func TestMotoLabelMoveServesTheNewCurrent(t *testing.T) {
+	ctx := t.Context()
+	m, err := StartMoto(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop() })
+	sm, err := m.SecretsManager(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "localaws/test/labels"
+	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String("v0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String("v1"), VersionStages: []string{"PENDING"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String(name), VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: pending.VersionId, RemoveFromVersionId: created.VersionId}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
+	if err != nil || aws.ToString(got.SecretString) != "v1" {
+		t.Fatalf("GetSecretValue without a stage = %q, %v; want v1, the version holding AWSCURRENT", aws.ToString(got.SecretString), err)
+	}
+	batch, err := sm.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: []string{name}})
+	if err != nil || len(batch.SecretValues) != 1 {
+		t.Fatalf("BatchGetSecretValue = %v, %v", batch, err)
+	}
+	if e := batch.SecretValues[0]; aws.ToString(e.SecretString) != "v1" || !slices.Contains(e.VersionStages, "AWSCURRENT") {
+		t.Fatalf("BatchGetSecretValue = %q with stages %v; want v1 with AWSCURRENT", aws.ToString(e.SecretString), e.VersionStages)
+	}
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String("v2")}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := sm.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	current := 0
+	for _, v := range list.Versions {
+		if slices.Contains(v.VersionStages, "AWSCURRENT") {
+			current++
+		}
+		if aws.ToString(v.VersionId) == aws.ToString(pending.VersionId) && !slices.Contains(v.VersionStages, "AWSPREVIOUS") {
+			t.Errorf("the version that was current before the plain put has stages %v, want AWSPREVIOUS", v.VersionStages)
+		}
+	}
+	if current != 1 {
+		t.Errorf("%d versions hold AWSCURRENT after a plain put, want 1", current)
 	}
 }
