@@ -18,7 +18,9 @@ import (
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/internal/smfault"
+	"github.com/token-refresher/token-refresher/shared/admitad"
 	"github.com/token-refresher/token-refresher/shared/refresh"
+	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
@@ -145,7 +147,11 @@ func (e *countEnv) age() {
 func describe(calls []smfault.Call) string {
 	var b strings.Builder
 	for _, c := range calls {
-		fmt.Fprintf(&b, "%s %s; ", c.Op, c.SecretID[strings.LastIndex(c.SecretID, "/")+1:])
+		var names []string
+		for _, id := range c.SecretIDs {
+			names = append(names, id[strings.LastIndex(id, "/")+1:])
+		}
+		fmt.Fprintf(&b, "%s %s; ", c.Op, strings.Join(names, "+"))
 	}
 	return b.String()
 }
@@ -160,11 +166,14 @@ func TestSecretsManagerCallsPerRun(t *testing.T) {
 				if msg != "" || s.Action != action {
 					t.Fatalf("%s: %+v %q, want %s", name, s, msg, action)
 				}
+				t.Logf("%s: %s", name, describe(calls))
 				if len(calls) > max {
 					t.Errorf("%s made %d Secrets Manager calls (%s), want at most %d", name, len(calls), describe(calls), max)
 				}
 			}
-			step("cold scheduled refresh", `{}`, refresh.ActionRefreshed, 3)
+			// A process without fresh credentials reads them together with
+			// the token, in one call.
+			step("cold scheduled refresh", `{}`, refresh.ActionRefreshed, 2)
 			step("warm scheduled skip", `{}`, refresh.ActionSkipped, 1)
 			step("warm forced refresh", `{"force":true}`, refresh.ActionRefreshed, 1)
 			e.age()
@@ -173,10 +182,14 @@ func TestSecretsManagerCallsPerRun(t *testing.T) {
 			step("cold scheduled skip", `{}`, refresh.ActionSkipped, 1)
 			e.cold()
 			step("cold forced refresh", `{"force":true}`, refresh.ActionRefreshed, 2)
+			e.cold()
+			e.age()
+			step("cold scheduled refresh, token due", `{}`, refresh.ActionRefreshed, 2)
 		})
 	}
 	t.Run(vendors.Admitad, func(t *testing.T) {
 		e := newAdmitadEnv(t, 30)
+		e.connect()
 		count := func(name, payload, action string, max int) {
 			t.Helper()
 			e.proxy.ResetCalls()
@@ -185,21 +198,71 @@ func TestSecretsManagerCallsPerRun(t *testing.T) {
 			if msg != "" || s.Action != action {
 				t.Fatalf("%s: %+v %q, want %s", name, s, msg, action)
 			}
+			t.Logf("%s: %s", name, describe(calls))
 			if len(calls) > max {
 				t.Errorf("%s made %d Secrets Manager calls (%s), want at most %d", name, len(calls), describe(calls), max)
 			}
 		}
-		// The first run after a connect also looks for a pending version.
-		count("first refresh after a connect (cold)", `{}`, refresh.ActionRefreshed, 6)
+		// Cold: the refresh-token secret and the credentials in one
+		// read, the pending write, the label move, the token.
+		count("first refresh after a connect (cold)", `{}`, refresh.ActionRefreshed, 4)
 		count("scheduled skip", `{}`, refresh.ActionSkipped, 1)
 		count("warm forced refresh", `{"force":true}`, refresh.ActionRefreshed, 4)
-		if err := e.fn.Stop(); err != nil {
-			t.Fatal(err)
+		e.due()
+		count("warm scheduled refresh, token due", `{}`, refresh.ActionRefreshed, 4)
+		cold := func() {
+			t.Helper()
+			if err := e.fn.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			e.fn = localaws.FunctionForTest(t, vendors.Admitad, e.fnEnv)
 		}
-		e.fn = localaws.FunctionForTest(t, vendors.Admitad, e.fnEnv)
+		cold()
 		count("cold scheduled skip", `{}`, refresh.ActionSkipped, 1)
-		count("cold forced refresh", `{"force":true}`, refresh.ActionRefreshed, 5)
+		cold()
+		count("cold forced refresh", `{"force":true}`, refresh.ActionRefreshed, 4)
+		cold()
+		e.due()
+		count("cold scheduled refresh, token due", `{}`, refresh.ActionRefreshed, 4)
 	})
+}
+
+// connect stores e.conn as the callback does when a person connects.
+func (e *admEnv) connect() {
+	e.t.Helper()
+	e.conn.ConnectedAt = time.Now().UTC()
+	e.conn.RotatedAt = e.conn.ConnectedAt
+	if err := admitad.SaveConnection(context.Background(), &secretstore.Store{API: e.sm}, e.refID, e.conn); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// due rewrites the access token's record in the refresh-token secret, as
+// a refresh writes it, as if the token had been obtained long ago: the
+// next scheduled run finds it due.
+func (e *admEnv) due() {
+	e.t.Helper()
+	ctx := context.Background()
+	store := &secretstore.Store{API: e.sm}
+	cur, err := store.Get(ctx, e.refID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c, err := admitad.ParseConnection(cur.String)
+	if err != nil || c.Access.Fingerprint == "" {
+		e.t.Fatalf("refresh-token secret records no access token (%v)", err)
+	}
+	life := c.Access.ExpiresAt.Sub(c.Access.RefreshedAt)
+	c.Access.RefreshedAt = c.Access.RefreshedAt.Add(-life + time.Minute)
+	c.Access.ExpiresAt = c.Access.ExpiresAt.Add(-life + 2*time.Minute)
+	c.RotatedAt = c.RotatedAt.Add(time.Millisecond)
+	id, err := store.PutPending(ctx, e.refID, c.Encode(), admitad.PendingStage)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := store.Swap(ctx, e.refID, cur.VersionID, id); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // TestRotatedCredentialsCostNoFailedRun: a warm process keeps credentials;

@@ -123,8 +123,10 @@ func TestConnections(t *testing.T) {
 				vendors.SecretName(prefix, vendors.Merchenta, conn, vendors.RoleToken):       true,
 			}
 			for _, c := range calls {
-				if !own[c.SecretID] {
-					t.Errorf("the run for %s touched %s (%s)", conn, c.SecretID, c.Op)
+				for _, id := range c.SecretIDs {
+					if !own[id] {
+						t.Errorf("the run for %s touched %s (%s)", conn, id, c.Op)
+					}
 				}
 			}
 			// Rejecting this connection's token refreshes this one only.
@@ -138,8 +140,10 @@ func TestConnections(t *testing.T) {
 				t.Fatalf("reject: %+v %q", s2, msg)
 			}
 			for _, c := range calls {
-				if !own[c.SecretID] {
-					t.Errorf("the reject for %s touched %s (%s)", conn, c.SecretID, c.Op)
+				for _, id := range c.SecretIDs {
+					if !own[id] {
+						t.Errorf("the reject for %s touched %s (%s)", conn, id, c.Op)
+					}
 				}
 			}
 		})

@@ -51,7 +51,8 @@ const (
 type Rule struct {
 	// Op is the operation, e.g. "PutSecretValue".
 	Op string
-	// SecretID matches the call's SecretId exactly.
+	// SecretID matches the call's SecretId exactly, or one of a
+	// BatchGetSecretValue's SecretIdList.
 	SecretID string
 	// Stage matches a GetSecretValue's VersionStage, a PutSecretValue's
 	// VersionStages, or an UpdateSecretVersionStage's VersionStage.
@@ -74,9 +75,14 @@ type Rule struct {
 
 // Call is one call the proxy saw.
 type Call struct {
-	Op       string
+	Op string
+	// SecretID is the call's SecretId; for a BatchGetSecretValue, the
+	// first of its SecretIdList.
 	SecretID string
-	Stage    string
+	// SecretIDs are every secret the call names (SecretIdList of a
+	// BatchGetSecretValue; otherwise SecretID alone).
+	SecretIDs []string
+	Stage     string
 	// Fault names what the proxy did ("" when it passed untouched).
 	Fault string
 }
@@ -177,6 +183,7 @@ func (p *Proxy) Pending() bool {
 
 type request struct {
 	SecretID      string   `json:"SecretId"`
+	SecretIDList  []string `json:"SecretIdList"`
 	VersionStage  string   `json:"VersionStage"`
 	VersionStages []string `json:"VersionStages"`
 }
@@ -194,7 +201,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if stage == "" && len(in.VersionStages) > 0 {
 		stage = strings.Join(in.VersionStages, ",")
 	}
-	call := Call{Op: op, SecretID: in.SecretID, Stage: stage}
+	call := Call{Op: op, SecretID: in.SecretID, Stage: stage, SecretIDs: in.SecretIDList}
+	if call.SecretID == "" && len(in.SecretIDList) > 0 {
+		call.SecretID = in.SecretIDList[0]
+	}
+	if len(call.SecretIDs) == 0 && call.SecretID != "" {
+		call.SecretIDs = []string{call.SecretID}
+	}
 	ru := p.match(call, in.VersionStages)
 	if ru != nil {
 		call.Fault = ru.Action.String()
@@ -259,7 +272,7 @@ func (p *Proxy) match(c Call, stages []string) *Rule {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, r := range p.rules {
-		if r.Op != "" && r.Op != c.Op || r.SecretID != "" && r.SecretID != c.SecretID {
+		if r.Op != "" && r.Op != c.Op || r.SecretID != "" && !slices.Contains(c.SecretIDs, r.SecretID) {
 			continue
 		}
 		if r.Stage != "" && r.Stage != c.Stage && !slices.Contains(stages, r.Stage) {

@@ -172,7 +172,7 @@ const maxTakeovers = 10
 // SaveConnection makes c the current value of secret id whatever is
 // current now: a person connecting is the newest intent and wins over a
 // refresh in flight, whose compare-and-swap then fails. It writes c under
-// ConnectStage and moves AWSCURRENT to it from the version it finds
+// ConnectStage and PendingStage and moves AWSCURRENT to it from the version it finds
 // current, again if a refresh moved it in between. Every write of the
 // secret is thus a staging-label move (see saveRotated). Writes are
 // idempotent and retried until ctx's deadline (DefaultSaveTimeout without
@@ -182,7 +182,10 @@ func SaveConnection(ctx context.Context, store *secretstore.Store, id string, c 
 	defer cancel()
 	value := c.Encode()
 	err := secretstore.Retry(ctx, func(ctx context.Context) error {
-		newID, err := store.PutPending(ctx, id, value, ConnectStage)
+		// PendingStage moves to the connection too: a current version
+		// that carries it tells a run that no refresh since is pending,
+		// so the run reads nothing more.
+		newID, err := store.PutPending(ctx, id, value, ConnectStage, PendingStage)
 		if err != nil {
 			return err
 		}
@@ -224,6 +227,11 @@ type state struct {
 // happened. A reconnect's version, or one from before it, never does.
 func readState(ctx context.Context, store *secretstore.Store, id string) (state, error) {
 	cur, err := store.Get(ctx, id)
+	return stateOf(ctx, store, id, cur, err)
+}
+
+// stateOf completes readState from a read of the current version.
+func stateOf(ctx context.Context, store *secretstore.Store, id string, cur secretstore.Value, err error) (state, error) {
 	if errors.Is(err, secretstore.ErrNotFound) {
 		return state{}, fmt.Errorf("admitad: refresh-token secret %s has no value: %w", id, ErrNotConnected)
 	}
@@ -243,8 +251,10 @@ func stateFrom(ctx context.Context, store *secretstore.Store, id string, cur sec
 	}
 	st := state{conn: conn, version: cur.VersionID}
 	if !cur.HasStage(PendingStage) {
-		// The last refresh's version is not current: a connect came
-		// after it, or its label move never happened.
+		// Refreshes and connects both put PendingStage on the version
+		// they make current. A current version without it means that a
+		// refresh wrote a newer version but its label move never
+		// happened, or that the secret was written some other way.
 		p, err := store.GetStage(ctx, id, PendingStage)
 		switch {
 		case errors.Is(err, secretstore.ErrNotFound):

@@ -135,7 +135,8 @@ func (c *Client) fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 	return g, nil
 }
 
-// Peek reads the refresh-token secret (one call in the steady state) and
+// Peek reads the refresh-token secret (one call in the steady state, or
+// the run's one read of it and the credentials together) and
 // reports the access token its last refresh recorded, so the run needs no
 // read of the token secret. It returns nil, so that the run refreshes, when
 // nothing is recorded or a pending refresh token must be recovered. Never
@@ -164,7 +165,13 @@ func (c *Client) read(ctx context.Context, req *refresh.Request) (*state, error)
 	if id == "" {
 		return nil, errors.New("admitad: refresh: no refresh-token secret configured (REFRESH_SECRET_ID)")
 	}
-	st, err := readState(ctx, c.Store, id)
+	var st state
+	var err error
+	if pre, ok := req.Prefetched(id); ok {
+		st, err = stateOf(ctx, c.Store, id, pre.Value, pre.Err)
+	} else {
+		st, err = readState(ctx, c.Store, id)
+	}
 	if errors.Is(err, ErrNotConnected) {
 		return nil, &markedError{
 			msg:  fmt.Sprintf("admitad: refresh: not connected yet (secret %s holds no refresh token): connect Admitad once: run `make connect-admitad` (or `tokenctl connect admitad`) and open the printed link in a browser", id),

@@ -62,14 +62,19 @@ func ParseCredentials(secret string, required []string) (Credentials, error) {
 }
 
 func (r *Refresher) readCredentials(ctx context.Context, id, connection string) (Credentials, error) {
-	who := r.Spec.Name
-	if connection != "" && connection != vendors.DefaultConnection {
-		who += "/" + connection
-	}
 	if id == "" {
 		return nil, fmt.Errorf("%s: no credentials secret configured (CREDENTIALS_SECRET_ID)", r.Spec.Name)
 	}
 	v, err := r.Store.Get(ctx, id)
+	return r.decodeCredentials(id, connection, v, err)
+}
+
+// decodeCredentials checks what a read of credentials secret id returned.
+func (r *Refresher) decodeCredentials(id, connection string, v secretstore.Value, err error) (Credentials, error) {
+	who := r.Spec.Name
+	if connection != "" && connection != vendors.DefaultConnection {
+		who += "/" + connection
+	}
 	if err != nil {
 		if errors.Is(err, secretstore.ErrNotFound) {
 			return nil, fmt.Errorf("%s: credentials secret %s does not exist or is not filled in yet: run `tokenctl set-credentials %s`", r.Spec.Name, id, who)
@@ -107,22 +112,57 @@ type cachedCredentials struct {
 	read  time.Time
 }
 
+// cachedCredentials returns the credentials of secret id the cache holds
+// younger than CredentialsMaxAge, and whether it holds them.
+func (r *Refresher) cachedCredentials(id string) (Credentials, bool) {
+	c := r.Credentials
+	if c == nil {
+		return nil, false
+	}
+	now := r.now()
+	c.mu.Lock()
+	e, ok := c.entries[id]
+	c.mu.Unlock()
+	if ok && now.Sub(e.read) < CredentialsMaxAge && now.Sub(e.read) >= 0 {
+		return e.creds, true
+	}
+	return nil, false
+}
+
+// prefetchedCredentials are credentials a run read together with the
+// secret that decides it, or why they cannot be used.
+type prefetchedCredentials struct {
+	creds Credentials
+	err   error
+}
+
+// keepCredentials decodes credentials read ahead and keeps them in the
+// cache as a read of their own would.
+func (r *Refresher) keepCredentials(id, connection string, res secretstore.Result) *prefetchedCredentials {
+	creds, err := r.decodeCredentials(id, connection, res.Value, res.Err)
+	r.remember(id, creds, err, r.now())
+	return &prefetchedCredentials{creds: creds, err: err}
+}
+
 // credentials returns the credentials of secret id, from the cache when it
 // holds them younger than CredentialsMaxAge and fresh is false. cached
 // reports whether they came from the cache.
 func (r *Refresher) credentials(ctx context.Context, id, connection string, fresh bool) (Credentials, bool, error) {
-	c := r.Credentials
-	now := r.now()
-	if c != nil && !fresh {
-		c.mu.Lock()
-		e, ok := c.entries[id]
-		c.mu.Unlock()
-		if ok && now.Sub(e.read) < CredentialsMaxAge && now.Sub(e.read) >= 0 {
-			return e.creds, true, nil
+	if !fresh {
+		if creds, ok := r.cachedCredentials(id); ok {
+			return creds, true, nil
 		}
 	}
+	now := r.now()
 	creds, err := r.readCredentials(ctx, id, connection)
-	if c != nil {
+	r.remember(id, creds, err, now)
+	return creds, false, err
+}
+
+// remember keeps credentials read at now in the cache, or drops the entry
+// after a failed read.
+func (r *Refresher) remember(id string, creds Credentials, err error, now time.Time) {
+	if c := r.Credentials; c != nil {
 		c.mu.Lock()
 		if c.entries == nil {
 			c.entries = map[string]cachedCredentials{}
@@ -134,7 +174,6 @@ func (r *Refresher) credentials(ctx context.Context, id, connection string, fres
 		}
 		c.mu.Unlock()
 	}
-	return creds, false, err
 }
 
 func sameCredentials(a, b Credentials) bool {

@@ -80,6 +80,10 @@ type Request struct {
 	// State is the vendor's own, between Peek and Fetch of one run.
 	State any
 
+	// prefetched holds secrets the run read together with the
+	// credentials, by id.
+	prefetched map[string]secretstore.Result
+
 	hide  func(...string)
 	build func(*Grant) (token.Token, error)
 }
@@ -95,11 +99,22 @@ func (r *Request) Token(g *Grant) (token.Token, error) {
 	return r.build(g)
 }
 
+// Prefetched returns the current value of secret id if the run has read
+// it already, together with the credentials in one call, and reports
+// whether it has. A Peeker reads req.Target.RefreshSecretID through it
+// before it reads the secret itself.
+func (r *Request) Prefetched(id string) (secretstore.Result, bool) {
+	res, ok := r.prefetched[id]
+	return res, ok
+}
+
 // Peeker is a Vendor that keeps state of its own (Admitad's refresh-token
-// secret) recording the token it last had published. The run then reads
-// that state instead of the token secret: Peek returns the published token
-// as recorded (no access token; nil when unknown) and may keep what it read
-// in req.State for Fetch.
+// secret, Target.RefreshSecretID) recording the token it last had
+// published. The run then reads that state instead of the token secret:
+// Peek returns the published token as recorded (no access token; nil when
+// unknown) and may keep what it read in req.State for Fetch. When the
+// credentials must be read too, the run reads both secrets in one call and
+// Peek finds its secret in Request.Prefetched.
 type Peeker interface {
 	Vendor
 	Peek(ctx context.Context, req *Request) (*token.Token, error)
@@ -308,14 +323,33 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 	// only call a run that skips makes; a forced run, or a vendor whose
 	// token never expires, has nothing to decide and does not read it. A
 	// vendor that keeps its own state (Peeker) reports the token from it.
-	var current *token.Token
-	var err error
-	switch p, ok := r.Vendor.(Peeker); {
-	case ok:
-		current, err = p.Peek(ctx, req)
+	p, peeker := r.Vendor.(Peeker)
+	var decide string
+	switch {
+	case peeker:
+		decide = target.RefreshSecretID
 	case ev.Force && ev.RejectedFingerprint == "", !r.Spec.Expires() && ev.RejectedFingerprint == "":
 	default:
-		current, err = r.readCurrent(ctx, target.TokenSecretID)
+		decide = target.TokenSecretID
+	}
+	// Credentials this process does not hold fresh are read in the same
+	// call: a run that refreshes then needs no read of its own for them,
+	// and one that skips pays nothing more than its one call.
+	var pre *prefetchedCredentials
+	if decide != "" && target.CredentialsSecretID != "" && target.CredentialsSecretID != decide {
+		if _, fresh := r.cachedCredentials(target.CredentialsSecretID); !fresh {
+			both := r.Store.GetMany(ctx, decide, target.CredentialsSecretID)
+			req.prefetched = map[string]secretstore.Result{decide: both[0]}
+			pre = r.keepCredentials(target.CredentialsSecretID, target.Connection, both[1])
+		}
+	}
+	var current *token.Token
+	var err error
+	switch {
+	case peeker:
+		current, err = p.Peek(ctx, req)
+	case decide != "":
+		current, err = r.readCurrent(ctx, req, decide)
 	}
 	if err != nil {
 		return Summary{}, err
@@ -349,7 +383,13 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		}
 	}
 
-	creds, cached, err := r.credentials(ctx, target.CredentialsSecretID, target.Connection, false)
+	var creds Credentials
+	cached := false
+	if pre != nil {
+		creds, err = pre.creds, pre.err
+	} else {
+		creds, cached, err = r.credentials(ctx, target.CredentialsSecretID, target.Connection, false)
+	}
 	if err != nil {
 		return Summary{}, err
 	}
@@ -467,8 +507,12 @@ func (r *Refresher) due(current *token.Token, ev Event, now time.Time) bool {
 // readCurrent returns the stored token, or nil when there is none yet or the
 // stored value is not a valid token of this vendor (a freshly created
 // secret holds a random string).
-func (r *Refresher) readCurrent(ctx context.Context, id string) (*token.Token, error) {
-	v, err := r.Store.Get(ctx, id)
+func (r *Refresher) readCurrent(ctx context.Context, req *Request, id string) (*token.Token, error) {
+	res, ok := req.Prefetched(id)
+	if !ok {
+		res.Value, res.Err = r.Store.Get(ctx, id)
+	}
+	v, err := res.Value, res.Err
 	if errors.Is(err, secretstore.ErrNotFound) {
 		return nil, nil
 	}

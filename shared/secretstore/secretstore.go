@@ -20,6 +20,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,6 +43,14 @@ type VersionLister interface {
 }
 
 var _ VersionLister = (*secretsmanager.Client)(nil)
+
+// BatchGetter is the call GetMany needs to read several secrets at once;
+// the SDK client has it.
+type BatchGetter interface {
+	BatchGetSecretValue(ctx context.Context, in *secretsmanager.BatchGetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error)
+}
+
+var _ BatchGetter = (*secretsmanager.Client)(nil)
 
 // ErrUnsupported is returned by a call the store's API does not offer.
 var ErrUnsupported = errors.New("not supported by this Secrets Manager API")
@@ -76,6 +86,11 @@ type Store struct {
 	API API
 	// CallTimeout bounds each call; DefaultCallTimeout if zero.
 	CallTimeout time.Duration
+
+	// noBatch is set once BatchGetSecretValue has been refused (a role
+	// without secretsmanager:BatchGetSecretValue): GetMany then reads one
+	// secret at a time without asking again.
+	noBatch atomic.Bool
 }
 
 // Value is a secret's value and the version that holds it.
@@ -161,6 +176,134 @@ func (s *Store) GetStage(ctx context.Context, id, stage string) (Value, error) {
 	return Value{String: *out.SecretString, VersionID: aws.ToString(out.VersionId), Stages: out.VersionStages}, nil
 }
 
+// Result is one secret's outcome in GetMany: its current value, or an
+// error as Get would give it.
+type Result struct {
+	Value Value
+	Err   error
+}
+
+// maxBatch is how many secrets one BatchGetSecretValue may name.
+const maxBatch = 20
+
+// GetMany returns the current (AWSCURRENT) value of each of ids, in the
+// order given, with one BatchGetSecretValue call for up to 20 of them: a
+// run that needs two secrets pays one round trip. Each Result is what Get
+// would return for that id (ErrNotFound for a missing secret or value).
+//
+// It falls back to one Get per secret when the API has no batch call or
+// the batch call is refused (the role lacks
+// secretsmanager:BatchGetSecretValue; the store then stops asking), and,
+// for single secrets, when the batch answer has no entry for an id or
+// serves a version that does not hold AWSCURRENT (moto_server can, after a
+// label move). A batch that fails with a retryable error is tried up to
+// ReadAttempts times, like a read; if it still fails every Result carries
+// that error.
+func (s *Store) GetMany(ctx context.Context, ids ...string) []Result {
+	out := make([]Result, len(ids))
+	b, ok := s.API.(BatchGetter)
+	if !ok || s.noBatch.Load() || len(ids) < 2 {
+		s.getEach(ctx, ids, out, nil)
+		return out
+	}
+	for start := 0; start < len(ids); start += maxBatch {
+		end := min(start+maxBatch, len(ids))
+		s.batch(ctx, b, ids[start:end], out[start:end])
+	}
+	return out
+}
+
+// getEach fills out[i] with Get(ids[i]) for every i not marked done.
+func (s *Store) getEach(ctx context.Context, ids []string, out []Result, done []bool) {
+	for i, id := range ids {
+		if done == nil || !done[i] {
+			v, err := s.Get(ctx, id)
+			out[i] = Result{Value: v, Err: err}
+		}
+	}
+}
+
+func (s *Store) batch(ctx context.Context, b BatchGetter, ids []string, out []Result) {
+	uniq := slices.Compact(slices.Sorted(slices.Values(ids)))
+	var resp *secretsmanager.BatchGetSecretValueOutput
+	n := 0
+	err := Retry(ctx, func(ctx context.Context) error {
+		err := s.call(ctx, func(ctx context.Context) (err error) {
+			resp, err = b.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: uniq})
+			return err
+		})
+		if n++; n >= ReadAttempts && err != nil {
+			return final{err}
+		}
+		return err
+	})
+	var f final
+	if errors.As(err, &f) {
+		err = f.err
+	}
+	if err != nil {
+		var nf *types.ResourceNotFoundException
+		switch {
+		case errors.As(err, &nf):
+			// moto_server fails the whole batch when one secret has no
+			// value yet; single reads tell which one.
+			s.getEach(ctx, ids, out, nil)
+		case refusedBatch(err):
+			s.noBatch.Store(true)
+			s.getEach(ctx, ids, out, nil)
+		default:
+			for i, id := range ids {
+				out[i] = Result{Err: fmt.Errorf("secretstore: read %s: %w", id, err)}
+			}
+		}
+		return
+	}
+	done := make([]bool, len(ids))
+	for i, id := range ids {
+		for _, e := range resp.SecretValues {
+			if id != aws.ToString(e.Name) && id != aws.ToString(e.ARN) {
+				continue
+			}
+			if !slices.Contains(e.VersionStages, "AWSCURRENT") {
+				break
+			}
+			done[i] = true
+			if e.SecretString == nil {
+				out[i] = Result{Err: fmt.Errorf("secretstore: read %s: no string value (binary secrets are not supported): %w", id, ErrNotFound)}
+			} else {
+				out[i] = Result{Value: Value{String: *e.SecretString, VersionID: aws.ToString(e.VersionId), Stages: e.VersionStages}}
+			}
+			break
+		}
+		for _, e := range resp.Errors {
+			if done[i] || id != aws.ToString(e.SecretId) {
+				continue
+			}
+			done[i] = true
+			if aws.ToString(e.ErrorCode) == "ResourceNotFoundException" {
+				out[i] = Result{Err: fmt.Errorf("secretstore: read %s: %w", id, ErrNotFound)}
+			} else {
+				out[i] = Result{Err: fmt.Errorf("secretstore: read %s: %s", id, aws.ToString(e.ErrorCode))}
+			}
+		}
+	}
+	s.getEach(ctx, ids, out, done)
+}
+
+// refusedBatch reports an error that says the batch call itself is not
+// allowed or not offered, as opposed to a failure of Secrets Manager.
+func refusedBatch(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "AccessDeniedException", "UnrecognizedClientException", "UnknownOperationException", "InvalidAction", "ValidationException", "InvalidRequestException", "InvalidParameterException":
+		return true
+	}
+	return false
+}
+
 // VersionsSince counts the versions of id created at or after since,
 // deprecated ones (without a staging label) included: what counts against
 // Secrets Manager's quota of about 100 versions a day.
@@ -207,10 +350,14 @@ func (s *Store) Put(ctx context.Context, id, value string) (string, error) {
 	return s.put(ctx, id, value, nil)
 }
 
-// PutPending writes value as a new version of id labelled stage, without
-// making it current; Swap makes it current.
-func (s *Store) PutPending(ctx context.Context, id, value, stage string) (string, error) {
-	return s.put(ctx, id, value, []string{stage})
+// PutPending writes value as a new version of id labelled with stages
+// (at least one; each label moves from whichever version held it),
+// without making it current; Swap makes it current.
+func (s *Store) PutPending(ctx context.Context, id, value string, stages ...string) (string, error) {
+	if len(stages) == 0 {
+		return "", fmt.Errorf("secretstore: write %s: a pending version needs a staging label", id)
+	}
+	return s.put(ctx, id, value, stages)
 }
 
 func (s *Store) put(ctx context.Context, id, value string, stages []string) (string, error) {

@@ -218,3 +218,120 @@ func TestSwapJudgesByTheHolder(t *testing.T) {
 		}
 	})
 }
+
+// staleBatch answers BatchGetSecretValue as moto_server without its label
+// fix does: with a version that no longer holds AWSCURRENT.
+type staleBatch struct{ *secretsmanager.Client }
+
+func (s staleBatch) BatchGetSecretValue(ctx context.Context, in *secretsmanager.BatchGetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error) {
+	out, err := s.Client.BatchGetSecretValue(ctx, in, optFns...)
+	if err == nil {
+		for i := range out.SecretValues {
+			out.SecretValues[i].SecretString = aws.String("stale")
+			out.SecretValues[i].VersionStages = []string{"AWSPREVIOUS"}
+		}
+	}
+	return out, err
+}
+
+// getOnly is an API without the batch call.
+type getOnly struct{ secretstore.API }
+
+func TestGetMany(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T) (*secretstore.Store, *smfault.Proxy, *secretsmanager.Client, []string) {
+		s, p, sm, a := behindProxy(t)
+		_, _, b := newSecret(t, `{"b":1}`)
+		return s, p, sm, []string{a, b, b + "-missing"}
+	}
+	check := func(t *testing.T, got []secretstore.Result, ids []string) {
+		t.Helper()
+		if len(got) != len(ids) {
+			t.Fatalf("%d results for %d ids", len(got), len(ids))
+		}
+		if got[0].Err != nil || got[0].Value.String != `{"v":0}` || !got[0].Value.HasStage("AWSCURRENT") || got[0].Value.VersionID == "" {
+			t.Errorf("first = %+v, %v", got[0].Value, got[0].Err)
+		}
+		if got[1].Err != nil || got[1].Value.String != `{"b":1}` {
+			t.Errorf("second = %+v, %v", got[1].Value, got[1].Err)
+		}
+		for i := 2; i < len(ids); i++ {
+			if !errors.Is(got[i].Err, secretstore.ErrNotFound) || !strings.Contains(got[i].Err.Error(), ids[i]) {
+				t.Errorf("%s = %v, want ErrNotFound naming it", ids[i], got[i].Err)
+			}
+		}
+	}
+	t.Run("one call", func(t *testing.T) {
+		s, p, _, ids := setup(t)
+		check(t, s.GetMany(ctx, ids...), ids)
+		if n := len(p.Calls()); n != 1 || p.Count("BatchGetSecretValue") != 1 {
+			t.Errorf("calls = %+v, want one BatchGetSecretValue", p.Calls())
+		}
+	})
+	t.Run("after a label move, the new current", func(t *testing.T) {
+		s, p, _, ids := setup(t)
+		cur, _ := s.Get(ctx, ids[0])
+		newID, _ := s.PutPending(ctx, ids[0], `{"v":1}`, "PENDING")
+		if err := s.Swap(ctx, ids[0], cur.VersionID, newID); err != nil {
+			t.Fatal(err)
+		}
+		p.ResetCalls()
+		got := s.GetMany(ctx, ids[0], ids[1])
+		if got[0].Err != nil || got[0].Value.String != `{"v":1}` || got[0].Value.VersionID != newID {
+			t.Errorf("after the move = %+v, %v; want the moved-to version", got[0].Value, got[0].Err)
+		}
+		if n := len(p.Calls()); n != 1 {
+			t.Errorf("%d calls, want 1", n)
+		}
+	})
+	t.Run("a secret without a value", func(t *testing.T) {
+		s, _, _, ids := setup(t)
+		_, _, empty := newSecret(t, "")
+		ids = append(ids, empty)
+		check(t, s.GetMany(ctx, ids...), ids)
+	})
+	t.Run("a stale batch entry is read again", func(t *testing.T) {
+		_, _, sm, ids := setup(t)
+		s := &secretstore.Store{API: staleBatch{sm}}
+		check(t, s.GetMany(ctx, ids...), ids)
+	})
+	t.Run("no batch call in the API", func(t *testing.T) {
+		_, _, sm, ids := setup(t)
+		s := &secretstore.Store{API: getOnly{sm}}
+		check(t, s.GetMany(ctx, ids...), ids)
+	})
+	t.Run("refused batch falls back and is not asked again", func(t *testing.T) {
+		s, p, _, ids := setup(t)
+		p.Add(smfault.Rule{Op: "BatchGetSecretValue", Action: smfault.Fail, Status: 400, Code: "AccessDeniedException"})
+		check(t, s.GetMany(ctx, ids...), ids)
+		p.ResetCalls()
+		check(t, s.GetMany(ctx, ids...), ids)
+		if n := p.Count("BatchGetSecretValue"); n != 0 {
+			t.Errorf("%d batch calls after a refusal, want 0", n)
+		}
+	})
+	t.Run("a failing batch is retried", func(t *testing.T) {
+		s, p, _, ids := setup(t)
+		p.Add(smfault.Rule{Op: "BatchGetSecretValue", Action: smfault.Fail, Count: 1})
+		p.Add(smfault.Rule{Op: "BatchGetSecretValue", Action: smfault.Hang, Count: 1})
+		check(t, s.GetMany(ctx, ids...), ids)
+		if n := p.Count("BatchGetSecretValue"); n != 3 {
+			t.Errorf("%d batch calls, want 3 (a 5xx, a hang, then the answer)", n)
+		}
+	})
+	t.Run("a batch that keeps failing fails every result", func(t *testing.T) {
+		s, p, _, ids := setup(t)
+		p.Add(smfault.Rule{Op: "BatchGetSecretValue", Action: smfault.Fail, Count: -1})
+		for i, r := range s.GetMany(ctx, ids...) {
+			if r.Err == nil || errors.Is(r.Err, secretstore.ErrNotFound) || !strings.Contains(r.Err.Error(), ids[i]) {
+				t.Errorf("%s = %v, want the batch's error naming the secret", ids[i], r.Err)
+			}
+		}
+		if n := p.Count("BatchGetSecretValue"); n < secretstore.ReadAttempts {
+			t.Errorf("%d batch calls, want at least %d", n, secretstore.ReadAttempts)
+		}
+		if n := p.Count("GetSecretValue"); n != 0 {
+			t.Errorf("%d single reads after an outage, want 0", n)
+		}
+	})
+}
