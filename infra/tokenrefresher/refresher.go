@@ -138,6 +138,7 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 
 	r.Credentials.GrantRead(r.Function, nil)
 	grantReadWrite(r.Token, r.Function)
+	grantBatchRead(r.Function)
 
 	r.DeadLetterQueue = awssqs.NewQueue(c, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
@@ -205,6 +206,26 @@ func grantReadWrite(secret awssecretsmanager.ISecret, grantee awsiam.IGrantable)
 		Actions:      jsii.Strings("secretsmanager:PutSecretValue", "secretsmanager:ListSecretVersionIds"),
 		ResourceArns: jsii.Strings(*secret.SecretArn()),
 	})
+}
+
+// grantBatchRead lets fn read the secret that decides a run and the
+// credentials in one BatchGetSecretValue call. The action has no resource
+// type, so IAM takes it only on "*"; it reads nothing by itself: Secrets
+// Manager also checks secretsmanager:GetSecretValue on each secret named,
+// which fn has on its own secrets only (and the read guards deny everyone
+// else).
+func grantBatchRead(fn awslambda.IFunction) {
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      fn,
+		Actions:      jsii.Strings("secretsmanager:BatchGetSecretValue"),
+		ResourceArns: jsii.Strings("*"),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(fn.Role(), &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("secretsmanager:BatchGetSecretValue has no resource type and is granted on *; it returns only " +
+			"secrets the role may also GetSecretValue, which it may for this vendor's own secrets only."),
+		AppliesTo: &[]any{"Resource::*"},
+	}}, jsii.Bool(true))
 }
 
 // withoutValue makes secret an empty secret: CloudFormation creates it with

@@ -302,6 +302,48 @@ func TestFunctionsTouchOnlyTheirOwnSecrets(t *testing.T) {
 	}
 }
 
+// The one grant on "*" is BatchGetSecretValue, to the refreshers only: it
+// returns nothing the role may not also GetSecretValue.
+func TestOnlyBatchReadIsGrantedOnAnyResource(t *testing.T) {
+	fns := functionIDs(t)
+	refreshers := map[string]bool{}
+	for _, spec := range vendors.All() {
+		refreshers[fns[spec.FunctionName()]] = true
+	}
+	roleToFn := map[string]string{}
+	for _, id := range testDoc.ofType("AWS::Lambda::Function") {
+		for role := range refs(testDoc.Resources[id].Properties["Role"]) {
+			roleToFn[role] = id
+		}
+	}
+	batch := map[string]bool{}
+	for _, pid := range testDoc.ofType("AWS::IAM::Policy") {
+		p := testDoc.Resources[pid].Properties
+		for role := range refs(p["Roles"]) {
+			fn := roleToFn[role]
+			for _, st := range statements(p["PolicyDocument"]) {
+				if !slices.Contains(st.Resources, any("*")) {
+					continue
+				}
+				for _, a := range st.Actions {
+					if !strings.HasPrefix(a, "secretsmanager:") {
+						continue
+					}
+					if a != "secretsmanager:BatchGetSecretValue" || !refreshers[fn] {
+						t.Errorf("%s (role %s) has %s on every resource", fn, role, a)
+					}
+					batch[fn] = true
+				}
+			}
+		}
+	}
+	for fn := range refreshers {
+		if !batch[fn] {
+			t.Errorf("refresher %s cannot read its secrets in one call (no secretsmanager:BatchGetSecretValue)", fn)
+		}
+	}
+}
+
 func TestNoFunctionReadsAnotherVendorsCredentials(t *testing.T) {
 	fns := functionIDs(t)
 	grants := grantsOf(t)
