@@ -23,6 +23,7 @@ import (
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/shared/admitad"
 	"github.com/token-refresher/token-refresher/shared/refresh"
+	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
 	_ "github.com/token-refresher/token-refresher/shared/vendortest/all"
@@ -420,9 +421,9 @@ func memSnapshot(n, last int) bool { return n == 10 || n == 100 || n == last }
 // secrets creates the function's secrets in moto, under a prefix unique to
 // this bench run and tag, and returns the environment that names them and
 // points the SDK at the metered moto. The Admitad refresh-token secret is
-// as a connect leaves it when connected is set (its first run also looks
-// for a pending version), else as after a run.
-func (e *env) secrets(ctx context.Context, tag string, spec vendors.Spec, srv *vendortest.Server, callback bool, signingKey string, connected bool) ([]string, error) {
+// as a connect leaves it when connected is set, else as a refresh leaves
+// it.
+func (e *env) secrets(ctx context.Context, tag string, spec vendors.Spec, srv *vendortest.Server, callback bool, signingKey string, connected bool) (_ []string, err error) {
 	prefix := "bench/" + e.run + "/" + tag + "/" + spec.Name + "/"
 	if callback {
 		prefix = "bench/" + e.run + "/" + tag + "/" + spec.CallbackFunctionName() + "/"
@@ -444,8 +445,13 @@ func (e *env) secrets(ctx context.Context, tag string, spec vendors.Spec, srv *v
 		if connected {
 			conn.ConnectState = "0123456789abcdef"
 		}
-		secrets[prefix+"refresh"] = conn.Encode()
+		secrets[prefix+"refresh"] = "Q7#generated-by-secrets-manager"
 		env = append(env, "REFRESH_SECRET_ID="+prefix+"refresh")
+		defer func() {
+			if err == nil {
+				err = e.writeConnection(ctx, prefix+"refresh", conn, connected)
+			}
+		}()
 	}
 	if callback {
 		secrets[prefix+"signing-key"] = signingKey
@@ -463,6 +469,24 @@ func (e *env) secrets(ctx context.Context, tag string, spec vendors.Spec, srv *v
 		env = append(env, kv)
 	}
 	return env, nil
+}
+
+// writeConnection stores conn in the refresh-token secret id as the
+// callback does when a person connects (connected), or as a refresh does.
+func (e *env) writeConnection(ctx context.Context, id string, conn admitad.Connection, connected bool) error {
+	store := &secretstore.Store{API: e.sm}
+	if connected {
+		return admitad.SaveConnection(ctx, store, id, conn)
+	}
+	cur, err := store.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	v, err := store.PutPending(ctx, id, conn.Encode(), admitad.PendingStage)
+	if err != nil {
+		return err
+	}
+	return store.Swap(ctx, id, cur.VersionID, v)
 }
 
 // runDuration is the invoke's duration_us, or 0 for a function that does
