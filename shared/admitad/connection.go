@@ -172,8 +172,8 @@ const maxTakeovers = 10
 // SaveConnection makes c the current value of secret id whatever is
 // current now: a person connecting is the newest intent and wins over a
 // refresh in flight, whose compare-and-swap then fails. It writes c under
-// ConnectStage and PendingStage and moves AWSCURRENT to it from the version it finds
-// current, again if a refresh moved it in between. Every write of the
+// ConnectStage and PendingStage and moves AWSCURRENT to it from the
+// version it finds current, again if a refresh moved it in between. Every write of the
 // secret is thus a staging-label move (see saveRotated). Writes are
 // idempotent and retried until ctx's deadline (DefaultSaveTimeout without
 // one).
