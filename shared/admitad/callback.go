@@ -15,7 +15,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/token-refresher/token-refresher/shared/lambdafn"
@@ -166,9 +165,9 @@ func NewCallback(ctx context.Context, getenv func(string) string, out io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := lambdafn.AWSConfig(getenv)
 	if err != nil {
-		return nil, fmt.Errorf("admitad-callback: load AWS configuration: %w", err)
+		return nil, fmt.Errorf("admitad-callback: %w", err)
 	}
 	store := &secretstore.Store{API: secretsmanager.NewFromConfig(awsCfg)}
 	return NewCallbackWith(cfg, store, lambdafn.NewLogger(out)), nil

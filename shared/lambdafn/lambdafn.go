@@ -13,7 +13,15 @@
 //	                       refresh.LoadTargets); NAME_PREFIX names their
 //	                       secrets
 //
-// plus the AWS SDK's own variables (AWS_REGION, AWS_ENDPOINT_URL_SECRETS_MANAGER...).
+// plus the AWS SDK's own variables that apply in Lambda, read by AWSConfig:
+// AWS_REGION (else AWS_DEFAULT_REGION); AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else
+// AWS_CONTAINER_CREDENTIALS_FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN
+// or AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE; AWS_ENDPOINT_URL_SECRETS_MANAGER
+// (else AWS_ENDPOINT_URL) unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true;
+// AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT; AWS_MAX_ATTEMPTS,
+// AWS_RETRY_MODE. Shared config files, profiles and instance metadata are
+// not read.
 //
 // Contract: a configuration error ends the cold start with one message
 // naming the variable that is wrong, before any AWS call. Each invocation
@@ -35,7 +43,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/token-refresher/token-refresher/shared/refresh"
@@ -112,9 +119,9 @@ func NewHandler(ctx context.Context, spec vendors.Spec, getenv func(string) stri
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := AWSConfig(getenv)
 	if err != nil {
-		return nil, fmt.Errorf("%s: load AWS configuration: %w", spec.Name, err)
+		return nil, fmt.Errorf("%s: %w", spec.Name, err)
 	}
 	store := &secretstore.Store{API: secretsmanager.NewFromConfig(awsCfg)}
 	v, err := newVendor(cfg, store)
