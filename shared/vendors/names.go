@@ -1,9 +1,6 @@
 package vendors
 
-import (
-	"fmt"
-	"regexp"
-)
+import "fmt"
 
 // DefaultPrefix is the name prefix of a deployment that sets none: secrets
 // are token-refresher/<vendor>/..., functions token-refresher-<vendor>.
@@ -14,8 +11,6 @@ const DefaultPrefix = "token-refresher"
 // named connection's secrets are <prefix>/<vendor>/<connection>/token.
 const DefaultConnection = "default"
 
-var connectionRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
-
 // CheckConnection reports whether name is a valid connection name:
 // [a-z0-9][a-z0-9-]{0,31}. "" and DefaultConnection name the default
 // connection and are valid.
@@ -23,10 +18,26 @@ func CheckConnection(name string) error {
 	if name == "" || name == DefaultConnection {
 		return nil
 	}
-	if !connectionRE.MatchString(name) {
+	if !validConnection(name) {
 		return fmt.Errorf("vendors: connection name %q is not [a-z0-9][a-z0-9-]{0,31}", name)
 	}
 	return nil
+}
+
+// validConnection reports whether name matches [a-z0-9][a-z0-9-]{0,31}.
+// Written out rather than a regular expression: compiling that one (its
+// {0,31} is 31 copies) cost every cold start about 0.15 ms in package init.
+func validConnection(name string) bool {
+	if len(name) == 0 || len(name) > 32 || name[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // Secret kinds: the last element of a secret's name, and the value of its
