@@ -25,6 +25,8 @@ import (
 type memSecrets struct {
 	mu      sync.Mutex
 	current map[string]string
+	gets    int
+	batches int
 	puts    int
 	failPut error
 }
@@ -32,11 +34,27 @@ type memSecrets struct {
 func (m *memSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.gets++
 	v, ok := m.current[*in.SecretId]
 	if !ok {
 		return nil, &types.ResourceNotFoundException{Message: aws.String("not found")}
 	}
 	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(v), VersionId: aws.String("v")}, nil
+}
+
+func (m *memSecrets) BatchGetSecretValue(_ context.Context, in *secretsmanager.BatchGetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.batches++
+	out := &secretsmanager.BatchGetSecretValueOutput{}
+	for _, id := range in.SecretIdList {
+		if v, ok := m.current[id]; ok {
+			out.SecretValues = append(out.SecretValues, types.SecretValueEntry{Name: aws.String(id), SecretString: aws.String(v), VersionId: aws.String("v"), VersionStages: []string{"AWSCURRENT"}})
+		} else {
+			out.Errors = append(out.Errors, types.APIErrorType{SecretId: aws.String(id), ErrorCode: aws.String("ResourceNotFoundException")})
+		}
+	}
+	return out, nil
 }
 
 func (m *memSecrets) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
@@ -372,5 +390,42 @@ func TestReportLine(t *testing.T) {
 	}
 	if emf.Vendor != "acme" || emf.RefreshSuccess != 1 || emf.SecondsUntilExpiry != 3600 || emf.AWS.CloudWatchMetrics[0].Namespace != MetricsNamespace {
 		t.Errorf("EMF = %+v", emf)
+	}
+}
+
+// A run whose process holds no fresh credentials reads them in the same
+// call as the token; a skip never fails on credentials it did not need.
+func TestRunReadsCredentialsWithTheToken(t *testing.T) {
+	f := newFixture(t)
+	f.r.Credentials = &CredentialsCache{}
+	run := func(name string, ev Event, action string, batches, gets, puts int) {
+		t.Helper()
+		f.mem.batches, f.mem.gets, f.mem.puts = 0, 0, 0
+		sum, err := f.r.Run(context.Background(), target, ev)
+		if err != nil || sum.Action != action {
+			t.Fatalf("%s: %+v, %v; want %s", name, sum, err, action)
+		}
+		if f.mem.batches != batches || f.mem.gets != gets || f.mem.puts != puts {
+			t.Errorf("%s: %d batch reads, %d reads, %d writes; want %d, %d, %d", name, f.mem.batches, f.mem.gets, f.mem.puts, batches, gets, puts)
+		}
+	}
+	run("cold scheduled run", Event{}, ActionRefreshed, 1, 0, 1)
+	run("forced run with the credentials kept", Event{Force: true}, ActionRefreshed, 0, 0, 1)
+	run("scheduled run with the credentials kept", Event{}, ActionSkipped, 0, 1, 0)
+	f.now = f.now.Add(CredentialsMaxAge)
+	run("scheduled run after the credentials aged", Event{}, ActionSkipped, 1, 0, 0)
+	run("and the one after it, which holds them again", Event{}, ActionSkipped, 0, 1, 0)
+
+	f.now = f.now.Add(CredentialsMaxAge)
+	f.mem.current[credsID] = `{"client_id":"id-1"}`
+	run("skip with broken credentials", Event{}, ActionSkipped, 1, 0, 0)
+	f.now = f.now.Add(45 * time.Minute)
+	before := f.mem.current[tokenID]
+	_, err := f.r.Run(context.Background(), target, Event{})
+	if err == nil || !strings.Contains(err.Error(), `missing field "client_secret"`) {
+		t.Fatalf("due run with broken credentials: %v, want the missing field named", err)
+	}
+	if f.mem.current[tokenID] != before {
+		t.Error("a run that failed on its credentials changed the token")
 	}
 }
