@@ -369,9 +369,6 @@ not init a line @1 ms
 	if got.Clock != 800*time.Microsecond || got.Bytes != 1600 || got.Allocs != 16 {
 		t.Errorf("total %+v", got)
 	}
-	if got.Providers.Clock != 500*time.Microsecond || got.Providers.Allocs != 10 {
-		t.Errorf("unused SDK clients %+v", got.Providers)
-	}
 	if len(got.Top) != 3 || got.Top[0].Pkg != "github.com/aws/aws-sdk-go-v2/service/sts/internal/endpoints" || got.Top[1].Clock != 300*time.Microsecond {
 		t.Errorf("top %+v", got.Top)
 	}

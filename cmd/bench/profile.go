@@ -113,27 +113,6 @@ type initTrace struct {
 	Bytes, Allocs int64
 	// Top are the packages with the most clock time, slowest first.
 	Top []initPkg
-	// Providers is the part of it in the service clients that
-	// config.LoadDefaultConfig links for credential providers a Lambda
-	// function does not use (STS, SSO, SSO OIDC, sign-in).
-	Providers initPkg
-}
-
-// providerServices are those clients' packages.
-var providerServices = []string{"sts", "sso", "ssooidc", "signin"}
-
-func isProviderPkg(pkg string) bool {
-	rest, ok := strings.CutPrefix(pkg, "github.com/aws/aws-sdk-go-v2/service/")
-	if !ok {
-		return false
-	}
-	svc, _, _ := strings.Cut(rest, "/")
-	for _, s := range providerServices {
-		if svc == s {
-			return true
-		}
-	}
-	return false
 }
 
 type initPkg struct {
@@ -166,11 +145,6 @@ func parseInitTrace(out string) initTrace {
 		t.Clock += p.Clock
 		t.Bytes += p.Bytes
 		t.Allocs += p.Allocs
-		if isProviderPkg(p.Pkg) {
-			t.Providers.Clock += p.Clock
-			t.Providers.Bytes += p.Bytes
-			t.Providers.Allocs += p.Allocs
-		}
 		if j, ok := byPkg[p.Pkg]; ok {
 			pkgs[j].Clock += p.Clock
 			pkgs[j].Bytes += p.Bytes

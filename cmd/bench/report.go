@@ -380,14 +380,14 @@ func (rep *report) profileTables(b *strings.Builder) {
 		}
 		b.WriteString("\n\n")
 	}
-	b.WriteString("Package initialisation in a cold start, as the Go runtime reports it (`GODEBUG=inittrace=1`, a run outside callgrind; clock time, so it carries the machine's noise; allocations are exact). \"Unused SDK clients\" are the STS, SSO, SSO OIDC and sign-in clients that `config.LoadDefaultConfig` links for credential providers a Lambda function never uses:\n\n| Function | init clock | allocated | allocations | of which unused SDK clients | slowest packages |\n|---|---|---|---|---|---|\n")
+	b.WriteString("Package initialisation in a cold start, as the Go runtime reports it (`GODEBUG=inittrace=1`, a run outside callgrind; clock time, so it carries the machine's noise; allocations are exact).:\n\n| Function | init clock | allocated | allocations | slowest packages |\n|---|---|---|---|---|\n")
 	for _, r := range append([]*fnResult{{Name: "empty Go function", Profile: base.Profile}}, fns...) {
 		in := r.Profile.Init
 		var top []string
 		for _, p := range in.Top {
 			top = append(top, fmt.Sprintf("`%s` %s", p.Pkg, fmtDur(p.Clock)))
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %d | %s, %s, %d allocations | %s |\n", r.Name, fmtDur(in.Clock), fmtB(float64(in.Bytes)), in.Allocs, fmtDur(in.Providers.Clock), fmtB(float64(in.Providers.Bytes)), in.Providers.Allocs, strings.Join(top, ", "))
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %s |\n", r.Name, fmtDur(in.Clock), fmtB(float64(in.Bytes)), in.Allocs, strings.Join(top, ", "))
 	}
 	b.WriteString("\nThe functions with the most instructions per warm invoke (self cost):\n\n")
 	for _, r := range append([]*fnResult{{Name: "empty Go function", Profile: base.Profile}}, fns...) {
