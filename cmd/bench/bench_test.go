@@ -177,7 +177,7 @@ func TestTrimProcs(t *testing.T) {
 
 func TestVerdicts(t *testing.T) {
 	mem := func(hwm int64, rss100, rssLast int64) []memReading {
-		return []memReading{{Invokes: 1, RSSk: 9000, HWMk: 9000}, {Invokes: 10, RSSk: 10_000, HWMk: 10_000}, {Invokes: 100, RSSk: rss100, HWMk: hwm}, {Invokes: 200, RSSk: rssLast, HWMk: hwm}}
+		return []memReading{{Invokes: 1, RSSk: 9000, HWMk: 9000}, {Invokes: 10, RSSk: 10_000, HWMk: 10_000}, {Invokes: 100, RSSk: rss100 - 500, HWMk: hwm}, {Invokes: 200, RSSk: rss100, HWMk: hwm}, {Invokes: 600, RSSk: rssLast, HWMk: hwm}}
 	}
 	rep := &report{Invokes: 100,
 		Baseline: &baseline{ColdCPU: []time.Duration{2 * time.Millisecond}, WarmCPU: []time.Duration{200 * time.Microsecond}},
@@ -198,8 +198,8 @@ func TestVerdicts(t *testing.T) {
 		"| big | 6.00 ms | 1.00 ms | 6.00× | **OVER** | 0.90 ms | 0.30 ms | 3.00× | OK |",
 		"| small | warm forced run | refreshed | 1 | PutSecretValue | 0.00 ms | ≤ 1 | OK |",
 		"| big | warm forced run | refreshed | 2 | GetSecretValue, PutSecretValue | 0.00 ms | ≤ 1 | **OVER** |",
-		"| small | 9.0 MB | OK | 8.8 MiB / 9.8 MiB / 12.7 MiB | 13.7 MiB | OK | 12.8 MiB (after 200) | +100 KiB | OK |",
-		"| big | 11.0 MB | **OVER** | 8.8 MiB / 9.8 MiB / 14.6 MiB | 20.5 MiB | **OVER** | 15.6 MiB (after 200) | +1000 KiB | **OVER** |",
+		"| small | 9.0 MB | OK | 8.8 MiB / 9.8 MiB / 12.2 MiB | 13.7 MiB | OK | 12.8 MiB (after 600) | +100 KiB | OK |",
+		"| big | 11.0 MB | **OVER** | 8.8 MiB / 9.8 MiB / 14.2 MiB | 20.5 MiB | **OVER** | 15.6 MiB (after 600) | +1000 KiB | **OVER** |",
 		"| small | cold (2 Secrets Manager calls) |",
 		"| cold CPU ≤ 2.5× the empty function's | **OVER** (1 of 2) | big 6.00× |",
 		"| warm CPU per invoke ≤ 4× the empty function's | OK (2 of 2) |  |",

@@ -27,7 +27,7 @@
 //
 // Usage (from the module root; `make bench` runs it):
 //
-//	go run ./cmd/bench [-starts 20] [-invokes 199] [-count 6] [-only fyber,invoca]
+//	go run ./cmd/bench [-starts 20] [-invokes 599] [-count 6] [-only fyber,invoca]
 //	go run ./cmd/bench -starts 3 -invokes 12 -profile-invokes 3 -no-gobench   # a quick look
 package main
 
@@ -67,7 +67,7 @@ func main() {
 	var o options
 	var only string
 	flag.IntVar(&o.starts, "starts", 20, "cold starts per function (at least 20 for the published figures)")
-	flag.IntVar(&o.invokes, "invokes", 199, "warm invokes per function after the first cold start (199: memory after 100 and 200 invokes)")
+	flag.IntVar(&o.invokes, "invokes", 599, "warm invokes per function after the first cold start (599: memory after 100, 200 and 600 invokes)")
 	flag.IntVar(&o.count, "count", 6, "go test -count for the Go benchmarks (benchstat wants at least 6)")
 	flag.StringVar(&only, "only", "", "comma-separated functions to measure (default: every functions/*/main.go)")
 	flag.StringVar(&o.out, "out", "bench/results.md", "markdown file the table is written to")

@@ -415,8 +415,8 @@ func (e *env) oneStart(ctx context.Context, r *fnResult, f *localaws.Function, w
 }
 
 // memSnapshot reports whether the memory is read after invoke n (counting
-// the cold one) of last: after 10, 100 and the last.
-func memSnapshot(n, last int) bool { return n == 10 || n == 100 || n == last }
+// the cold one) of last: after 10, 100, 200 and the last.
+func memSnapshot(n, last int) bool { return n == 10 || n == 100 || n == growthFrom || n == last }
 
 // secrets creates the function's secrets in moto, under a prefix unique to
 // this bench run and tag, and returns the environment that names them and
