@@ -305,6 +305,27 @@ func TestAdmitadNoSecretsManagerCallOutlivesItsTimeout(t *testing.T) {
 	e.recovers()
 }
 
+// TestAdmitadHungBatchReadIsAbandoned: a cold run reads the refresh-token
+// secret and the credentials in one BatchGetSecretValue; when that call
+// hangs it is abandoned at the per-call timeout and tried again.
+func TestAdmitadHungBatchReadIsAbandoned(t *testing.T) {
+	e := newAdmitadEnv(t, 30)
+	e.proxy.Add(smfault.Rule{Op: "BatchGetSecretValue", Action: smfault.Hang})
+	start := time.Now()
+	s, msg := e.run(`{"force":true}`)
+	took := time.Since(start)
+	if msg != "" || s.Action != refresh.ActionRefreshed {
+		t.Fatalf("run = %+v, %q; want refreshed after a hung batch read", s, msg)
+	}
+	if e.proxy.Pending() {
+		t.Fatal("the run never made the batch read the hang was for")
+	}
+	if limit := 2*secretstore.DefaultCallTimeout + 2*time.Second; took > limit {
+		t.Errorf("run took %s with one hung read; it should cost at most %s", took, secretstore.DefaultCallTimeout)
+	}
+	e.recovers()
+}
+
 // TestAdmitadLateReplyLeavesTimeToSave: Admitad answers slowly after a 429
 // and Secrets Manager is slow too. The token request stops early enough
 // that the rotated refresh token is always saved.
