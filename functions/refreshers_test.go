@@ -200,7 +200,7 @@ func TestRefresherLifecycle(t *testing.T) {
 			if e.stored() != good {
 				t.Error("a failed refresh replaced the stored token")
 			}
-			if !strings.Contains(e.fn.Output(), `"RefreshFailure":1`) {
+			if !e.fn.WaitOutput(`"RefreshFailure":1`, 5*time.Second) {
 				t.Error("no failure metric in the output")
 			}
 		})
@@ -294,7 +294,7 @@ func TestSlowVendorFailsInsideDeadline(t *testing.T) {
 	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("invoke took %v, past the 4 s deadline", d)
 	}
-	if !strings.Contains(e.fn.Output(), `"action":"failed"`) {
+	if !e.fn.WaitOutput(`"action":"failed"`, 5*time.Second) {
 		t.Errorf("no failure log line:\n%s", e.fn.Output())
 	}
 }

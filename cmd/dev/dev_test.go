@@ -691,7 +691,10 @@ func freeBase(t *testing.T) int {
 	t.Helper()
 outer:
 	for range 100 {
-		base := 20000 + rand.IntN(40000)
+		// Below Linux's ephemeral ports (32768 and up), which any
+		// process's outgoing connection or port-0 listener can take
+		// between this check and dev's own listen.
+		base := 20000 + rand.IntN(32768-20000-portCount)
 		if base <= 9001 && base+portCount > 9001 {
 			continue
 		}

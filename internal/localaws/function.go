@@ -348,6 +348,22 @@ func errorDocument(body []byte) (typ, msg string, ok bool) {
 // far.
 func (f *Function) Output() string { return f.proc.out.String() }
 
+// WaitOutput reports whether the output contains s, waiting up to within
+// for it. A reply can arrive before the lines the bootstrap printed while
+// handling it have been read from the pipe they share with the emulator.
+func (f *Function) WaitOutput(s string, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for {
+		if strings.Contains(f.proc.out.String(), s) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // PID returns the process id of aws-lambda-rie (the leader of its process
 // group). The bootstrap runs as its child in a process group of its own.
 func (f *Function) PID() int { return f.proc.pid() }

@@ -50,7 +50,7 @@ func TestFunctionInvoke(t *testing.T) {
 		}
 	})
 	t.Run("output holds the log line", func(t *testing.T) {
-		if !strings.Contains(f.Output(), "echofn: handling event") {
+		if !f.WaitOutput("echofn: handling event", 5*time.Second) {
 			t.Fatalf("output lacks the function's log line:\n%s", f.Output())
 		}
 	})

@@ -289,7 +289,10 @@ func freePorts(t *testing.T, n int) int {
 	t.Helper()
 outer:
 	for range 100 {
-		base := 20000 + rand.IntN(40000)
+		// Below Linux's ephemeral ports (32768 and up), which any
+		// process's outgoing connection or port-0 listener can take
+		// between this check and dev's own listen.
+		base := 20000 + rand.IntN(32768-20000-n)
 		for p := base; p < base+n; p++ {
 			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 			if err != nil {
