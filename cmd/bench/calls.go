@@ -246,12 +246,7 @@ func (e *env) age(ctx context.Context, spec vendors.Spec, env []string) error {
 // refresh-token secret id, which is what decides its runs, as a refresh
 // writes it: as if the token had been obtained long ago.
 func (e *env) ageConnection(ctx context.Context, id string) error {
-	store := &secretstore.Store{API: e.sm}
-	cur, err := store.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	c, err := admitad.ParseConnection(cur.String)
+	c, _, err := admitad.ReadConnection(ctx, &secretstore.Store{API: e.sm}, id)
 	if err != nil {
 		return err
 	}
@@ -260,11 +255,7 @@ func (e *env) ageConnection(ctx context.Context, id string) error {
 	}
 	c.Access.RefreshedAt, c.Access.ExpiresAt = agedTimes(c.Access.RefreshedAt, c.Access.ExpiresAt)
 	c.RotatedAt = c.RotatedAt.Add(time.Millisecond)
-	v, err := store.PutPending(ctx, id, c.Encode(), admitad.PendingStage)
-	if err != nil {
-		return err
-	}
-	return store.Swap(ctx, id, cur.VersionID, v)
+	return e.writeConnection(ctx, id, c, false)
 }
 
 // agedTimes moves a token's refresh and expiry back so that two minutes of

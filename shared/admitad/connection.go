@@ -173,10 +173,10 @@ const maxTakeovers = 10
 // current now: a person connecting is the newest intent and wins over a
 // refresh in flight, whose compare-and-swap then fails. It writes c under
 // ConnectStage and PendingStage and moves AWSCURRENT to it from the
-// version it finds current, again if a refresh moved it in between. Every write of the
-// secret is thus a staging-label move (see saveRotated). Writes are
-// idempotent and retried until ctx's deadline (DefaultSaveTimeout without
-// one).
+// version it finds current, again if a refresh moved it in between. Every
+// write of the secret is thus a staging-label move (see saveRotated).
+// Writes are idempotent and retried until ctx's deadline
+// (DefaultSaveTimeout without one).
 func SaveConnection(ctx context.Context, store *secretstore.Store, id string, c Connection) error {
 	ctx, cancel := withSaveDeadline(ctx, 0)
 	defer cancel()

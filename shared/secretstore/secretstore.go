@@ -148,21 +148,10 @@ const ReadAttempts = 3
 // up to ReadAttempts times.
 func (s *Store) GetStage(ctx context.Context, id, stage string) (Value, error) {
 	var out *secretsmanager.GetSecretValueOutput
-	n := 0
-	err := Retry(ctx, func(ctx context.Context) error {
-		err := s.call(ctx, func(ctx context.Context) (err error) {
-			out, err = s.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String(stage)})
-			return err
-		})
-		if n++; n >= ReadAttempts && err != nil {
-			return final{err}
-		}
+	err := s.read(ctx, func(ctx context.Context) (err error) {
+		out, err = s.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String(stage)})
 		return err
 	})
-	var f final
-	if errors.As(err, &f) {
-		err = f.err
-	}
 	if err != nil {
 		var nf *types.ResourceNotFoundException
 		if errors.As(err, &nf) {
@@ -226,21 +215,10 @@ func (s *Store) getEach(ctx context.Context, ids []string, out []Result, done []
 func (s *Store) batch(ctx context.Context, b BatchGetter, ids []string, out []Result) {
 	uniq := slices.Compact(slices.Sorted(slices.Values(ids)))
 	var resp *secretsmanager.BatchGetSecretValueOutput
-	n := 0
-	err := Retry(ctx, func(ctx context.Context) error {
-		err := s.call(ctx, func(ctx context.Context) (err error) {
-			resp, err = b.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: uniq})
-			return err
-		})
-		if n++; n >= ReadAttempts && err != nil {
-			return final{err}
-		}
+	err := s.read(ctx, func(ctx context.Context) (err error) {
+		resp, err = b.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: uniq})
 		return err
 	})
-	var f final
-	if errors.As(err, &f) {
-		err = f.err
-	}
 	if err != nil {
 		var nf *types.ResourceNotFoundException
 		switch {
@@ -302,6 +280,24 @@ func refusedBatch(err error) bool {
 		return true
 	}
 	return false
+}
+
+// read runs one read call under the per-call deadline, trying a read that
+// hangs or fails with a retryable error up to ReadAttempts times.
+func (s *Store) read(ctx context.Context, fn func(ctx context.Context) error) error {
+	n := 0
+	err := Retry(ctx, func(ctx context.Context) error {
+		err := s.call(ctx, fn)
+		if n++; n >= ReadAttempts && err != nil {
+			return final{err}
+		}
+		return err
+	})
+	var f final
+	if errors.As(err, &f) {
+		err = f.err
+	}
+	return err
 }
 
 // VersionsSince counts the versions of id created at or after since,
