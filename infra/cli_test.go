@@ -32,11 +32,31 @@ func TestCDKCLISynthOffline(t *testing.T) {
 		t.Skipf("CDK CLI not installed at %s (npm install --prefix .tools/cdk aws-cdk@2.1148.1)", cli)
 	}
 
+	// Both ways a deployment synthesizes: environment-agnostic (no AWS
+	// credentials), and with the account and region that `cdk deploy`
+	// sets, both with named connections declared.
+	for _, tc := range []struct {
+		name string
+		env  []string
+	}{
+		{"no environment", []string{"CDK_DEFAULT_ACCOUNT=", "CDK_DEFAULT_REGION="}},
+		{"123456789012/us-east-1", []string{"CDK_DEFAULT_ACCOUNT=123456789012", "CDK_DEFAULT_REGION=us-east-1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synthWithCLI(t, cli, root, tc.env)
+		})
+	}
+}
+
+// synthWithCLI runs `cdk synth` in root with connections declared and env
+// added to the environment, and checks the root template.
+func synthWithCLI(t *testing.T, cli, root string, env []string) {
+	t.Helper()
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, cli, "synth", "--no-notices", "--no-version-reporting", "-q",
-		"-c", "assetDir="+testAssetDir, "-o", out)
+		"-c", "assetDir="+testAssetDir, "-c", `connections={"merchenta":["acme"],"admitad":["eu"]}`, "-o", out)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(),
 		"CDK_DISABLE_CLI_TELEMETRY=true",
@@ -46,6 +66,7 @@ func TestCDKCLISynthOffline(t *testing.T) {
 		"http_proxy=http://127.0.0.1:9", "https_proxy=http://127.0.0.1:9",
 		"NO_PROXY=", "no_proxy=",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {

@@ -87,8 +87,16 @@ func shardOf(name string) int {
 // of vendor: <prefix>/<vendor>/<connection>/<role>-<6 random characters>.
 // It never matches the default connection's secrets (no connection
 // element) nor another vendor's.
+//
+// The partition, region and account are always the deployment's
+// pseudo-parameters, also in a stack with a concrete environment (as every
+// `cdk deploy` gives it): the pattern is then the same in every template,
+// and the cdk-nag reasons that name it match it wherever it is deployed.
 func secretPatternArn(scope constructs.Construct, prefix, vendor, role string) *string {
 	return awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{
+		Partition:    awscdk.Aws_PARTITION(),
+		Region:       awscdk.Aws_REGION(),
+		Account:      awscdk.Aws_ACCOUNT_ID(),
 		Service:      jsii.String("secretsmanager"),
 		Resource:     jsii.String("secret"),
 		ResourceName: jsii.String(prefix + "/" + vendor + "/*/" + role + "-??????"),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
 
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
@@ -274,6 +275,37 @@ func TestNamedConnections(t *testing.T) {
 			t.Errorf("cdk-nag warning at %s", f)
 		}
 	})
+}
+
+// TestNamedConnectionsInAnEnvironment: a stack given a concrete account
+// and region, as every `cdk deploy` gives it (the CLI sets
+// CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION), passes cdk-nag with
+// connections declared, as the environment-agnostic one does.
+func TestNamedConnectionsInAnEnvironment(t *testing.T) {
+	for _, env := range []*awscdk.Environment{
+		nil,
+		{Account: jsii.String("123456789012"), Region: jsii.String("us-east-1")},
+		{Account: jsii.String("210987654321"), Region: jsii.String("eu-central-1")},
+	} {
+		name := "agnostic"
+		if env != nil {
+			name = *env.Account + "/" + *env.Region
+		}
+		t.Run(name, func(t *testing.T) {
+			s := NewStack(newTestApp(), "TokenRefresher", &StackProps{
+				StackProps: awscdk.StackProps{Env: env},
+				Props: Props{
+					AssetDir: testAssetDir, Vendors: vendors.All(), Connections: testConnections, AlarmEmail: "ops@example.com",
+				},
+			})
+			for _, f := range nagFindings(s.Stack, true) {
+				t.Errorf("cdk-nag error at %s", f)
+			}
+			for _, f := range nagFindings(s.Stack, false) {
+				t.Errorf("cdk-nag warning at %s", f)
+			}
+		})
+	}
 }
 
 // TestReaderPolicyForOneConnection: an app that may read merchenta/acme
