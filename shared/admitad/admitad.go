@@ -278,6 +278,10 @@ func (c *Client) post(ctx context.Context, endpoint string, form url.Values, bas
 		},
 		DecodeError: decodeError,
 		Permanent:   needsPerson,
+		// A code and a refresh token are good for one use: once Admitad
+		// has acted on the request, the one sent is dead and only its
+		// answer carries what works now.
+		Unrepeatable: true,
 	})
 	if err != nil {
 		return Result{}, err

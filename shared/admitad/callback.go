@@ -616,16 +616,25 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 		RotatedAt:    now.UTC(),
 		ConnectState: st.Fingerprint(),
 	}
+	pub := *h.Publisher
+	pub.Now = h.now
+	g := res.Grant()
+	g.Connection, g.Trigger = r.conn, token.TriggerConnect
+	tok, buildErr := pub.Build(g)
+	if buildErr == nil {
+		// Recorded with the refresh token: if publishing fails below,
+		// the next run publishes it.
+		next.Access = accessRecord(tok)
+	}
 	if err := SaveConnection(ctx, h.Store, id, next); err != nil {
 		return r.clearing(r.failure(http.StatusInternalServerError, "failed", err,
 			"Admitad granted access, but the refresh token could not be saved, so the connection is not usable. Nothing was published. Start again with a new link."))
 	}
 	facts := []fact{{"Connection", r.conn}, {"Admitad user", res.Username}, {"Scope", res.Scope}}
-	pub := *h.Publisher
-	pub.Now = h.now
-	g := res.Grant()
-	g.Connection, g.Trigger = r.conn, token.TriggerConnect
-	tok, err := pub.Publish(ctx, r.target.TokenSecretID, g)
+	err = buildErr
+	if err == nil {
+		tok, err = pub.PublishToken(ctx, r.target.TokenSecretID, tok)
+	}
 	if err != nil {
 		return r.clearing(r.page(http.StatusInternalServerError, "partial", err, page{
 			Title: "Admitad connected; access token not yet published",

@@ -31,10 +31,14 @@ import (
 // refuses that state, and any state issued before connected_at, so a
 // replayed callback URL cannot connect again.
 //
-// A refresh also records the access token it obtained, without the token:
-// "access_fingerprint", "access_expires_at", "access_refreshed_at" and
-// "access_trigger", as the token secret has them. A scheduled run decides
-// from them whether a refresh is due, so it reads this one secret only.
+// A refresh, and a connect, also record the access token they obtained,
+// before they publish it: "access_token", "access_fingerprint",
+// "access_expires_at", "access_refreshed_at" and "access_trigger", as the
+// token secret has them. The token secret is what apps read and what a run
+// decides from; the record is what the last refresh obtained. When the two
+// differ (the token secret's write failed after the refresh token was
+// saved), the next run publishes the recorded token if it is still fresh,
+// with no call to Admitad, and refreshes otherwise.
 type Connection struct {
 	RefreshToken string
 	Username     string
@@ -42,13 +46,17 @@ type Connection struct {
 	ConnectedAt  time.Time
 	RotatedAt    time.Time
 	ConnectState string
-	// Access is the access token obtained with this refresh token (no
-	// AccessToken); zero when unknown.
+	// Access is the access token obtained with this refresh token; zero
+	// when unknown.
 	Access AccessRecord
 }
 
-// AccessRecord describes an access token without holding it.
+// AccessRecord is the access token a refresh or a connect obtained. It
+// lives in the refresh-token secret, which only the Admitad functions can
+// read, like the refresh token beside it. AccessToken is empty in records
+// written before it was kept.
 type AccessRecord struct {
+	AccessToken string
 	Fingerprint string
 	ExpiresAt   time.Time
 	RefreshedAt time.Time
@@ -62,6 +70,7 @@ type connectionJSON struct {
 	ConnectedAt       string `json:"connected_at,omitempty"`
 	RotatedAt         string `json:"rotated_at,omitempty"`
 	ConnectState      string `json:"connect_state,omitempty"`
+	AccessToken       string `json:"access_token,omitempty"`
 	AccessFingerprint string `json:"access_fingerprint,omitempty"`
 	AccessExpiresAt   string `json:"access_expires_at,omitempty"`
 	AccessRefreshedAt string `json:"access_refreshed_at,omitempty"`
@@ -85,6 +94,7 @@ func (c Connection) Encode() string {
 		RotatedAt:    formatTime(c.RotatedAt),
 		ConnectState: c.ConnectState,
 
+		AccessToken:       c.Access.AccessToken,
 		AccessFingerprint: c.Access.Fingerprint,
 		AccessExpiresAt:   formatTime(c.Access.ExpiresAt),
 		AccessRefreshedAt: formatTime(c.Access.RefreshedAt),
@@ -106,7 +116,7 @@ func ParseConnection(secret string) (Connection, error) {
 		return Connection{}, ErrNotConnected
 	}
 	c := Connection{RefreshToken: w.RefreshToken, Username: w.Username, Scope: w.Scope, ConnectState: w.ConnectState,
-		Access: AccessRecord{Fingerprint: w.AccessFingerprint, Trigger: w.AccessTrigger}}
+		Access: AccessRecord{AccessToken: w.AccessToken, Fingerprint: w.AccessFingerprint, Trigger: w.AccessTrigger}}
 	for _, f := range []struct {
 		name string
 		in   string
@@ -283,21 +293,31 @@ func descends(p, c Connection) bool {
 
 // errLost is the cause of a rotated refresh token that could not be saved.
 type errLost struct {
-	id      string
-	pending bool
-	cause   error
+	id    string
+	cause error
 }
 
 func (e *errLost) Error() string {
-	where := "it was never written"
-	if e.pending {
-		where = "it was written as version stage " + PendingStage + " but could not be made current; the next run looks for it there"
-	}
-	return fmt.Sprintf("admitad: save refresh token: Admitad rotated the refresh token but it could not be saved to secret %s (%s; last error: %v): the refresh token is lost and the stored one is no longer valid; %s",
-		e.id, where, e.cause, ConnectHint)
+	return fmt.Sprintf("admitad: save refresh token: Admitad rotated the refresh token but it could not be saved to secret %s (it was never written; last error: %v): the refresh token is lost and the stored one is no longer valid; %s",
+		e.id, e.cause, ConnectHint)
 }
 
 func (e *errLost) Unwrap() []error { return []error{ErrReconnect, e.cause} }
+
+// errPending is a rotated refresh token that was written under
+// PendingStage but could not be made current. Nothing is lost: the next
+// run finds it there, refreshes with it and makes the result current.
+type errPending struct {
+	id    string
+	cause error
+}
+
+func (e *errPending) Error() string {
+	return fmt.Sprintf("admitad: save refresh token: the rotated refresh token is saved as pending (version stage %s of secret %s) but could not be made current (last error: %v); the next run makes it current, no reconnect is needed; this run's access token was not published, the one published before stays",
+		PendingStage, e.id, e.cause)
+}
+
+func (e *errPending) Unwrap() error { return e.cause }
 
 // maxTakeoverRounds bounds how often saveRotated takes AWSCURRENT back from
 // a writer that was not a reconnect.
@@ -348,8 +368,10 @@ func saveRotated(ctx context.Context, store *secretstore.Store, id string, st st
 		return nil
 	case errors.Is(err, refresh.ErrSuperseded):
 		return err
+	case pending:
+		return &errPending{id: id, cause: err}
 	default:
-		return &errLost{id: id, pending: pending, cause: err}
+		return &errLost{id: id, cause: err}
 	}
 }
 

@@ -56,6 +56,11 @@ func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 	return g, forConnection(err, req.Target.Connection)
 }
 
+// accessRecord is what a connection records of the token tok.
+func accessRecord(tok token.Token) AccessRecord {
+	return AccessRecord{AccessToken: tok.AccessToken, Fingerprint: tok.Fingerprint, ExpiresAt: tok.ExpiresAt, RefreshedAt: tok.RefreshedAt, Trigger: tok.Trigger}
+}
+
 // forConnection makes the connect instructions in err name a named
 // connection: its link comes from `tokenctl connect admitad/<connection>`.
 func forConnection(err error, conn string) error {
@@ -117,7 +122,7 @@ func (c *Client) fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 	if err == nil {
 		g = res.Grant()
 		if tok, terr := req.Token(g); terr == nil {
-			next.Access = AccessRecord{Fingerprint: tok.Fingerprint, ExpiresAt: tok.ExpiresAt, RefreshedAt: tok.RefreshedAt, Trigger: tok.Trigger}
+			next.Access = accessRecord(tok)
 		}
 	}
 	if serr := saveRotated(ctx, c.Store, id, *st, next); serr != nil {
@@ -135,23 +140,47 @@ func (c *Client) fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 	return g, nil
 }
 
-// Peek reads the refresh-token secret (one call in the steady state, or
-// the run's one read of it and the credentials together) and
-// reports the access token its last refresh recorded, so the run needs no
-// read of the token secret. It returns nil, so that the run refreshes, when
-// nothing is recorded or a pending refresh token must be recovered. Never
+// Peek reads the refresh-token secret (from the run's one read of it,
+// the token secret and, when needed, the credentials) and reports the
+// access token its last refresh or connect recorded, AccessToken included
+// when the record holds it. A refresh token saved as pending makes the run
+// fetch (MustFetch): refreshing with it is what makes it current. Never
 // connected: an error wrapping ErrNotConnected and ErrReconnect.
-func (c *Client) Peek(ctx context.Context, req *refresh.Request) (*token.Token, error) {
+func (c *Client) Peek(ctx context.Context, req *refresh.Request) (refresh.Record, error) {
 	st, err := c.read(ctx, req)
 	if err != nil {
-		return nil, forConnection(err, req.Target.Connection)
+		return refresh.Record{}, forConnection(err, req.Target.Connection)
 	}
 	req.State = st
-	a := st.conn.Access
-	if st.pending != nil || a.Fingerprint == "" || a.RefreshedAt.IsZero() {
-		return nil, nil
+	if st.pending != nil {
+		req.Hide(st.pending.RefreshToken, st.pending.Access.AccessToken)
+		return refresh.Record{MustFetch: true}, nil
 	}
-	return &token.Token{Vendor: Name, Fingerprint: a.Fingerprint, ExpiresAt: a.ExpiresAt, RefreshedAt: a.RefreshedAt, Trigger: a.Trigger, TokenType: "Bearer"}, nil
+	req.Hide(st.conn.RefreshToken, st.conn.Access.AccessToken)
+	return refresh.Record{Token: recorded(st.conn, req.Target.Connection)}, nil
+}
+
+// recorded is the access token a connection's record describes, as it
+// was published; nil when nothing usable is recorded.
+func recorded(c Connection, connection string) *token.Token {
+	a := c.Access
+	if a.Fingerprint == "" || a.RefreshedAt.IsZero() {
+		return nil
+	}
+	t := &token.Token{Vendor: Name, Fingerprint: a.Fingerprint, ExpiresAt: a.ExpiresAt, RefreshedAt: a.RefreshedAt, Trigger: a.Trigger, TokenType: "Bearer", Connection: connection}
+	if a.AccessToken != "" && token.Fingerprint(a.AccessToken) == a.Fingerprint {
+		t.AccessToken, t.Authorization = a.AccessToken, "Bearer "+a.AccessToken
+		if c.Scope != "" || c.Username != "" {
+			t.Extras = map[string]string{}
+			if c.Scope != "" {
+				t.Extras["scope"] = c.Scope
+			}
+			if c.Username != "" {
+				t.Extras["username"] = c.Username
+			}
+		}
+	}
+	return t
 }
 
 var _ refresh.Peeker = (*Client)(nil)

@@ -149,17 +149,21 @@ func TestRefresherWriteRetried(t *testing.T) {
 	}
 }
 
-// TestRefresherLosesToken: Admitad rotates, then every write of the
-// refresh-token secret fails until the deadline. The run fails (the
-// alarmable outcome), says plainly that the refresh token is lost, and
-// publishes nothing.
+// TestRefresherLosesToken: Admitad rotates, then writes of the
+// refresh-token secret fail until the deadline. The run fails (the
+// alarmable outcome) and publishes nothing. When nothing could be written
+// it says plainly that the refresh token is lost; when the new refresh
+// token was written as pending and only the label move failed, it says
+// that the next run makes it current, and asks no one to reconnect.
 func TestRefresherLosesToken(t *testing.T) {
 	for _, tc := range []struct {
-		name, where string
-		api         func(*flakyAPI)
+		name      string
+		want      []string
+		reconnect bool
+		api       func(*flakyAPI)
 	}{
-		{"put always fails", "never written", func(f *flakyAPI) { f.failPuts = -1 }},
-		{"swap always fails", admitad.PendingStage, func(f *flakyAPI) { f.failSwaps = -1 }},
+		{"put always fails", []string{"refresh token is lost", "reconnect Admitad", "make connect-admitad", "never written"}, true, func(f *flakyAPI) { f.failPuts = -1 }},
+		{"swap always fails", []string{"saved as pending", admitad.PendingStage, "the next run makes it current", "no reconnect is needed"}, false, func(f *flakyAPI) { f.failSwaps = -1 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -176,13 +180,16 @@ func TestRefresherLosesToken(t *testing.T) {
 			if time.Since(start) > 3*time.Second {
 				t.Fatalf("gave up after %s, past the deadline", time.Since(start))
 			}
-			for _, want := range []string{"refresh token is lost", "reconnect Admitad", "make connect-admitad", tc.where} {
+			for _, want := range tc.want {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not say %q", err, want)
 				}
 			}
-			if !errors.Is(err, admitad.ErrReconnect) {
-				t.Error("error is not ErrReconnect")
+			if !tc.reconnect && (strings.Contains(err.Error(), "lost") || strings.Contains(err.Error(), "connect-admitad")) {
+				t.Errorf("error %q says the refresh token is lost, but the next run recovers it", err)
+			}
+			if errors.Is(err, admitad.ErrReconnect) != tc.reconnect {
+				t.Errorf("errors.Is(err, ErrReconnect) = %v, want %v", !tc.reconnect, tc.reconnect)
 			}
 			var re *refresh.Error
 			if !errors.As(err, &re) {

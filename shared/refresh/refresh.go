@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -109,15 +110,30 @@ func (r *Request) Prefetched(id string) (secretstore.Result, bool) {
 }
 
 // Peeker is a Vendor that keeps state of its own (Admitad's refresh-token
-// secret, Target.RefreshSecretID) recording the token it last had
-// published. The run then reads that state instead of the token secret:
-// Peek returns the published token as recorded (no access token; nil when
-// unknown) and may keep what it read in req.State for Fetch. When the
-// credentials must be read too, the run reads both secrets in one call and
-// Peek finds its secret in Request.Prefetched.
+// secret, Target.RefreshSecretID), including a record of the token it last
+// obtained. The run reads that state and the token secret together, in
+// one call, and Peek finds its secret in Request.Prefetched; it may keep
+// what it read in req.State for Fetch.
+//
+// The token secret decides, because it is what apps read: a run skips only
+// when the published token is fresh. When the record holds a newer token
+// than the one published (the last run's write of the token secret
+// failed), the run publishes the recorded token if it is still fresh, with
+// no vendor call, and calls the vendor otherwise.
 type Peeker interface {
 	Vendor
-	Peek(ctx context.Context, req *Request) (*token.Token, error)
+	Peek(ctx context.Context, req *Request) (Record, error)
+}
+
+// Record is what a Peeker's state says about the token it last obtained.
+type Record struct {
+	// Token is that token as it would be published, AccessToken
+	// included; nil when the state records none (or not its value).
+	Token *token.Token
+	// MustFetch asks for a vendor call whatever the tokens say: the
+	// state has something to recover that only a fetch completes (a
+	// refresh token saved as pending).
+	MustFetch bool
 }
 
 // Hide registers values (a refresh token, a code) that must be scrubbed
@@ -319,40 +335,58 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		}
 		return r.build(&c, r.now())
 	}
-	// What the stored token is decides everything else. Reading it is the
-	// only call a run that skips makes; a forced run, or a vendor whose
-	// token never expires, has nothing to decide and does not read it. A
-	// vendor that keeps its own state (Peeker) reports the token from it.
+	// The published token decides everything else: it is what apps read.
+	// Reading it is the only call a run that skips makes; a forced run, or
+	// a vendor whose token never expires, has nothing to decide and does
+	// not read it. A vendor that keeps its own state (Peeker) has it read
+	// in the same call.
 	p, peeker := r.Vendor.(Peeker)
-	var decide string
+	var decide []string
 	switch {
 	case peeker:
-		decide = target.RefreshSecretID
+		decide = []string{target.RefreshSecretID, target.TokenSecretID}
 	case ev.Force && ev.RejectedFingerprint == "", !r.Spec.Expires() && ev.RejectedFingerprint == "":
 	default:
-		decide = target.TokenSecretID
+		decide = []string{target.TokenSecretID}
 	}
 	// Credentials this process does not hold fresh are read in the same
 	// call: a run that refreshes then needs no read of its own for them,
-	// and one that skips pays nothing more than its one call.
+	// and one that skips pays nothing more than its one call. A forced
+	// run is an operator's proof that the credentials work: it reads them
+	// fresh.
 	var pre *prefetchedCredentials
-	if decide != "" && target.CredentialsSecretID != "" && target.CredentialsSecretID != decide {
-		if _, fresh := r.cachedCredentials(target.CredentialsSecretID); !fresh {
-			both := r.Store.GetMany(ctx, decide, target.CredentialsSecretID)
-			req.prefetched = map[string]secretstore.Result{decide: both[0]}
-			pre = r.keepCredentials(target.CredentialsSecretID, target.Connection, both[1])
+	ids := decide
+	if len(decide) > 0 && target.CredentialsSecretID != "" && !slices.Contains(decide, target.CredentialsSecretID) {
+		if _, fresh := r.cachedCredentials(target.CredentialsSecretID); !fresh || ev.Force {
+			ids = append(slices.Clone(decide), target.CredentialsSecretID)
+		}
+	}
+	if len(ids) > 1 {
+		got := r.Store.GetMany(ctx, ids...)
+		req.prefetched = make(map[string]secretstore.Result, len(ids))
+		for i, id := range decide {
+			req.prefetched[id] = got[i]
+		}
+		if len(ids) > len(decide) {
+			pre = r.keepCredentials(target.CredentialsSecretID, target.Connection, got[len(decide)])
+		}
+	}
+	var rec Record
+	if peeker {
+		var err error
+		if rec, err = p.Peek(ctx, req); err != nil {
+			return Summary{}, err
+		}
+		if rec.Token != nil {
+			sc.Add(rec.Token.AccessToken)
 		}
 	}
 	var current *token.Token
-	var err error
-	switch {
-	case peeker:
-		current, err = p.Peek(ctx, req)
-	case decide != "":
-		current, err = r.readCurrent(ctx, req, decide)
-	}
-	if err != nil {
-		return Summary{}, err
+	if slices.Contains(decide, target.TokenSecretID) {
+		var err error
+		if current, err = r.readCurrent(ctx, req, target.TokenSecretID); err != nil {
+			return Summary{}, err
+		}
 	}
 	if current != nil {
 		sc.Add(current.AccessToken)
@@ -360,7 +394,20 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		req.Current = current
 	}
 	now := r.now()
-	if !r.due(current, ev, now) {
+	if behind := r.unpublished(rec, current, ev, now); behind != nil {
+		// The last run obtained a token whose write to the token secret
+		// failed, and it is still fresh: publish it, with no vendor call.
+		tok, err := r.write(ctx, target.TokenSecretID, *behind)
+		if err != nil {
+			return Summary{}, err
+		}
+		res.written = &tok
+		res.action = ActionRefreshed
+		sum := summarise(r.Spec.Name, ActionRefreshed, &tok)
+		sum.Reason = "published the token the last refresh obtained: its write to the token secret had failed"
+		return sum, nil
+	}
+	if !rec.MustFetch && !r.due(current, ev, now) {
 		res.action = ActionSkipped
 		return summarise(r.Spec.Name, ActionSkipped, current), nil
 	}
@@ -385,10 +432,11 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 
 	var creds Credentials
 	cached := false
+	var err error
 	if pre != nil {
 		creds, err = pre.creds, pre.err
 	} else {
-		creds, cached, err = r.credentials(ctx, target.CredentialsSecretID, target.Connection, false)
+		creds, cached, err = r.credentials(ctx, target.CredentialsSecretID, target.Connection, ev.Force)
 	}
 	if err != nil {
 		return Summary{}, err
@@ -443,6 +491,29 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		res.action = ActionValidated
 	}
 	return summarise(r.Spec.Name, res.action, &tok), nil
+}
+
+// unpublished returns the token a Peeker's record holds when the token
+// secret is behind it and it should be published now instead of calling
+// the vendor: the record is newer than the published token (or nothing
+// valid is published), it is not due for a refresh itself, and the run is
+// not an operator's forced refresh (which asks for a vendor call) nor a
+// report that this very token was refused.
+func (r *Refresher) unpublished(rec Record, current *token.Token, ev Event, now time.Time) *token.Token {
+	t := rec.Token
+	switch {
+	case t == nil || t.AccessToken == "" || rec.MustFetch:
+		return nil
+	case ev.Force && ev.RejectedFingerprint == "":
+		return nil
+	case ev.RejectedFingerprint != "" && ev.RejectedFingerprint == t.Fingerprint:
+		return nil
+	case current != nil && (current.Fingerprint == t.Fingerprint || !t.RefreshedAt.After(current.RefreshedAt)):
+		return nil
+	case r.due(t, Event{}, now):
+		return nil
+	}
+	return t
 }
 
 // Reserve returns ctx with a deadline that keeps d (at most share of the
@@ -530,9 +601,45 @@ func (r *Refresher) readCurrent(ctx context.Context, req *Request, id string) (*
 // contract. A grant that fails validation is not written: the old token
 // stays. Writes are idempotent and retried until ctx's deadline.
 func (r *Refresher) Publish(ctx context.Context, id string, g *Grant) (token.Token, error) {
-	tok, err := r.build(g, r.now())
+	tok, err := r.Build(g)
 	if err != nil {
 		return token.Token{}, err
+	}
+	return r.write(ctx, id, tok)
+}
+
+// Build returns the token Publish would write for g, or why it would
+// refuse g. A vendor that records the token before publishing it (an
+// Admitad connect) builds it here, then publishes it with PublishToken.
+func (r *Refresher) Build(g *Grant) (token.Token, error) {
+	return r.build(g, r.now())
+}
+
+// PublishToken writes tok, as Build made it, to the token secret id. It
+// checks tok again, and never writes one that is invalid or expired.
+func (r *Refresher) PublishToken(ctx context.Context, id string, tok token.Token) (token.Token, error) {
+	return r.write(ctx, id, tok)
+}
+
+// write checks tok and writes it to the token secret id.
+func (r *Refresher) write(ctx context.Context, id string, tok token.Token) (token.Token, error) {
+	if tok.Vendor == "" {
+		tok.Vendor = r.Spec.Name
+	}
+	if tok.Refresher == "" {
+		tok.Refresher = r.FunctionName
+	}
+	if tok.Connection == "" {
+		tok.Connection = vendors.DefaultConnection
+	}
+	if err := token.CheckValue(tok.AccessToken); err != nil {
+		return token.Token{}, fmt.Errorf("%s: access token %v: old token kept", r.Spec.Name, err)
+	}
+	if err := tok.Validate(); err != nil {
+		return token.Token{}, fmt.Errorf("%s: %w: old token kept", r.Spec.Name, err)
+	}
+	if !tok.ExpiresAt.IsZero() && !tok.ExpiresAt.After(r.now()) {
+		return token.Token{}, fmt.Errorf("%s: token expired at %s: old token kept", r.Spec.Name, tok.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	body, err := json.Marshal(tok)
 	if err != nil {

@@ -410,7 +410,9 @@ func TestRunReadsCredentialsWithTheToken(t *testing.T) {
 		}
 	}
 	run("cold scheduled run", Event{}, ActionRefreshed, 1, 0, 1)
-	run("forced run with the credentials kept", Event{Force: true}, ActionRefreshed, 0, 0, 1)
+	// An operator's forced run proves the credentials: it reads them
+	// fresh, cache or not.
+	run("forced run with the credentials kept", Event{Force: true}, ActionRefreshed, 0, 1, 1)
 	run("scheduled run with the credentials kept", Event{}, ActionSkipped, 0, 1, 0)
 	f.now = f.now.Add(CredentialsMaxAge)
 	run("scheduled run after the credentials aged", Event{}, ActionSkipped, 1, 0, 0)
@@ -427,5 +429,26 @@ func TestRunReadsCredentialsWithTheToken(t *testing.T) {
 	}
 	if f.mem.current[tokenID] != before {
 		t.Error("a run that failed on its credentials changed the token")
+	}
+}
+
+// TestForcedRunReadsCredentialsFresh: an operator writes credentials and
+// forces a refresh to prove them. The forced run must use what the secret
+// holds now, not what a warm process cached minutes ago; scheduled runs
+// and rejects keep using the cache.
+func TestForcedRunReadsCredentialsFresh(t *testing.T) {
+	f := newFixture(t)
+	f.r.Credentials = &CredentialsCache{}
+	if _, err := f.r.Run(context.Background(), target, Event{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	f.mem.current[credsID] = `{"client_id":"id-1"}`
+	before := f.mem.current[tokenID]
+	_, err := f.r.Run(context.Background(), target, Event{Force: true})
+	if err == nil || !strings.Contains(err.Error(), `missing field "client_secret"`) {
+		t.Fatalf("forced run after the credentials broke: %v, want the missing field named", err)
+	}
+	if f.mem.current[tokenID] != before {
+		t.Error("a forced run that failed on its credentials changed the token")
 	}
 }

@@ -149,19 +149,27 @@ type Client struct {
 	Now func() time.Time
 }
 
-var defaultHTTP = &http.Client{
-	Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: 10 * time.Second,
-		MaxIdleConnsPerHost:   2,
-		IdleConnTimeout:       90 * time.Second,
-		ForceAttemptHTTP2:     true,
-	},
-	// Token endpoints do not redirect; following one could send
-	// credentials somewhere unexpected.
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+var defaultHTTP = newHTTPClient(10 * time.Second)
+
+// unrepeatableHTTP is defaultHTTP without a response-header timeout: an
+// unrepeatable request waits for its answer until its context ends.
+var unrepeatableHTTP = newHTTPClient(0)
+
+func newHTTPClient(responseHeaderTimeout time.Duration) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: responseHeaderTimeout,
+			MaxIdleConnsPerHost:   2,
+			IdleConnTimeout:       90 * time.Second,
+			ForceAttemptHTTP2:     true,
+		},
+		// Token endpoints do not redirect; following one could send
+		// credentials somewhere unexpected.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // Request describes one call. NewRequest is called for every attempt so a
@@ -174,6 +182,16 @@ type Request struct {
 	// Permanent reports vendor codes that must not be retried even on a
 	// retryable status (e.g. an OAuth "invalid_grant" sent with a 5xx).
 	Permanent func(code string) bool
+	// Unrepeatable marks a request that takes effect at the vendor even
+	// when its answer is lost, and cannot be sent again once it has
+	// (Admitad's refresh-token grant: the token sent is dead once Admitad
+	// has rotated it). Such a request is given the whole of ctx: no
+	// AttemptTimeout and no response-header timeout cut it short. After a
+	// failure with no answer it is sent again only when the request
+	// provably never reached the vendor (the connection could not be
+	// made: refused, unreachable, DNS). An answer that says the vendor
+	// did not act (429, 5xx) is retried as usual.
+	Unrepeatable bool
 }
 
 // Do sends req until it succeeds, fails permanently, runs out of attempts,
@@ -218,6 +236,9 @@ func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
 		timeout = DefaultAttemptTimeout
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
+	if req.Unrepeatable {
+		actx, cancel = context.WithCancel(ctx)
+	}
 	defer cancel()
 	hreq, err := req.NewRequest(actx)
 	if err != nil {
@@ -225,12 +246,16 @@ func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
 	}
 	sent := c.now()
 	hc := c.HTTP
-	if hc == nil {
+	switch {
+	case hc != nil:
+	case req.Unrepeatable:
+		hc = unrepeatableHTTP
+	default:
 		hc = defaultHTTP
 	}
 	resp, err := hc.Do(hreq)
 	if err != nil {
-		return nil, &Error{Vendor: req.Vendor, Retryable: true, Err: Redact(err)}
+		return nil, &Error{Vendor: req.Vendor, Retryable: !req.Unrepeatable || NeverSent(err), Err: Redact(err)}
 	}
 	defer resp.Body.Close()
 	limit := c.MaxBody
@@ -239,7 +264,7 @@ func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, &Error{Vendor: req.Vendor, Status: resp.StatusCode, Retryable: true, Err: fmt.Errorf("read body: %w", Redact(err))}
+		return nil, &Error{Vendor: req.Vendor, Status: resp.StatusCode, Retryable: !req.Unrepeatable || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500, Err: fmt.Errorf("read body: %w", Redact(err))}
 	}
 	if int64(len(body)) > limit {
 		return nil, &Error{Vendor: req.Vendor, Status: resp.StatusCode, Description: fmt.Sprintf("reply body larger than %d bytes", limit)}
@@ -306,6 +331,20 @@ func (c *Client) sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// NeverSent reports whether a failed request's error proves that the
+// request never reached the server: the connection could not be made
+// (refused, unreachable, a DNS failure, a dial timeout). Any other failure
+// (a timeout or a reset after connecting) may have come after the server
+// acted on the request.
+func NeverSent(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // retryAfter parses a Retry-After value: delta-seconds or an HTTP date.

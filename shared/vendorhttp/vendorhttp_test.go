@@ -344,3 +344,91 @@ func TestErrorScrubThenCut(t *testing.T) {
 		t.Errorf("a second Scrub changed the description")
 	}
 }
+
+// TestDoUnrepeatable: a request that takes effect even when its answer is
+// lost waits for a slow answer past AttemptTimeout, and is sent again only
+// after an answer that says the vendor did not act, or a failure that
+// proves the request never left.
+func TestDoUnrepeatable(t *testing.T) {
+	refused := func(t *testing.T) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return "http://" + addr + "/token"
+	}
+	for _, tc := range []struct {
+		name      string
+		steps     []step
+		url       func(t *testing.T) string
+		wantCalls int32
+		wantErr   bool
+	}{
+		{"a slow answer is waited for", []step{{status: 200, body: `{}`, delay: 700 * time.Millisecond}}, nil, 1, false},
+		{"a reset after sending is not sent again", []step{{drop: true}, {status: 200, body: `{}`}}, nil, 1, true},
+		{"a 429 is sent again", []step{{status: 429}, {status: 200, body: `{}`}}, nil, 2, false},
+		{"a 503 is sent again", []step{{status: 503}, {status: 200, body: `{}`}}, nil, 2, false},
+		{"a refused connection is sent again until attempts run out", nil, refused, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var url string
+			var calls *atomic.Int32
+			if tc.url != nil {
+				url = tc.url(t)
+			} else {
+				var srv *httptest.Server
+				srv, calls = serve(t, tc.steps...)
+				url = srv.URL
+			}
+			var sent atomic.Int32
+			req := get(url)
+			build := req.NewRequest
+			req.NewRequest = func(ctx context.Context) (*http.Request, error) {
+				sent.Add(1)
+				return build(ctx)
+			}
+			req.Unrepeatable = true
+			c := &Client{AttemptTimeout: 100 * time.Millisecond, Sleep: func(context.Context, time.Duration) error { return nil }}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_, err := c.Do(ctx, req)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Do: %v, want error %v", err, tc.wantErr)
+			}
+			if calls != nil && calls.Load() != tc.wantCalls {
+				t.Errorf("vendor saw %d requests, want %d", calls.Load(), tc.wantCalls)
+			}
+			if tc.url != nil && sent.Load() != DefaultMaxAttempts {
+				t.Errorf("sent %d times with the connection refused, want %d", sent.Load(), DefaultMaxAttempts)
+			}
+		})
+	}
+}
+
+func TestNeverSent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, dialErr := http.Get("http://" + addr + "/")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"connection refused", dialErr, true},
+		{"DNS", &net.DNSError{Err: "no such host", Name: "vendor.invalid"}, true},
+		{"timeout after connecting", &net.OpError{Op: "read", Err: context.DeadlineExceeded}, false},
+		{"context deadline", context.DeadlineExceeded, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NeverSent(tc.err); got != tc.want {
+				t.Errorf("NeverSent(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}

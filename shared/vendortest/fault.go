@@ -37,6 +37,8 @@ type Fault struct {
 	// AfterReply lets the server do its normal work first (Admitad rotates
 	// the refresh token), then serves the fault instead of the normal
 	// reply: the reply is lost after the vendor acted on the request.
+	// With Status 0 and no Drop, the normal reply is the one served,
+	// after Delay: the vendor acted at once and answers slowly.
 	AfterReply bool
 	// OmitFields removes these fields from the normal JSON reply, which
 	// is then sent with its own status (e.g. a 200 carrying a new

@@ -303,8 +303,9 @@ func (s *Server) tokenEndpoint(next http.HandlerFunc) http.HandlerFunc {
 			next(w, r)
 			return
 		}
+		var rec *httptest.ResponseRecorder
 		if f.AfterReply || len(f.OmitFields) > 0 {
-			rec := httptest.NewRecorder()
+			rec = httptest.NewRecorder()
 			next(rec, r)
 			if len(f.OmitFields) > 0 && !f.AfterReply {
 				writeOmitting(w, rec, f.OmitFields)
@@ -324,6 +325,11 @@ func (s *Server) tokenEndpoint(next http.HandlerFunc) http.HandlerFunc {
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
+		if f.Status == 0 && rec != nil {
+			// The vendor acted at once; its answer arrives after Delay.
+			writeRecorded(w, rec)
+			return
+		}
 		if f.Status == 0 {
 			next(w, r)
 			return
@@ -334,6 +340,15 @@ func (s *Server) tokenEndpoint(next http.HandlerFunc) http.HandlerFunc {
 		}
 		writeRaw(w, f.Status, body)
 	}
+}
+
+// writeRecorded sends a recorded reply as it was.
+func writeRecorded(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
 // writeOmitting sends the recorded reply without the given JSON fields.
