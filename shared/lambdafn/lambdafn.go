@@ -141,6 +141,7 @@ func NewHandler(ctx context.Context, spec vendors.Spec, getenv func(string) stri
 			Log:          log,
 			Metrics:      out,
 			Credentials:  &refresh.CredentialsCache{},
+			Held:         &refresh.Held{},
 		},
 	}, nil
 }

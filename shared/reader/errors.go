@@ -32,6 +32,11 @@ var (
 	// (one minute). The vendor refused a token it issued moments ago:
 	// retrying will not help before the interval has passed.
 	ErrRecentlyRefreshed = errors.New("the rejected token was obtained too recently to be replaced")
+	// ErrVersionBudget: the refresher declined to ask the vendor again
+	// because the token secret already has refresh.RejectVersionBudget
+	// versions from the last 24 hours; rejects resume as they age out,
+	// and scheduled refreshes go on meanwhile.
+	ErrVersionBudget = errors.New("the token secret has used its budget of versions for rejects")
 )
 
 // Error is every error a Reader returns.

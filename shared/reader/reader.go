@@ -42,7 +42,7 @@
 // Every error is an *Error naming the operation and the secret (and the
 // function, for Reject). Match the cause with errors.Is: ErrNotFound,
 // ErrMalformed, ErrExpired, ErrNoRefresher, ErrRefreshFailed,
-// ErrNotRefreshed, ErrRecentlyRefreshed; or with errors.As for
+// ErrNotRefreshed, ErrRecentlyRefreshed, ErrVersionBudget; or with errors.As for
 // *ExpiredError and *RefreshError. Any other failed Secrets Manager or
 // Lambda call is wrapped, so the SDK's own error types match errors.As too.
 //

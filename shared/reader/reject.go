@@ -27,6 +27,7 @@ type summary struct {
 	Action      string `json:"action"`
 	Fingerprint string `json:"fingerprint"`
 	Reason      string `json:"reason"`
+	Refusal     string `json:"refusal"`
 }
 
 // Reject reports that the vendor refused accessToken (an HTTP 401: Merchenta
@@ -48,7 +49,9 @@ type summary struct {
 // timeout (WithRejectTimeout); ctx bounds the caller's wait.
 //
 // Errors: those of Get, plus ErrNoRefresher, ErrRefreshFailed (a
-// *RefreshError carrying the function's message) and ErrNotRefreshed.
+// *RefreshError carrying the function's message), ErrNotRefreshed, and,
+// when the refresher declined to ask the vendor, ErrRecentlyRefreshed or
+// ErrVersionBudget.
 // accessToken itself never appears in an error.
 func (r *Reader) Reject(ctx context.Context, secretID, accessToken string) (Token, error) {
 	fp := token.Fingerprint(accessToken)
@@ -123,6 +126,9 @@ func (r *Reader) reject(ctx context.Context, secretID, fp string) (*entry, error
 			return "", false, fmt.Errorf("invoke: reply is not a refresher summary: %v", err)
 		}
 		if s.Action == "skipped" && s.Reason != "" && s.Fingerprint == fp {
+			if s.Refusal == "version_budget" {
+				return "", false, fmt.Errorf("%w: %s", ErrVersionBudget, s.Reason)
+			}
 			return "", false, fmt.Errorf("%w: %s", ErrRecentlyRefreshed, s.Reason)
 		}
 		return s.Fingerprint, false, nil

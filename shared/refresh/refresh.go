@@ -245,9 +245,24 @@ type Summary struct {
 	ExpiresAt   string `json:"expires_at,omitempty"`
 	Fingerprint string `json:"fingerprint,omitempty"`
 	// Reason says why a run that was asked to refresh skipped instead
-	// (a rejected token refreshed too recently).
+	// (a rejected token refreshed too recently), or what a run that
+	// published without calling the vendor published.
 	Reason string `json:"reason,omitempty"`
+	// Refusal names, for programs, why a reject was skipped although the
+	// rejected token is the stored one: RefusalRejectInterval or
+	// RefusalVersionBudget. Empty otherwise.
+	Refusal string `json:"refusal,omitempty"`
 }
+
+// Refusals of a reject (Summary.Refusal).
+const (
+	// RefusalRejectInterval: the stored token replaced a rejected one
+	// less than MinRejectInterval ago.
+	RefusalRejectInterval = "reject_interval"
+	// RefusalVersionBudget: the token secret has RejectVersionBudget
+	// versions from the last 24 hours.
+	RefusalVersionBudget = "version_budget"
+)
 
 // MinRejectInterval bounds the vendor calls that rejected tokens cause: a
 // run for a rejected token calls the vendor only if the stored token was
@@ -293,6 +308,10 @@ type Refresher struct {
 	// Credentials keeps credentials between runs of a warm process; nil
 	// reads them on every run.
 	Credentials *CredentialsCache
+	// Held keeps the secrets earlier runs of this process held, so that
+	// a token rotated away is still scrubbed from a later run's errors and
+	// log lines; nil remembers nothing between runs.
+	Held *Held
 }
 
 // Run performs one refresh of target. The returned error is safe to log and
@@ -300,6 +319,10 @@ type Refresher struct {
 func (r *Refresher) Run(ctx context.Context, target Target, ev Event) (Summary, error) {
 	start := r.now()
 	sc := &Scrubber{}
+	if r.Held != nil {
+		sc.Add(r.Held.Values()...)
+		defer func() { r.Held.Add(sc.Values()...) }()
+	}
 	res := outcome{vendor: r.Spec.Name}
 	res.connection = connectionName(target.Connection)
 	sum, err := r.run(ctx, target, ev, sc, &res)
@@ -415,6 +438,7 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		res.action = ActionSkipped
 		sum := summarise(r.Spec.Name, ActionSkipped, current)
 		sum.Reason = fmt.Sprintf("the rejected token replaced a rejected one %s ago; rejects make at most one vendor call every %s", now.Sub(current.RefreshedAt).Round(time.Second), MinRejectInterval)
+		sum.Refusal = RefusalRejectInterval
 		return sum, nil
 	}
 
@@ -426,6 +450,7 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 			res.action = ActionSkipped
 			sum := summarise(r.Spec.Name, ActionSkipped, current)
 			sum.Reason = fmt.Sprintf("the token secret has %d versions from the last 24 hours; rejects stop at %d so that scheduled refreshes stay within Secrets Manager's quota", n, RejectVersionBudget)
+			sum.Refusal = RefusalVersionBudget
 			return sum, nil
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/token-refresher/token-refresher/shared/vendorhttp"
@@ -18,29 +19,65 @@ const Redacted = "[redacted]"
 // MaxMessage is the longest error message Message returns, in bytes.
 const MaxMessage = 1000
 
+// MinFragment is the shortest piece of a registered value that Scrub
+// removes where it appears on its own: a vendor that echoes part of a
+// secret (a prefix of a client secret, the middle of a token) leaks that
+// part. Values shorter than MinFragment are removed only whole.
+const MinFragment = 12
+
 // Scrubber removes known secret values from text bound for an error, a log
-// line or a page: each value raw and in the forms it takes in a URL query,
-// a URL path, a JSON string and an HTML page. The zero value is ready; it
-// is not safe for concurrent use.
+// line or a page: each value, and every run of MinFragment or more bytes
+// of it, raw and in the forms it takes in a URL query, a URL path, a JSON
+// string and an HTML page. The zero value is ready; it is not safe for
+// concurrent use.
 //
 // Text is scrubbed before it is cut, never after: a cut that falls inside
 // a secret leaves a piece no scrubber recognises. Message does both in
 // that order for errors.
-type Scrubber struct{ values []string }
+type Scrubber struct {
+	raw []string
+	// Built on the first Scrub after an Add: a run that has nothing to
+	// scrub never pays for it.
+	built  int
+	whole  []string            // forms shorter than MinFragment
+	pieces map[string]struct{} // every MinFragment-byte window of the longer forms
+}
 
 // Add registers values to remove. Values shorter than six bytes (a numeric
 // id) are ignored: they would mangle messages and are not secrets.
 func (s *Scrubber) Add(values ...string) {
 	for _, v := range values {
-		if len(v) < 6 {
-			continue
+		if len(v) >= 6 {
+			s.raw = append(s.raw, v)
 		}
+	}
+}
+
+// Values returns the values registered so far.
+func (s *Scrubber) Values() []string { return slices.Clone(s.raw) }
+
+// index brings whole and pieces up to date with raw.
+func (s *Scrubber) index() {
+	if s.built == len(s.raw) {
+		return
+	}
+	if s.pieces == nil {
+		s.pieces = map[string]struct{}{}
+	}
+	for _, v := range s.raw[s.built:] {
 		for _, f := range forms(v) {
-			if !slices.Contains(s.values, f) {
-				s.values = append(s.values, f)
+			if len(f) < MinFragment {
+				if !slices.Contains(s.whole, f) {
+					s.whole = append(s.whole, f)
+				}
+				continue
+			}
+			for i := 0; i+MinFragment <= len(f); i++ {
+				s.pieces[f[i:i+MinFragment]] = struct{}{}
 			}
 		}
 	}
+	s.built = len(s.raw)
 }
 
 // forms are the ways v can appear in text: raw, URL-query-escaped,
@@ -58,21 +95,26 @@ func forms(v string) []string {
 		j := strings.TrimSuffix(b.String(), "\n")
 		out = append(out, j[1:len(j)-1])
 	}
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
-// Scrub returns text with every registered value replaced by Redacted.
+// Scrub returns text with every registered value, and every run of
+// MinFragment or more bytes of one, replaced by Redacted.
 //
-// Every occurrence of every value is found first, overlapping ones
-// included, and each stretch of text covered by one or more occurrences
-// becomes a single Redacted. So when one value contains another (a
-// username inside a password) or two overlap in the text, nothing of
-// either is left, and the result does not depend on the order values were
-// added in.
+// Every occurrence is found first, overlapping ones included, and each
+// stretch of text covered by one or more of them becomes a single
+// Redacted. So when one value contains another (a username inside a
+// password) or two overlap in the text, nothing of either is left, and the
+// result does not depend on the order values were added in.
 func (s *Scrubber) Scrub(text string) string {
+	if len(s.raw) == 0 {
+		return text
+	}
+	s.index()
 	type span struct{ from, to int }
 	var spans []span
-	for _, v := range s.values {
+	for _, v := range s.whole {
 		for at := 0; at < len(text); {
 			i := strings.Index(text[at:], v)
 			if i < 0 {
@@ -80,6 +122,13 @@ func (s *Scrubber) Scrub(text string) string {
 			}
 			spans = append(spans, span{at + i, at + i + len(v)})
 			at += i + 1
+		}
+	}
+	if len(s.pieces) > 0 {
+		for i := 0; i+MinFragment <= len(text); i++ {
+			if _, ok := s.pieces[text[i:i+MinFragment]]; ok {
+				spans = append(spans, span{i, i + MinFragment})
+			}
 		}
 	}
 	if len(spans) == 0 {
@@ -101,6 +150,40 @@ func (s *Scrubber) Scrub(text string) string {
 	}
 	b.WriteString(text[last:])
 	return b.String()
+}
+
+// Held keeps the secret values a process has held across its runs, so
+// that a value rotated away (an earlier refresh token, a replaced access
+// token) is still scrubbed from what a later run prints. It keeps the most
+// recent MaxHeld distinct values. It is safe for concurrent use.
+type Held struct {
+	mu     sync.Mutex
+	values []string
+}
+
+// MaxHeld bounds the values a Held keeps.
+const MaxHeld = 64
+
+// Add records values, most recent last, dropping the oldest beyond MaxHeld.
+func (h *Held) Add(values ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, v := range values {
+		if i := slices.Index(h.values, v); i >= 0 {
+			h.values = slices.Delete(h.values, i, i+1)
+		}
+		h.values = append(h.values, v)
+	}
+	if n := len(h.values) - MaxHeld; n > 0 {
+		h.values = slices.Delete(h.values, 0, n)
+	}
+}
+
+// Values returns the values held, oldest first.
+func (h *Held) Values() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.values)
 }
 
 // Message returns err's text for a log line, a page or an invoker, with

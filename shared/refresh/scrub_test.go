@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/token-refresher/token-refresher/shared/vendorhttp"
@@ -333,4 +334,76 @@ func TestMessageKeepsLinesAndRunes(t *testing.T) {
 	if !strings.HasSuffix(got, "…") || len(got) > MaxMessage+len("…") || !utf8.ValidString(got) {
 		t.Errorf("cut message: %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
 	}
+}
+
+// TestScrubFragments: a vendor that echoes part of a secret leaks that
+// part. Every run of MinFragment or more bytes of a registered value is
+// removed, raw and escaped; shorter pieces are left (they cannot be told
+// from ordinary text).
+func TestScrubFragments(t *testing.T) {
+	const secret = "Zx9+Qw7/Lm5&Np3=Rt1?Vb8#Kd2@Hf6!"
+	var s Scrubber
+	s.Add(secret)
+	for _, tc := range []struct {
+		name, text string
+		leak       string
+	}{
+		{"a 16-byte prefix", "invalid client secret " + secret[:16] + "...", secret[:16]},
+		{"12 bytes from the middle", "near '" + secret[10:22] + "'", secret[10:22]},
+		{"a URL-escaped prefix", "client_secret=" + url.QueryEscape(secret)[:20] + "&x", url.QueryEscape(secret)[:20]},
+		{"a JSON-escaped piece", `{"echo":"` + strings.ReplaceAll(secret[4:20], "&", `\u0026`) + `"}`, strings.ReplaceAll(secret[4:20], "&", `\u0026`)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := s.Scrub(tc.text)
+			if strings.Contains(got, tc.leak) || !strings.Contains(got, Redacted) {
+				t.Errorf("Scrub left the fragment: %q", got)
+			}
+			for i := 0; i+MinFragment <= len(secret); i++ {
+				if strings.Contains(got, secret[i:i+MinFragment]) {
+					t.Errorf("Scrub left %d bytes of the secret at %d", MinFragment, i)
+				}
+			}
+		})
+	}
+	if got := s.Scrub("short " + secret[:MinFragment-1] + " piece"); !strings.Contains(got, secret[:MinFragment-1]) {
+		t.Errorf("a piece shorter than MinFragment was removed: %q", got)
+	}
+}
+
+// TestHeldSecretsOutliveTheirRun: a refresh token rotated away in an
+// earlier run of the process is still scrubbed from a later run's error.
+func TestHeldSecretsOutliveTheirRun(t *testing.T) {
+	const old = "refresh-token-rotated-away-0123456789"
+	var rotations int
+	f := newFixture(t)
+	f.r.Held = &Held{}
+	f.r.Vendor = VendorFunc(func(ctx context.Context, req *Request) (*Grant, error) {
+		rotations++
+		if rotations == 1 {
+			req.Hide(old)
+			return &Grant{AccessToken: "access-token-of-the-first-run-0001", ExpiresIn: time.Hour}, nil
+		}
+		return nil, fmt.Errorf("acme: refresh: HTTP 400 invalid_grant: token %s... is not the current one", old[:20])
+	})
+	if _, err := f.r.Run(context.Background(), target, Event{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.r.Run(context.Background(), target, Event{Force: true})
+	if err == nil {
+		t.Fatal("second run succeeded")
+	}
+	for _, out := range []string{err.Error(), f.logs.String()} {
+		if strings.Contains(out, old[:MinFragment]) {
+			t.Errorf("a later run printed part of a rotated-away token: %q", out)
+		}
+	}
+	t.Run("bounded", func(t *testing.T) {
+		var h Held
+		for i := range 3 * MaxHeld {
+			h.Add(fmt.Sprintf("value-%04d-of-a-long-process", i))
+		}
+		if v := h.Values(); len(v) != MaxHeld || v[len(v)-1] != fmt.Sprintf("value-%04d-of-a-long-process", 3*MaxHeld-1) {
+			t.Errorf("Held keeps %d values ending %q", len(v), v[len(v)-1])
+		}
+	})
 }

@@ -324,7 +324,7 @@ func (s *Store) VersionsSince(ctx context.Context, id string, since time.Time) (
 				n++
 			}
 		}
-		if out.NextToken == nil {
+		if aws.ToString(out.NextToken) == "" {
 			break
 		}
 		in.NextToken = out.NextToken

@@ -335,3 +335,32 @@ func TestGetMany(t *testing.T) {
 		}
 	})
 }
+
+// TestVersionsSince counts the versions of a secret against moto_server,
+// which ends the listing with an empty NextToken where AWS leaves it out:
+// each version counts once, whatever the server's way of saying "no more
+// pages".
+func TestVersionsSince(t *testing.T) {
+	s, _, id := newSecret(t, `{"v":0}`)
+	ctx := context.Background()
+	for i := 1; i <= 5; i++ {
+		if _, err := s.Put(ctx, id, fmt.Sprintf(`{"v":%d}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		since time.Time
+		want  int
+	}{
+		{"the last day", time.Now().Add(-24 * time.Hour), 6},
+		{"from tomorrow", time.Now().Add(24 * time.Hour), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := s.VersionsSince(ctx, id, tc.since)
+			if err != nil || n != tc.want {
+				t.Errorf("VersionsSince = %d, %v; want %d", n, err, tc.want)
+			}
+		})
+	}
+}
