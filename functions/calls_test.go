@@ -126,21 +126,28 @@ func (e *countEnv) run(payload string) (refresh.Summary, string, []smfault.Call)
 // the next scheduled run finds it due.
 func (e *countEnv) age() {
 	e.t.Helper()
+	ageToken(e.t, e.sm, e.tokID)
+}
+
+// ageToken rewrites the token in secret tokID as if it had been obtained
+// long ago.
+func ageToken(t *testing.T, sm *secretsmanager.Client, tokID string) {
+	t.Helper()
 	ctx := context.Background()
-	out, err := e.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(e.tokID), VersionStage: aws.String("AWSCURRENT")})
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(tokID), VersionStage: aws.String("AWSCURRENT")})
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	tok, err := token.Parse(aws.ToString(out.SecretString))
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	life := tok.ExpiresAt.Sub(tok.RefreshedAt)
 	tok.RefreshedAt = tok.RefreshedAt.Add(-life + time.Minute)
 	tok.ExpiresAt = tok.ExpiresAt.Add(-life + 2*time.Minute)
 	b, _ := json.Marshal(tok)
-	if _, err := e.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(e.tokID), SecretString: aws.String(string(b))}); err != nil {
-		e.t.Fatal(err)
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(tokID), SecretString: aws.String(string(b))}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -170,12 +177,15 @@ func TestSecretsManagerCallsPerRun(t *testing.T) {
 				if len(calls) > max {
 					t.Errorf("%s made %d Secrets Manager calls (%s), want at most %d", name, len(calls), describe(calls), max)
 				}
+				reportsPublished(t, e.sm, e.tokID, name, s)
 			}
 			// A process without fresh credentials reads them together with
 			// the token, in one call.
 			step("cold scheduled refresh", `{}`, refresh.ActionRefreshed, 2)
 			step("warm scheduled skip", `{}`, refresh.ActionSkipped, 1)
-			step("warm forced refresh", `{"force":true}`, refresh.ActionRefreshed, 1)
+			// A forced run is an operator's proof: it reads the
+			// credentials fresh, then writes the token.
+			step("warm forced refresh", `{"force":true}`, refresh.ActionRefreshed, 2)
 			e.age()
 			step("warm scheduled refresh", `{}`, refresh.ActionRefreshed, 2)
 			e.cold()
@@ -202,6 +212,7 @@ func TestSecretsManagerCallsPerRun(t *testing.T) {
 			if len(calls) > max {
 				t.Errorf("%s made %d Secrets Manager calls (%s), want at most %d", name, len(calls), describe(calls), max)
 			}
+			reportsPublished(t, e.sm, e.tokID, name, s)
 		}
 		// Cold: the refresh-token secret and the credentials in one
 		// read, the pending write, the label move, the token.
@@ -237,11 +248,33 @@ func (e *admEnv) connect() {
 	}
 }
 
+// reportsPublished fails the test unless a run's reply describes the
+// token apps read: the one in the token secret.
+func reportsPublished(t *testing.T, sm *secretsmanager.Client, tokID, name string, s refresh.Summary) {
+	t.Helper()
+	out, err := sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(tokID), VersionStage: aws.String("AWSCURRENT")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := token.Parse(aws.ToString(out.SecretString))
+	if err != nil {
+		t.Fatalf("%s: the token secret holds no token: %v", name, err)
+	}
+	expires := ""
+	if !tok.ExpiresAt.IsZero() {
+		expires = tok.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if s.Fingerprint != tok.Fingerprint || s.ExpiresAt != expires {
+		t.Errorf("%s reported %s expiring %s; apps read %s expiring %s", name, s.Fingerprint, s.ExpiresAt, tok.Fingerprint, expires)
+	}
+}
+
 // due rewrites the access token's record in the refresh-token secret, as
-// a refresh writes it, as if the token had been obtained long ago: the
-// next scheduled run finds it due.
+// a refresh writes it, and the published token with it, as if the token
+// had been obtained long ago: the next scheduled run finds it due.
 func (e *admEnv) due() {
 	e.t.Helper()
+	ageToken(e.t, e.sm, e.tokID)
 	ctx := context.Background()
 	store := &secretstore.Store{API: e.sm}
 	cur, err := store.Get(ctx, e.refID)

@@ -96,6 +96,53 @@ func checkSnippets(t *testing.T, root string, env []string, store *secretstore.S
 		run(t, dir, "python3", "snippet.py")
 	})
 
+	t.Run("Python reject of a named connection's token", func(t *testing.T) {
+		if exec.Command("python3", "-c", "import boto3").Run() != nil {
+			t.Skip("python3 with boto3 is not installed")
+		}
+		named := vendors.SecretName(vendors.DefaultPrefix, vendors.Merchenta, "acme", vendors.RoleToken)
+		def := secretName(vendors.Merchenta, vendors.RoleToken)
+		read := func(id string) token.Token {
+			t.Helper()
+			v, err := store.Get(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := token.Parse(v.String)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}
+		code := snippet(t, root, "### Python (boto3)", "python") + "\n" + snippet(t, root, "### Python: the reject rule", "python") +
+			"\nprint(reject(\"" + named + "\", get_token(\"" + named + "\"))[\"fingerprint\"])\n"
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "reject.py"), []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		before := read(named)
+		cmd := exec.Command("python3", "reject.py")
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.Output()
+		if err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				t.Fatalf("reject recipe: %v\n%s", err, ee.Stderr)
+			}
+			t.Fatal(err)
+		}
+		got := strings.TrimSpace(string(out))
+		if got == before.Fingerprint {
+			t.Fatalf("the recipe returned the refused token %s", got)
+		}
+		if now := read(named); now.Fingerprint == before.Fingerprint {
+			t.Errorf("merchenta/acme still holds the refused token %s", before.Fingerprint)
+		}
+		if d := read(def); d.Trigger == token.TriggerReject && d.RefreshedAt.After(before.RefreshedAt) {
+			t.Errorf("the reject of merchenta/acme's token replaced the default connection's token (%s)", d.Fingerprint)
+		}
+	})
+
 	t.Run("Node", func(t *testing.T) {
 		if _, err := exec.LookPath("node"); err != nil {
 			t.Skip("node is not installed")

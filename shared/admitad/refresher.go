@@ -9,6 +9,7 @@ import (
 
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/token"
+	"github.com/token-refresher/token-refresher/shared/vendorhttp"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
@@ -101,6 +102,9 @@ func (c *Client) fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 				return nil, fmt.Errorf("admitad: refresh: the refresh-token secret was replaced during this run (a reconnect): %w", refresh.ErrSuperseded)
 			}
 			return nil, explainRefused(err, attempts, st.pending != nil)
+		}
+		if answerLost(err) {
+			return nil, &markedError{msg: err.Error() + " (the request was sent and its answer was lost: Admitad may have rotated the refresh token, so it was not sent again; if it did, the next run is refused with invalid_grant and a person must reconnect)", errs: []error{err}}
 		}
 		return nil, err
 	}
@@ -213,6 +217,13 @@ func (c *Client) read(ctx context.Context, req *refresh.Request) (*state, error)
 	return &st, nil
 }
 
+// answerLost reports a request that left but got no answer: a timeout or
+// a reset after the connection was made.
+func answerLost(err error) bool {
+	var ve *vendorhttp.Error
+	return errors.As(err, &ve) && ve.Status == 0 && ve.Err != nil && !vendorhttp.NeverSent(ve.Err)
+}
+
 // explainRefused adds what most likely happened to an invalid_grant or
 // invalid_client refusal: the cases no client can save.
 func explainRefused(err error, attempts int, triedPending bool) error {
@@ -222,7 +233,7 @@ func explainRefused(err error, attempts int, triedPending bool) error {
 	var why string
 	switch {
 	case attempts > 1:
-		why = "an earlier attempt of this run got no usable answer (a timeout, a reset connection or a 5xx): Admitad most likely rotated the refresh token on that attempt and its reply, with the new one, was lost"
+		why = "an earlier attempt of this run got no usable answer (a 5xx or a 429): Admitad most likely rotated the refresh token on that attempt and its reply, with the new one, was lost"
 	case triedPending:
 		why = "the refresh token that a previous run saved but could not make current was refused too, so Admitad revoked the grant (the person disconnected the app) or rotated it once more in a run whose reply was lost"
 	default:
