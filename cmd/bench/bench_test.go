@@ -225,7 +225,7 @@ func TestCallTarget(t *testing.T) {
 		{"cold scheduled refresh", "fyber", false, true, false, "refreshed", 3},
 		{"warm scheduled refresh", "fyber", false, false, false, "refreshed", 2},
 		{"cold forced", "hasoffers", false, true, true, "refreshed", 2},
-		{"warm forced", "hasoffers", false, false, true, "refreshed", 1},
+		{"warm forced", "hasoffers", false, false, true, "refreshed", 2},
 		{"invoca validates", "invoca", false, false, false, "validated", 2},
 		{"admitad refresh", "admitad", false, true, true, "refreshed", 4},
 		{"admitad skip", "admitad", false, false, false, "skipped", 1},
