@@ -22,10 +22,13 @@ import (
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
+	"github.com/token-refresher/token-refresher/shared/admitad"
+	"github.com/token-refresher/token-refresher/shared/lambdafn"
 	"github.com/token-refresher/token-refresher/shared/reader"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/token"
+	"github.com/token-refresher/token-refresher/shared/vendorhttp"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
 )
@@ -128,7 +131,8 @@ func checkLambdaAPI(t *testing.T, root, front string, env []string, store *secre
 			if err != nil {
 				t.Fatal(err)
 			}
-			if aws.ToString(out.FunctionError) != "Unhandled" || !strings.Contains(string(out.Payload), refresh.ErrForceRefused.Error()) {
+			if aws.ToString(out.FunctionError) != "Unhandled" || !strings.Contains(string(out.Payload), refresh.ErrForceRefused.Error()) ||
+				!strings.Contains(string(out.Payload), `"errorType":"`+lambdafn.ErrorTypeForceRefused+`"`) {
 				t.Errorf("force through the alias: FunctionError %q, payload %s", aws.ToString(out.FunctionError), out.Payload)
 			}
 		}
@@ -231,6 +235,20 @@ func checkLambdaAPI(t *testing.T, root, front string, env []string, store *secre
 		if now := waitTokenAt(t, store, vendors.Merchenta, "globex", time.Minute, func(token.Token) bool { return true }); now.Fingerprint != globex.Fingerprint {
 			t.Logf("globex refreshed meanwhile: %s -> %s", globex.Fingerprint, now.Fingerprint)
 			checkTokenFor(t, now, "globex")
+		}
+	})
+
+	t.Run("tokenctl connect admitad with the banner's variables", func(t *testing.T) {
+		if _, err := os.Stat(tokenctl); err != nil {
+			t.Skip("tokenctl was not built")
+		}
+		// The export line carries ADMITAD_CONNECT_URL: no --url needed.
+		out := runTool(t, env, "", tokenctl, "connect", vendors.Admitad, "--json")
+		var link struct {
+			URL string `json:"url"`
+		}
+		if err := json.Unmarshal(out, &link); err != nil || !strings.HasPrefix(link.URL, front+admitad.AuthorizePath+"?") || !strings.Contains(link.URL, "sig=") {
+			t.Errorf("tokenctl connect admitad printed %s, want a signed link to %s", vendorhttp.RedactURL(string(out)), front+admitad.AuthorizePath)
 		}
 	})
 

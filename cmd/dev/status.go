@@ -164,6 +164,8 @@ func (s *system) clientEnv() []string {
 		"AWS_ACCESS_KEY_ID=dev",
 		"AWS_SECRET_ACCESS_KEY=dev",
 		"AWS_EC2_METADATA_DISABLED=true",
+		// tokenctl connect admitad mints links for dev's connect API.
+		"ADMITAD_CONNECT_URL=" + s.ports.front.url() + admitad.AuthorizePath,
 	}
 }
 
@@ -426,7 +428,7 @@ func (s *system) writeBanner(w io.Writer) {
 	fmt.Fprintf(w, "  Report a refused token (as apps do, through the :%s alias): aws lambda invoke --function-name %s --qualifier %s --payload '{\"rejected_fingerprint\":\"<TOKEN>\"}' out.json\n",
 		vendors.RejectAlias, functionName(vendors.Fyber), vendors.RejectAlias)
 	fmt.Fprintf(w, "  Fail the next 4 fyber token requests: curl -X POST %s/_fault -d '{\"status\":500,\"count\":4}'\n", s.ports.vendor[vendors.Fyber].url())
-	fmt.Fprintf(w, "  Connect Admitad:  open %s/connect in a browser\n", front)
+	fmt.Fprintf(w, "  Connect Admitad:  open %s/connect in a browser, or: tokenctl connect admitad   (a link to %s%s, from ADMITAD_CONNECT_URL above)\n", front, front, admitad.AuthorizePath)
 	fmt.Fprintf(w, "  Ctrl-C stops everything.\n\n")
 }
 
