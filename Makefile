@@ -35,7 +35,7 @@ cdk-cli: ## Install the CDK CLI into .tools/cdk (what the deploy targets need).
 
 .PHONY: dev
 dev: dev-tools ## Run the whole system locally: moto_server, vendor test servers, every function, sped-up schedules (DEV_ARGS="-speed 600").
-	@go build -o $(BUILD_DIR)/dev ./cmd/dev && exec $(BUILD_DIR)/dev $(DEV_ARGS)
+	@scripts/timed.sh "building ./cmd/dev (the first build compiles the AWS SDK: a minute or more)" go build -o $(BUILD_DIR)/dev ./cmd/dev && exec $(BUILD_DIR)/dev $(DEV_ARGS)
 
 .PHONY: build
 build: ## Build every function as build/<fn>/bootstrap (linux/arm64, provided.al2023).

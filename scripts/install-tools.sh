@@ -21,6 +21,8 @@ RIE_VERSION="v0.0.0-20261030222936-bef5c4ba774d"
 CDK_VERSION="2.1148.1"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/elapsed.sh
+. "$root/scripts/elapsed.sh"
 status=0
 
 want_rie=0 want_cdk=0 want_moto=0
@@ -44,11 +46,18 @@ install_rie() {
 	rie="$gobin/aws-lambda-rie"
 	if [ -x "$rie" ] && go version -m "$rie" 2>/dev/null | grep -q "mod[[:space:]]*${RIE_MODULE}[[:space:]]*${RIE_VERSION}"; then
 		echo "aws-lambda-rie: already installed at ${RIE_VERSION} ($rie)"
-	elif go install "${RIE_MODULE}/cmd/aws-lambda-rie@${RIE_VERSION}"; then
-		echo "aws-lambda-rie: installed ${RIE_VERSION} ($rie)"
 	else
-		echo "aws-lambda-rie: go install ${RIE_MODULE}/cmd/aws-lambda-rie@${RIE_VERSION} failed" >&2
-		status=1
+		# The first install downloads and compiles the emulator: minutes on
+		# a busy machine. Say so before, and how long it took after.
+		echo "aws-lambda-rie: installing ${RIE_VERSION} with go install (downloads and compiles it: a few minutes the first time)..."
+		local start
+		start=$(now_ns)
+		if go install "${RIE_MODULE}/cmd/aws-lambda-rie@${RIE_VERSION}"; then
+			echo "aws-lambda-rie: installed ${RIE_VERSION} ($rie) in $(elapsed "$start")"
+		else
+			echo "aws-lambda-rie: go install ${RIE_MODULE}/cmd/aws-lambda-rie@${RIE_VERSION} failed after $(elapsed "$start")" >&2
+			status=1
+		fi
 	fi
 }
 
@@ -63,11 +72,16 @@ install_cdk() {
 	elif ! command -v npm >/dev/null 2>&1; then
 		echo "cdk: npm not found on PATH; install Node.js and npm, then run this again" >&2
 		status=1
-	elif npm install --prefix "$cdk_dir" "aws-cdk@${CDK_VERSION}" --no-audit --no-fund --loglevel=error >/dev/null; then
-		echo "cdk: installed ${CDK_VERSION} (.tools/cdk/node_modules/.bin/cdk)"
 	else
-		echo "cdk: npm install --prefix .tools/cdk aws-cdk@${CDK_VERSION} failed" >&2
-		status=1
+		echo "cdk: installing ${CDK_VERSION} into .tools/cdk with npm..."
+		local start
+		start=$(now_ns)
+		if npm install --prefix "$cdk_dir" "aws-cdk@${CDK_VERSION}" --no-audit --no-fund --loglevel=error >/dev/null; then
+			echo "cdk: installed ${CDK_VERSION} (.tools/cdk/node_modules/.bin/cdk) in $(elapsed "$start")"
+		else
+			echo "cdk: npm install --prefix .tools/cdk aws-cdk@${CDK_VERSION} failed after $(elapsed "$start")" >&2
+			status=1
+		fi
 	fi
 }
 

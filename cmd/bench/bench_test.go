@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -494,5 +496,66 @@ func TestMeteredServer(t *testing.T) {
 	}
 	if got := m.take(); got.Wait != 0 || got.Calls != 0 || got.Ops != nil {
 		t.Errorf("second take = %+v; want it reset", got)
+	}
+}
+
+// TestProfilerFailureSkipsProfile: with a valgrind that fails (a stand-in
+// here; valgrind 3.19's callgrind crashed on the empty function), the
+// bench skips the instruction counts with a note in the results and goes
+// on, instead of stopping.
+func TestProfilerFailureSkipsProfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts aws-lambda-rie; skipped with -short")
+	}
+	if _, err := exec.LookPath("aws-lambda-rie"); err != nil {
+		t.Skip("aws-lambda-rie is not installed (make dev-tools)")
+	}
+	stubs := t.TempDir()
+	for name, script := range map[string]string{
+		"valgrind":           "#!/bin/sh\necho 'valgrind: the stand-in crashes as callgrind 3.19 did' >&2\nexit 1\n",
+		"callgrind_annotate": "#!/bin/sh\nexit 1\n",
+	} {
+		if err := os.WriteFile(filepath.Join(stubs, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", stubs+string(os.PathListSeparator)+os.Getenv("PATH"))
+	root, err := localaws.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sym := filepath.Join(t.TempDir(), "bootstrap")
+	if err := hostProfileBuild(ctx, root, baselinePkg, sym); err != nil {
+		t.Fatal(err)
+	}
+	o := options{profile: true, profileInvokes: 1}
+	fyber := &fnResult{Name: "fyber", Profile: &profile{}}
+	rep := &report{Baseline: &baseline{}, Functions: []*fnResult{fyber}}
+	profileBaseline(ctx, &o, rep, sym)
+	if o.profile {
+		t.Error("the bench still profiles after callgrind failed")
+	}
+	if rep.Baseline.Profile != nil || fyber.Profile != nil {
+		t.Error("profiles are kept after callgrind failed")
+	}
+	for _, want := range []string{"instruction profile was skipped", "callgrind failed on the empty function", "Every other figure was measured"} {
+		if !strings.Contains(rep.ProfileNote, want) {
+			t.Errorf("note %q lacks %q", rep.ProfileNote, want)
+		}
+	}
+	md := rep.markdown()
+	if !strings.Contains(md, rep.ProfileNote) {
+		t.Errorf("the results lack the note:\n%s", md)
+	}
+
+	// A failure on a refresher later in the bench does the same.
+	o = options{profile: true}
+	rep = &report{Baseline: &baseline{Profile: &profile{}}, Functions: []*fnResult{{Name: "fyber", Profile: &profile{}}}}
+	rep.skipProfile(&o, "merchenta", errors.New("invoke 1 under callgrind: Runtime.ExitError\nemulator output"))
+	if o.profile || rep.Baseline.Profile != nil || rep.Functions[0].Profile != nil ||
+		!strings.Contains(rep.ProfileNote, "failed on merchenta (invoke 1 under callgrind: Runtime.ExitError)") {
+		t.Errorf("after a refresher's profile failed: profile %v, note %q", o.profile, rep.ProfileNote)
 	}
 }

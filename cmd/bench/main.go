@@ -164,9 +164,7 @@ func run(ctx context.Context, o options) error {
 		if err := hostProfileBuild(ctx, root, baselinePkg, sym); err != nil {
 			return err
 		}
-		if rep.Baseline.Profile, err = profileRuns(ctx, o, sym, echoInvoke, baselineEnv(o)); err != nil {
-			return fmt.Errorf("bench: empty function: profile: %w", err)
-		}
+		profileBaseline(ctx, &o, rep, sym)
 	}
 	for _, r := range rep.Functions {
 		if _, _, ok := functionSpec(r.Name); !ok {
@@ -187,6 +185,9 @@ func run(ctx context.Context, o options) error {
 		logf("measure %s, interleaved with the empty function", r.Name)
 		if err := env.measure(ctx, r, bin, sym, echo, o, logf); err != nil {
 			return err
+		}
+		if r.profileErr != nil {
+			rep.skipProfile(&o, r.Name, r.profileErr)
 		}
 	}
 	env.stop()
@@ -220,4 +221,33 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Fprintf(os.Stderr, "bench: table written to %s\n", o.out)
 	return nil
+}
+
+// profileBaseline runs the empty function under callgrind. A profiler that
+// fails (valgrind 3.19's callgrind crashed on it) does not stop the bench:
+// the instruction counts are skipped, with a note in the results.
+func profileBaseline(ctx context.Context, o *options, rep *report, sym string) {
+	p, err := profileRuns(ctx, *o, sym, echoInvoke, baselineEnv(*o))
+	if err != nil {
+		rep.skipProfile(o, "the empty function", err)
+		return
+	}
+	rep.Baseline.Profile = p
+}
+
+// skipProfile turns the instruction profile off for the rest of the bench
+// after callgrind failed on what, drops the profiles taken so far (the
+// tables compare every function with the empty one) and says why in the
+// results and on stderr.
+func (rep *report) skipProfile(o *options, what string, err error) {
+	o.profile = false
+	if rep.Baseline != nil {
+		rep.Baseline.Profile = nil
+	}
+	for _, r := range rep.Functions {
+		r.Profile = nil
+	}
+	first, _, _ := strings.Cut(err.Error(), "\n")
+	rep.ProfileNote = fmt.Sprintf("The instruction profile was skipped: valgrind --tool=callgrind failed on %s (%s). Every other figure was measured; run `make bench` on a machine whose valgrind runs Go programs for the instruction counts.", what, first)
+	fmt.Fprintln(os.Stderr, "bench: "+rep.ProfileNote)
 }

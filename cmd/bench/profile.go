@@ -307,7 +307,12 @@ func callgrindRun(ctx context.Context, dir, name, bootstrap string, inv invokeFu
 	}
 	// Go's asynchronous preemption signals trip callgrind's signal
 	// bookkeeping; without them the program runs the same code.
-	script := "#!/bin/sh\nexport GODEBUG=\"${GODEBUG:+$GODEBUG,}asyncpreemptoff=1\"\nexec valgrind --tool=callgrind -q --callgrind-out-file=" + out + " " + bootstrap + "\n"
+	// The valgrind on bench's PATH (the function's environment has none).
+	valgrind, err := exec.LookPath("valgrind")
+	if err != nil {
+		return nil, fmt.Errorf("valgrind: %w", err)
+	}
+	script := "#!/bin/sh\nexport GODEBUG=\"${GODEBUG:+$GODEBUG,}asyncpreemptoff=1\"\nexec " + valgrind + " --tool=callgrind -q --callgrind-out-file=" + out + " " + bootstrap + "\n"
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		return nil, err
 	}

@@ -160,6 +160,8 @@ type fnResult struct {
 	Calls []callStep
 	// Profile is the instruction profile, when bench ran one.
 	Profile *profile
+	// profileErr is why callgrind failed on this function, if it did.
+	profileErr error
 	// Floor is the empty function's CPU measured beside this function's
 	// (cold starts taking turns, warm invokes just before), the base of
 	// its CPU multiples: both see the same load.
@@ -285,8 +287,10 @@ func (e *env) measure(ctx context.Context, r *fnResult, bootstrap, profBin, echo
 		if err != nil {
 			return err
 		}
+		// A failing profiler skips the instruction counts (run decides),
+		// never the rest of the bench.
 		if r.Profile, err = profileFunction(ctx, o, profBin, work, env); err != nil {
-			return fmt.Errorf("bench: %s: profile: %w", r.Name, err)
+			r.Profile, r.profileErr = nil, err
 		}
 	}
 	perfEnv, err := fnEnv("perf", false)

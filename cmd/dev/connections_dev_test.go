@@ -165,7 +165,7 @@ func checkConnections(t *testing.T, front string, sm *secretsmanager.Client, sto
 	conns := append([]string{vendors.DefaultConnection}, devConnections...)
 	tokens := map[string]token.Token{}
 	for _, c := range conns {
-		tokens[c] = waitTokenAt(t, store, vendors.Merchenta, c, 60*time.Second, func(token.Token) bool { return true })
+		tokens[c] = waitTokenAt(t, store, vendors.Merchenta, c, 2*time.Minute, func(token.Token) bool { return true })
 		checkTokenFor(t, tokens[c], c)
 	}
 
@@ -188,7 +188,7 @@ func checkConnections(t *testing.T, front string, sm *secretsmanager.Client, sto
 			if sum.Connection != c || sum.Action != refresh.ActionRefreshed || sum.Fingerprint == tokens[c].Fingerprint {
 				t.Fatalf("%s replied %+v; token was %s", event, sum, tokens[c].Fingerprint)
 			}
-			tokens[c] = waitTokenAt(t, store, vendors.Merchenta, c, 5*time.Second, func(tok token.Token) bool { return tok.Fingerprint == sum.Fingerprint })
+			tokens[c] = waitTokenAt(t, store, vendors.Merchenta, c, time.Minute, func(tok token.Token) bool { return tok.Fingerprint == sum.Fingerprint })
 			checkTokenFor(t, tokens[c], c)
 		}
 		if tokens["acme"].AccessToken == tokens["globex"].AccessToken || tokens["acme"].AccessToken == tokens[vendors.DefaultConnection].AccessToken {
@@ -223,7 +223,7 @@ func checkConnections(t *testing.T, front string, sm *secretsmanager.Client, sto
 	})
 
 	t.Run("a row per connection, each token issued for its own account", func(t *testing.T) {
-		st := d.as(t).waitStatus(10*time.Second, "merchenta rows with tokens", func(st status) bool {
+		st := d.as(t).waitStatus(time.Minute, "merchenta rows with tokens", func(st status) bool {
 			for _, c := range conns {
 				if findConn(st, vendors.Merchenta, c).IssuedTo == "" {
 					return false

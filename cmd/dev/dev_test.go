@@ -190,7 +190,7 @@ func TestDev(t *testing.T) {
 
 	front := fmt.Sprintf("http://127.0.0.1:%d", base)
 	d := &devClient{t: t, front: front, exited: exited}
-	st := d.waitStatus(4*time.Minute, "dev serving /status", func(st status) bool { return len(st.Vendors) == wantRows })
+	st := d.waitStatus(8*time.Minute, "dev serving /status", func(st status) bool { return len(st.Vendors) == wantRows })
 	if want := fmt.Sprintf("http://127.0.0.1:%d", base+1); st.MotoURL != want {
 		t.Fatalf("moto at %s, want %s", st.MotoURL, want)
 	}
@@ -202,7 +202,7 @@ func TestDev(t *testing.T) {
 	t.Run("tokens of the scheduled vendors", func(t *testing.T) {
 		d := d.as(t)
 		for _, v := range []string{vendors.HasOffers, vendors.Invoca, vendors.Fyber, vendors.Merchenta} {
-			tok := waitToken(t, store, v, 60*time.Second, func(token.Token) bool { return true })
+			tok := waitToken(t, store, v, 2*time.Minute, func(token.Token) bool { return true })
 			tokens[v] = tok
 		}
 		st := d.status()
@@ -253,12 +253,12 @@ func TestDev(t *testing.T) {
 	t.Run("admitad connect flow", func(t *testing.T) {
 		d := d.as(t)
 		connectAdmitad(t, front, base+6)
-		tok := waitToken(t, store, vendors.Admitad, 10*time.Second, func(token.Token) bool { return true })
+		tok := waitToken(t, store, vendors.Admitad, time.Minute, func(token.Token) bool { return true })
 		tokens[vendors.Admitad] = tok
 		if tok.Extras["username"] != vendortest.AdmitadUsername {
 			t.Errorf("admitad token username %q, want %q", tok.Extras["username"], vendortest.AdmitadUsername)
 		}
-		st := d.waitStatus(10*time.Second, "admitad connected", func(st status) bool {
+		st := d.waitStatus(time.Minute, "admitad connected", func(st status) bool {
 			v := find(st, vendors.Admitad)
 			return v.Connected != nil && *v.Connected && v.Fingerprint == tok.Fingerprint
 		})
@@ -277,7 +277,7 @@ func TestDev(t *testing.T) {
 	t.Run("fault keeps the previous token, then recovery", func(t *testing.T) {
 		d := d.as(t)
 		before := find(d.status(), vendors.Fyber)
-		kept := waitToken(t, store, vendors.Fyber, 5*time.Second, func(token.Token) bool { return true })
+		kept := waitToken(t, store, vendors.Fyber, time.Minute, func(token.Token) bool { return true })
 		// Every attempt of one run fails: the run fails as a whole.
 		fault := fmt.Sprintf(`{"status":500,"count":%d}`, vendorhttp.DefaultMaxAttempts)
 		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/_fault", base+4), "application/json", strings.NewReader(fault))
@@ -290,13 +290,18 @@ func TestDev(t *testing.T) {
 		}
 
 		// The refresh falls due within half the (one-minute) token life.
-		failed := d.waitStatus(90*time.Second, "a failed fyber run", func(st status) bool {
+		// The failure stays in /status until a run succeeds, so later
+		// skips cannot hide it from this wait.
+		failed := d.waitStatus(3*time.Minute, "a failed fyber run", func(st status) bool {
 			v := find(st, vendors.Fyber)
-			return v.Failures > before.Failures && v.LastOutcome == outcomeFailed && v.PendingFaults == 0
+			return v.Failures > before.Failures && v.Failure != "" && v.PendingFaults == 0
 		})
 		v := find(failed, vendors.Fyber)
-		if !strings.Contains(v.LastError, "HTTP 500") {
-			t.Errorf("last error %q does not name the vendor's HTTP 500", v.LastError)
+		if !strings.Contains(v.Failure, "HTTP 500") {
+			t.Errorf("failure %q does not name the vendor's HTTP 500", v.Failure)
+		}
+		if v.State != stateFailing {
+			t.Errorf("after a failed run: state %q (%s), want %s", v.State, v.StateText, stateFailing)
 		}
 		now, err := store.Get(context.Background(), secretName(vendors.Fyber, "token"))
 		if err != nil {
@@ -313,16 +318,16 @@ func TestDev(t *testing.T) {
 			t.Fatalf("kept token expired at %s: the failure came too late to show it kept", cur.ExpiresAt)
 		}
 
-		fresh := waitToken(t, store, vendors.Fyber, 40*time.Second, func(tok token.Token) bool { return tok.Fingerprint != kept.Fingerprint })
-		d.waitStatus(10*time.Second, "fyber refreshed after the fault", func(st status) bool {
+		fresh := waitToken(t, store, vendors.Fyber, 2*time.Minute, func(tok token.Token) bool { return tok.Fingerprint != kept.Fingerprint })
+		d.waitStatus(time.Minute, "fyber refreshed after the fault", func(st status) bool {
 			v := find(st, vendors.Fyber)
-			return v.LastOutcome == refresh.ActionRefreshed && v.Fingerprint == fresh.Fingerprint
+			return v.Fingerprint == fresh.Fingerprint && v.Failure == "" && v.State == stateOK
 		})
 		tokens[vendors.Fyber+"-fresh"] = fresh
 	})
 
 	t.Run("invoke by hand", func(t *testing.T) {
-		cur := waitToken(t, store, vendors.Fyber, 5*time.Second, func(token.Token) bool { return true })
+		cur := waitToken(t, store, vendors.Fyber, time.Minute, func(token.Token) bool { return true })
 		cases := []struct {
 			name, vendor, event string
 			wantStatus          int
@@ -355,7 +360,7 @@ func TestDev(t *testing.T) {
 				if sum.Action != tc.wantAction || (sum.Fingerprint != cur.Fingerprint) != tc.wantNew {
 					t.Fatalf("reply %+v; want action %s, new token %v (was %s)", sum, tc.wantAction, tc.wantNew, cur.Fingerprint)
 				}
-				cur = waitToken(t, store, vendors.Fyber, 5*time.Second, func(tok token.Token) bool { return tok.Fingerprint == sum.Fingerprint })
+				cur = waitToken(t, store, vendors.Fyber, time.Minute, func(tok token.Token) bool { return tok.Fingerprint == sum.Fingerprint })
 			})
 		}
 		tokens[vendors.Fyber+"-forced"] = cur

@@ -16,6 +16,7 @@ import (
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/shared/admitad"
+	"github.com/token-refresher/token-refresher/shared/lambdafn"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
@@ -112,9 +113,10 @@ func (s *system) rejectCheck(v *vendorRun) func([]byte) error {
 		}
 		if err := refresh.CheckInvoker(vendors.RejectAlias, ev); err != nil {
 			now := time.Now()
-			s.sched.events.add(fmt.Sprintf("%s  %-9s refused through :%s: %v", now.Format("15:04:05"), v.spec.Name, vendors.RejectAlias, err),
+			s.sched.events.add(fmt.Sprintf("%s  %-9s refused through :%s: %v", clock(now), v.spec.Name, vendors.RejectAlias, err),
 				runEvent{Event: "refused", Vendor: v.spec.Name, Connection: v.connection, At: now.UTC().Format(time.RFC3339Nano), Error: err.Error()})
-			return fmt.Errorf("%s: %w", v.spec.Name, err)
+			// The errorType the function itself would give (ForceRefused).
+			return lambdafn.LambdaError(fmt.Errorf("%s: %w", v.spec.Name, err))
 		}
 		return nil
 	}
@@ -173,11 +175,13 @@ func (s *system) handler() http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		st, _ := json.Marshal(s.status(r.Context()))
+		cur := s.status(r.Context())
+		st, _ := json.Marshal(cur)
 		// The first status is part of the page, so it draws at once; a
 		// "</" inside a string could end the script element early.
 		initial := strings.ReplaceAll(string(st), "</", `<\/`)
 		page := strings.Replace(pageHTML, "/*INITIAL_STATUS*/null", initial, 1)
+		page = strings.Replace(page, "<title>"+pageTitle+"</title>", "<title>"+html.EscapeString(cur.Summary.Title)+"</title>", 1)
 		page = strings.Replace(page, "<!--EVENTS-->", html.EscapeString(strings.Join(s.sched.events.latest(), "\n")), 1)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
@@ -129,6 +131,77 @@ func TestRowState(t *testing.T) {
 			got, text := rowState(tc.vs, fyber, now)
 			if got != tc.want || text == "" {
 				t.Errorf("state %q (%q), want %q", got, text, tc.want)
+			}
+		})
+	}
+}
+
+// TestFailureStaysUntilSuccess: a failed run keeps the row failing, with
+// its error, through later skips; only a run that succeeds clears it.
+func TestFailureStaysUntilSuccess(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+	fyber := &vendorRun{spec: vendors.MustLookup(vendors.Fyber), lifetime: 20 * time.Minute, every: 15 * time.Second}
+	var st runState
+	st.record(t0, refresh.ActionRefreshed, "")
+	steps := []struct {
+		after     time.Duration
+		outcome   string
+		detail    string
+		wantState string
+		wantText  string
+	}{
+		{time.Second, outcomeFailed, "fyber: request token: HTTP 500", stateFailing, "last refresh failed 0s ago"},
+		{2 * time.Second, refresh.ActionSkipped, "", stateFailing, "last refresh failed 1s ago; the token is still valid for 10m"},
+		{20 * time.Second, refresh.ActionSkipped, "", stateFailing, "last refresh failed 19s ago"},
+		{21 * time.Second, outcomeError, "emulator gone", stateFailing, "last refresh failed 0s ago"},
+		{30 * time.Second, refresh.ActionRefreshed, "", stateOK, "left"},
+		{31 * time.Second, refresh.ActionSkipped, "", stateOK, "left"},
+	}
+	for _, s := range steps {
+		at := t0.Add(s.after)
+		st.record(at, s.outcome, s.detail)
+		vs := vendorStatus{Fingerprint: "f", ExpiresAt: at.Add(10 * time.Minute), runState: st}
+		got, text := rowState(vs, fyber, at)
+		if got != s.wantState || !strings.Contains(text, s.wantText) {
+			t.Errorf("after %s at +%s: state %q (%q), want %q with %q", s.outcome, s.after, got, text, s.wantState, s.wantText)
+		}
+		if s.wantState == stateFailing && st.Failure == "" {
+			t.Errorf("after %s at +%s: /status has no failure", s.outcome, s.after)
+		}
+		if s.wantState == stateOK && (st.Failure != "" || !st.FailedAt.IsZero()) {
+			t.Errorf("after %s at +%s: failure %q still recorded", s.outcome, s.after, st.Failure)
+		}
+	}
+	if st.Failures != 2 || st.Runs != 7 {
+		t.Errorf("%d runs, %d failures; want 7 and 2", st.Runs, st.Failures)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	rows := func(states ...string) []vendorStatus {
+		var out []vendorStatus
+		for _, s := range states {
+			out = append(out, vendorStatus{State: s})
+		}
+		return out
+	}
+	cases := []struct {
+		name             string
+		rows             []vendorStatus
+		wantText, wantTi string
+	}{
+		{"one failing", rows(stateOK, stateOK, stateFailing, stateOK, stateOK, stateOK, stateOK),
+			"6 ok · 1 failing · 0 stale · 0 not connected", "1 failing — token-refresher dev"},
+		{"all ok", rows(stateOK, stateOK), "2 ok · 0 failing · 0 stale · 0 not connected", "all 2 ok — token-refresher dev"},
+		{"mixed", rows(stateNotConnected, stateStale, stateFailing, stateStarting),
+			"0 ok · 1 failing · 1 stale · 1 not connected · 1 starting", "1 failing, 1 stale, 1 not connected, 1 starting — token-refresher dev"},
+		{"nothing", nil, "0 ok · 0 failing · 0 stale · 0 not connected", "token-refresher dev"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sm := summarize(tc.rows)
+			if sm.Text != tc.wantText || sm.Title != tc.wantTi {
+				t.Errorf("text %q, title %q; want %q, %q", sm.Text, sm.Title, tc.wantText, tc.wantTi)
 			}
 		})
 	}

@@ -38,6 +38,12 @@ type runState struct {
 	LastError string    `json:"last_error,omitempty"`
 	NextRun   time.Time `json:"next_run,omitzero"`
 	Running   bool      `json:"running,omitempty"`
+	// FailedAt and Failure are the last failed run and its error, kept
+	// until a run succeeds (refreshed, validated, superseded, or a
+	// connect): a skip does not clear them, so a failure stays on the
+	// page and in /status while the stored token still serves apps.
+	FailedAt time.Time `json:"failed_at,omitzero"`
+	Failure  string    `json:"failure,omitempty"`
 	// Restarts counts restarts of the vendor's emulators (refresher and
 	// callback); RestartReason and RestartOutput tell why the last one
 	// happened, from the emulator's last lines of output.
@@ -45,6 +51,34 @@ type runState struct {
 	LastRestart   time.Time `json:"last_restart,omitzero"`
 	RestartReason string    `json:"restart_reason,omitempty"`
 	RestartOutput []string  `json:"restart_output,omitempty"`
+}
+
+// record notes a finished run that started at start: its outcome, and
+// detail, the error of a failed one. A failure stays recorded (FailedAt,
+// Failure) until a run succeeds; a skip leaves it.
+func (st *runState) record(start time.Time, outcome, detail string) {
+	st.Runs++
+	st.LastRun = start
+	st.LastOutcome = outcome
+	st.LastError = detail
+	switch {
+	case detail != "":
+		st.Failures++
+		st.FailedAt, st.Failure = start, detail
+	case clearsFailure(outcome):
+		st.FailedAt, st.Failure = time.Time{}, ""
+	}
+}
+
+// clearsFailure reports whether a run with this outcome shows the vendor
+// works again: anything but a skip (which did not call the vendor) or a
+// failure.
+func clearsFailure(outcome string) bool {
+	switch outcome {
+	case refresh.ActionSkipped, outcomeFailed, outcomeError:
+		return false
+	}
+	return true
 }
 
 // scheduler invokes each refresher every period, the first time at once,
@@ -156,13 +190,7 @@ func (s *scheduler) invoke(ctx context.Context, v *vendorRun, payload []byte, by
 	}
 	s.update(name, func(st *runState) {
 		st.Running = false
-		st.Runs++
-		st.LastRun = start
-		st.LastOutcome = outcome
-		st.LastError = detail
-		if detail != "" {
-			st.Failures++
-		}
+		st.record(start, outcome, detail)
 	})
 	v.history.mark(end, markKind(outcome), detail)
 	if sum.Fingerprint != "" {
@@ -192,7 +220,7 @@ func (s *scheduler) restarted(v *vendorRun, function string, r localaws.Restart)
 		})
 		c.history.mark(r.At, markRestart, function+": "+r.Reason)
 	}
-	line := fmt.Sprintf("%s  %-9s emulator of %s restarted: %s", r.At.Format("15:04:05"), v.spec.Name, function, r.Reason)
+	line := fmt.Sprintf("%s  %-9s emulator of %s restarted: %s", clock(r.At), v.spec.Name, function, r.Reason)
 	s.events.add(line, runEvent{Event: "restart", Vendor: v.spec.Name, Connection: v.connection, Function: function, At: r.At.UTC().Format(time.RFC3339Nano), Error: r.Reason})
 }
 
@@ -204,9 +232,10 @@ func (s *scheduler) connected(v *vendorRun, at time.Time, fingerprint string) {
 		st.LastRun = at
 		st.LastOutcome = outcomeConnected
 		st.LastError = ""
+		st.FailedAt, st.Failure = time.Time{}, ""
 	})
 	v.history.mark(at, markConnected, "")
-	line := fmt.Sprintf("%s  %-9s connected through the callback", at.Format("15:04:05"), v.label())
+	line := fmt.Sprintf("%s  %-9s connected through the callback", clock(at), v.label())
 	if fingerprint != "" {
 		line += "  token " + fingerprint
 	}
@@ -230,7 +259,7 @@ type runEvent struct {
 
 // event prints one line per run.
 func (s *scheduler) event(v *vendorRun, at time.Time, outcome, detail string, sum refresh.Summary, by string) {
-	line := fmt.Sprintf("%s  %-9s %s", at.Format("15:04:05"), v.label(), outcome)
+	line := fmt.Sprintf("%s  %-9s %s", clock(at), v.label(), outcome)
 	if by != "" {
 		line += " (" + by + ")"
 	}

@@ -85,6 +85,71 @@ type status struct {
 	Env       []string       `json:"env"`
 	Functions []string       `json:"functions"`
 	Vendors   []vendorStatus `json:"vendors"`
+	// Summary counts the rows by state, for the top of the page and its
+	// title.
+	Summary summary `json:"summary"`
+}
+
+// summary counts rows by state. Text is the page's summary line ("6 ok ·
+// 1 failing · 0 stale · 0 not connected"); Title is the page's title,
+// naming first what needs a person ("1 failing — token-refresher dev",
+// "all 7 ok — token-refresher dev").
+type summary struct {
+	OK           int    `json:"ok"`
+	Failing      int    `json:"failing"`
+	Stale        int    `json:"stale"`
+	NotConnected int    `json:"not_connected"`
+	Starting     int    `json:"starting"`
+	Text         string `json:"text"`
+	Title        string `json:"title"`
+}
+
+// pageTitle is the status page's title when nothing is known yet.
+const pageTitle = "token-refresher dev"
+
+// summarize counts rows by state.
+func summarize(rows []vendorStatus) summary {
+	var sm summary
+	for _, v := range rows {
+		switch v.State {
+		case stateOK:
+			sm.OK++
+		case stateFailing:
+			sm.Failing++
+		case stateStale:
+			sm.Stale++
+		case stateNotConnected:
+			sm.NotConnected++
+		default:
+			sm.Starting++
+		}
+	}
+	parts := []string{
+		fmt.Sprintf("%d ok", sm.OK), fmt.Sprintf("%d failing", sm.Failing),
+		fmt.Sprintf("%d stale", sm.Stale), fmt.Sprintf("%d not connected", sm.NotConnected),
+	}
+	if sm.Starting > 0 {
+		parts = append(parts, fmt.Sprintf("%d starting", sm.Starting))
+	}
+	sm.Text = strings.Join(parts, " · ")
+	var bad []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{sm.Failing, "failing"}, {sm.Stale, "stale"}, {sm.NotConnected, "not connected"}, {sm.Starting, "starting"}} {
+		if c.n > 0 {
+			bad = append(bad, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	switch {
+	case len(bad) > 0:
+		sm.Title = strings.Join(bad, ", ") + " — " + pageTitle
+	case sm.OK > 0:
+		sm.Title = fmt.Sprintf("all %d ok — %s", sm.OK, pageTitle)
+	default:
+		sm.Title = pageTitle
+	}
+	return sm
 }
 
 // clientEnv is what a shell needs to talk to dev with the AWS CLI or an
@@ -99,6 +164,8 @@ func (s *system) clientEnv() []string {
 		"AWS_ACCESS_KEY_ID=dev",
 		"AWS_SECRET_ACCESS_KEY=dev",
 		"AWS_EC2_METADATA_DISABLED=true",
+		// tokenctl connect admitad mints links for dev's connect API.
+		"ADMITAD_CONNECT_URL=" + s.ports.front.url() + admitad.AuthorizePath,
 	}
 }
 
@@ -161,6 +228,7 @@ func (s *system) status(ctx context.Context) status {
 		vs.Chart = v.history.chart(now, v.lifetime, v.spec.RefreshBelow, s.cfg.speed)
 		st.Vendors = append(st.Vendors, vs)
 	}
+	st.Summary = summarize(st.Vendors)
 	return st
 }
 
@@ -177,10 +245,21 @@ func rowState(vs vendorStatus, v *vendorRun, now time.Time) (string, string) {
 		return stateNotConnected, "not connected: a person connects it once through the connect link"
 	case vs.Fingerprint != "" && vs.IssuedTo != "" && vs.IssuedTo != vs.Account:
 		return stateFailing, "the token secret holds a token issued for account " + vs.IssuedTo + ", not " + vs.Account
-	case vs.LastOutcome == outcomeFailed || vs.LastOutcome == outcomeError:
-		text := "the last run failed"
-		if vs.Fingerprint != "" && (vs.ExpiresAt.IsZero() || left > 0) {
-			text += "; apps still get the previous token"
+	case !vs.FailedAt.IsZero() || vs.LastOutcome == outcomeFailed || vs.LastOutcome == outcomeError:
+		failed := vs.FailedAt
+		if failed.IsZero() {
+			failed = vs.LastRun
+		}
+		text := "last refresh failed " + humandur.Format(max(now.Sub(failed), 0)) + " ago"
+		switch {
+		case vs.Fingerprint == "":
+			text += "; the token secret holds no token"
+		case vs.ExpiresAt.IsZero():
+			text += "; apps still get the previous token, which does not expire"
+		case left > 0:
+			text += "; the token is still valid for " + humandur.Format(left)
+		default:
+			text += "; the token expired " + humandur.Format(-left) + " ago"
 		}
 		return stateFailing, text
 	case vs.Fingerprint == "" && vs.Runs == 0:
@@ -206,7 +285,7 @@ func devAgo(d time.Duration, speed float64) string {
 // writeTable prints the status table.
 func writeTable(w io.Writer, st status) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VENDOR\tSTATE\tTOKEN\tEXPIRES IN\tLAST RUN\tOUTCOME\tNEXT RUN\tRUNS\tFAILED\tRESTARTS\tFAULTS QUEUED")
+	fmt.Fprintln(tw, "VENDOR\tSTATE\tTOKEN\tEXPIRES IN\tLAST RUN (UTC)\tOUTCOME\tNEXT RUN\tRUNS\tFAILED\tRESTARTS\tFAULTS QUEUED")
 	for _, v := range st.Vendors {
 		tok, exp := "-", "-"
 		if v.Fingerprint != "" {
@@ -221,10 +300,12 @@ func writeTable(w io.Writer, st status) {
 		}
 		last, outcome := "-", "-"
 		if !v.LastRun.IsZero() {
-			last = v.LastRun.Local().Format("15:04:05")
+			last = clock(v.LastRun)
 			outcome = v.LastOutcome
 			if v.LastError != "" {
 				outcome += ": " + shorten(v.LastError, 60)
+			} else if v.Failure != "" {
+				outcome += "; failed " + humandur.Format(max(st.Time.Sub(v.FailedAt), 0)) + " ago: " + shorten(v.Failure, 50)
 			}
 		}
 		if v.Connected != nil && !*v.Connected {
@@ -347,7 +428,7 @@ func (s *system) writeBanner(w io.Writer) {
 	fmt.Fprintf(w, "  Report a refused token (as apps do, through the :%s alias): aws lambda invoke --function-name %s --qualifier %s --payload '{\"rejected_fingerprint\":\"<TOKEN>\"}' out.json\n",
 		vendors.RejectAlias, functionName(vendors.Fyber), vendors.RejectAlias)
 	fmt.Fprintf(w, "  Fail the next 4 fyber token requests: curl -X POST %s/_fault -d '{\"status\":500,\"count\":4}'\n", s.ports.vendor[vendors.Fyber].url())
-	fmt.Fprintf(w, "  Connect Admitad:  open %s/connect in a browser\n", front)
+	fmt.Fprintf(w, "  Connect Admitad:  open %s/connect in a browser, or: tokenctl connect admitad   (a link to %s%s, from ADMITAD_CONNECT_URL above)\n", front, front, admitad.AuthorizePath)
 	fmt.Fprintf(w, "  Ctrl-C stops everything.\n\n")
 }
 
@@ -392,7 +473,7 @@ func (s *system) display(ctx context.Context) {
 			s.out.text(b.String())
 		default:
 			var b strings.Builder
-			fmt.Fprintf(&b, "\n%s\n", st.Time.Local().Format("15:04:05"))
+			fmt.Fprintf(&b, "\n%s UTC\n", clock(st.Time))
 			writeTable(&b, st)
 			b.WriteString("\n")
 			s.out.text(b.String())
@@ -441,3 +522,8 @@ func (c *statusCache) run(ctx context.Context) {
 		}
 	}
 }
+
+// clock is how dev shows a time of day everywhere (the table, the run
+// lines, the page, the log file): 24-hour UTC, which the page and the
+// table say.
+func clock(t time.Time) string { return t.UTC().Format("15:04:05") }

@@ -596,7 +596,7 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 			continue
 		}
 		w.file.mu.Lock()
-		_, _ = w.file.f.WriteString(time.Now().Format("15:04:05.000 ") + w.prefix)
+		_, _ = w.file.f.WriteString(time.Now().UTC().Format("15:04:05.000 ") + w.prefix)
 		_, _ = w.file.f.Write(w.partial[:i+1])
 		w.file.mu.Unlock()
 		w.partial = w.partial[i+1:]

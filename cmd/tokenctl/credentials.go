@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/spf13/cobra"
 
+	"github.com/token-refresher/token-refresher/shared/hasoffers"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/token"
@@ -237,7 +239,7 @@ func parseCredentials(spec vendors.Spec, raw string) (refresh.Credentials, error
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, jsonError(err, dec.InputOffset())
+		return nil, jsonError(err, dec.InputOffset(), int64(len(raw)))
 	}
 	// Positions are counted from 1, as the json package's syntax errors are.
 	end := dec.InputOffset()
@@ -283,13 +285,15 @@ func parseCredentials(spec vendors.Spec, raw string) (refresh.Credentials, error
 // jsonError describes a decoding error by position only: the json
 // package's messages quote the offending character, which may belong to a
 // secret.
-func jsonError(err error, offset int64) error {
+func jsonError(err error, offset, end int64) error {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &se):
 		return fmt.Errorf("credentials are not valid JSON (syntax error at byte %d)", se.Offset)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("credentials are not valid JSON (the input ends inside the object, at byte %d)", offset)
+		// The decoder's offset is where the unfinished value began; the
+		// input ended at its last byte.
+		return fmt.Errorf("credentials are not valid JSON (the input ends inside the object, at byte %d)", end)
 	default:
 		return fmt.Errorf("credentials are not valid JSON (at byte %d)", offset)
 	}
@@ -349,6 +353,10 @@ func checkField(name, value string) error {
 		return fmt.Errorf("field %q starts or ends with white space", name)
 	}
 	switch name {
+	case "audience":
+		if !slices.Contains(hasoffers.Audiences, value) {
+			return fmt.Errorf("field %q is not an audience HasOffers documents: use %q", name, strings.Join(hasoffers.Audiences, `" or "`))
+		}
 	case "validate_url":
 		u, err := url.Parse(value)
 		if err != nil || u.Host == "" {

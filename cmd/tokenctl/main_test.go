@@ -183,7 +183,7 @@ func TestSetCredentials(t *testing.T) {
 	}{
 		{name: "valid JSON on stdin", vendor: "fyber", stdin: `{"client_id":"cid-1","client_secret":"s3cr3t-value-1"}`,
 			wantValue: map[string]string{"client_id": "cid-1", "client_secret": "s3cr3t-value-1"}},
-		{name: "prompted on a terminal", vendor: "invoca", tty: []string{"tok-prompted-1", "", " acme ", "42"},
+		{name: "prompted on a terminal", vendor: "invoca", tty: []string{"tok-prompted-1", "", " acme ", "acme", "42"},
 			wantValue: map[string]string{"api_token": "tok-prompted-1", "vanity": "acme", "network_id": "42"}},
 		{name: "missing field", vendor: "fyber", stdin: `{"client_id":"cid-2"}`, wantCode: exitFail,
 			wantErr: []string{`missing field "client_secret"`, "nothing written", "/fyber/credentials"}},
@@ -301,7 +301,7 @@ func TestStatus(t *testing.T) {
 	if strings.Contains(r.stdout+r.stderr, "tok-status") {
 		t.Error("status shows a token")
 	}
-	if !strings.Contains(r.stderr, "3 of 5 vendors not ok") {
+	if !strings.Contains(r.stderr, "tokenctl status: 3 of 5 vendors not ok") {
 		t.Errorf("stderr %q does not count the vendors not ok", r.stderr)
 	}
 

@@ -61,7 +61,9 @@ func (c *cli) askCredentials(ctx context.Context, t target) (refresh.Credentials
 			if err != nil {
 				return err
 			}
-			v = strings.TrimSpace(v)
+			// Only the line's end is taken off: a value with white space
+			// around it is refused here as it is from stdin.
+			v = strings.TrimRight(v, "\r\n")
 			var problem error
 			switch {
 			case v == "" && optional:

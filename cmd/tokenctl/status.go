@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -85,6 +86,10 @@ type vendorStatus struct {
 
 	target target
 	token  token.Token
+	// fact and hint split Problem for the table: what is wrong with this
+	// target, and what to check (the same for every target a wrong
+	// --prefix or region misses, so printed once).
+	fact, hint string
 }
 
 // statusReport is status --json's output.
@@ -176,7 +181,7 @@ func (c *cli) status(ctx context.Context, args []string, asJSON bool) error {
 	}
 	if rep.NotOK > 0 {
 		if !asJSON {
-			printf(c.stderr, "tokenctl status: %d of %d vendors not ok\n", rep.NotOK, len(rep.Vendors))
+			printf(c.stderr, "tokenctl status: %d of %d %s not ok\n", rep.NotOK, len(rep.Vendors), countNoun(rep.Vendors))
 		}
 		return errNotOK
 	}
@@ -201,12 +206,33 @@ func (c *cli) statusTable(rep statusReport, now time.Time) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("status: write: %w", err)
 	}
+	var hints []string
 	for _, st := range rep.Vendors {
-		if st.Problem != "" {
+		switch {
+		case st.hint != "":
+			printf(c.stderr, "tokenctl status: %s: %s\n", st.target, st.fact)
+			if !slices.Contains(hints, st.hint) {
+				hints = append(hints, st.hint)
+			}
+		case st.Problem != "":
 			printf(c.stderr, "tokenctl status: %s: %s\n", st.target, st.Problem)
 		}
 	}
+	for _, h := range hints {
+		printf(c.stderr, "tokenctl status: %s\n", h)
+	}
 	return nil
+}
+
+// countNoun names what a status report's rows are: vendors when each is a
+// vendor's default connection, connections when a named one is among them.
+func countNoun(rows []vendorStatus) string {
+	for _, st := range rows {
+		if st.Connection != vendors.DefaultConnection {
+			return "connections"
+		}
+	}
+	return "vendors"
 }
 
 // statusOf reads and assesses one target's token secret.
@@ -225,13 +251,17 @@ func (c *cli) statusOf(ctx context.Context, t target, now time.Time) vendorStatu
 		case derr == nil:
 			st.State, st.Problem = stateNotConnected, notConnectedHint(t)
 		case errors.As(derr, &nf):
-			st.State, st.Problem = stateSecretMissing, c.missingHint(id)
+			st.State = stateSecretMissing
+			st.fact, st.hint = c.missingFact(id), c.missingAdvice()
+			st.Problem = st.fact + ": " + st.hint
 		default:
 			st.State, st.Problem = stateError, c.readProblem(id, derr)
+			st.fact, st.hint = c.readProblemParts(id, derr)
 		}
 		return st
 	case err != nil:
 		st.State, st.Problem = stateError, c.readProblem(id, err)
+		st.fact, st.hint = c.readProblemParts(id, err)
 		return st
 	}
 	tok, perr := token.Parse(v.String)
@@ -256,21 +286,35 @@ func (c *cli) statusOf(ctx context.Context, t target, now time.Time) vendorStatu
 	return st
 }
 
-// missingHint says which secret was looked for and where.
-func (c *cli) missingHint(id string) string {
-	return fmt.Sprintf("secret %s not found in region %s: check --prefix (now %q; or TOKENCTL_PREFIX) and the region (AWS_REGION or the profile's), or deploy the stack",
-		id, orUnset(c.aws.region), c.prefix)
+// missingFact says which secret was looked for and where; missingAdvice
+// what to check.
+func (c *cli) missingFact(id string) string {
+	return fmt.Sprintf("secret %s not found in region %s", id, orUnset(c.aws.region))
+}
+
+func (c *cli) missingAdvice() string {
+	return fmt.Sprintf("check --prefix (now %q; or TOKENCTL_PREFIX) and the region (AWS_REGION or the profile's), or deploy the stack", c.prefix)
 }
 
 // readProblem describes a failed read of secret id. Access denied often
 // means a wrong --prefix: the operator policy covers only the stack's own
 // secrets, so AWS refuses before it looks whether the secret exists.
 func (c *cli) readProblem(id string, err error) string {
-	if isAccessDenied(err) {
-		return fmt.Sprintf("secret %s: access denied: check --prefix (now %q; the operator policy covers only the stack's own secrets), the region (%s) and that your role has the stack's operator policy",
-			id, c.prefix, orUnset(c.aws.region))
+	if fact, hint := c.readProblemParts(id, err); hint != "" {
+		return fact + ": " + hint
 	}
 	return fmt.Sprintf("secret %s: %v", id, err)
+}
+
+// readProblemParts splits readProblem into what failed and, for access
+// denied, what to check ("" otherwise).
+func (c *cli) readProblemParts(id string, err error) (string, string) {
+	if isAccessDenied(err) {
+		return fmt.Sprintf("secret %s: access denied", id),
+			fmt.Sprintf("check --prefix (now %q; the operator policy covers only the stack's own secrets), the region (%s) and that your role has the stack's operator policy",
+				c.prefix, orUnset(c.aws.region))
+	}
+	return fmt.Sprintf("secret %s: %v", id, err), ""
 }
 
 func isAccessDenied(err error) bool {

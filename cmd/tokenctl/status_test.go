@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -94,9 +95,10 @@ func TestStatusStates(t *testing.T) {
 		}
 	}
 	for _, w := range []string{
-		"hasoffers: secret " + prefix + "/hasoffers/token not found in region us-east-1: check --prefix (now \"" + prefix + "\"",
+		"hasoffers: secret " + prefix + "/hasoffers/token not found in region us-east-1\n",
+		"tokenctl status: check --prefix (now \"" + prefix + "\"",
 		"merchenta: no token yet: set the credentials (`tokenctl set-credentials merchenta`)",
-		"5 of 6 vendors not ok",
+		"5 of 6 connections not ok",
 	} {
 		if !strings.Contains(r.stderr, w) {
 			t.Errorf("stderr lacks %q", w)
@@ -167,7 +169,8 @@ func TestAccessDeniedPointsAtPrefix(t *testing.T) {
 			return clientSet{secrets: deniedSecrets{}, region: "eu-west-1"}, nil
 		}}
 	if code := run(context.Background(), []string{"--prefix", "typo", "status", "fyber"}, e); code != exitFail ||
-		!strings.Contains(errOut.String(), `fyber: secret typo/fyber/token: access denied: check --prefix (now "typo"`) || !strings.Contains(out.String(), "error") {
+		!strings.Contains(errOut.String(), "fyber: secret typo/fyber/token: access denied\n") ||
+		!strings.Contains(errOut.String(), `tokenctl status: check --prefix (now "typo"`) || !strings.Contains(out.String(), "error") {
 		t.Errorf("status: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
 	out.Reset()
@@ -210,5 +213,33 @@ func TestStatusListsConnections(t *testing.T) {
 		"merchenta/default=secret missing", "merchenta/acme=ok", "merchenta/globex=ok", "admitad/default=secret missing"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("status lists\n  %v\nwant\n  %v", got, want)
+	}
+}
+
+// TestStatusWrongPrefixHintOnce: a wrong --prefix misses every vendor's
+// secret; each is named once, and the hint about --prefix and the region
+// is printed once, not once per vendor.
+func TestStatusWrongPrefixHintOnce(t *testing.T) {
+	_, prefix := localStack(t, "")
+	r := runCLI(t, "", nil, t0, "--prefix", prefix+"-typo", "status")
+	t.Logf("tokenctl status:\n%s%s", r.stdout, r.stderr)
+	if r.code != exitFail {
+		t.Errorf("exit %d, want %d", r.code, exitFail)
+	}
+	if n := strings.Count(r.stderr, "check --prefix"); n != 1 {
+		t.Errorf("the --prefix hint is printed %d times, want once:\n%s", n, r.stderr)
+	}
+	for _, spec := range vendors.All() {
+		if want := spec.Name + ": secret " + prefix + "-typo/" + spec.Name + "/token not found"; strings.Count(r.stderr, want) != 1 {
+			t.Errorf("stderr does not name %s's missing secret once:\n%s", spec.Name, r.stderr)
+		}
+	}
+	if want := fmt.Sprintf("%d of %d vendors not ok", len(vendors.All()), len(vendors.All())); !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr lacks %q", want)
+	}
+	var rep statusReport
+	r = runCLI(t, "", nil, t0, "--prefix", prefix+"-typo", "status", "--json", "fyber")
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || !strings.Contains(rep.Vendors[0].Problem, "check --prefix") {
+		t.Errorf("status --json keeps the whole problem per target: %q", r.stdout)
 	}
 }

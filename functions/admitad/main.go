@@ -13,5 +13,5 @@ import (
 func main() {
 	lambdafn.Main(admitad.Name, func(_ lambdafn.Config, store *secretstore.Store) (refresh.Vendor, error) {
 		return &admitad.Client{Store: store}, nil
-	})
+	}, admitad.ErrorRules...)
 }

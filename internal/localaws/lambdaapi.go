@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"io"
 	"net/http"
 	"reflect"
@@ -247,8 +248,13 @@ func parseFunctionName(raw, qualifier string) (name, qual string, err error) {
 
 // ErrorDocument is the error reply a Go function built with aws-lambda-go
 // sends for err: {"errorMessage": err.Error(), "errorType": <err's type
-// name>}.
+// name>}, or, for an aws-lambda-go InvokeResponse_Error (what
+// lambdafn.LambdaError returns), its own message and type.
 func ErrorDocument(err error) []byte {
+	if ie, ok := err.(messages.InvokeResponse_Error); ok {
+		b, _ := json.Marshal(map[string]string{"errorMessage": ie.Message, "errorType": ie.Type})
+		return b
+	}
 	t := reflect.TypeOf(err)
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()

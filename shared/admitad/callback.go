@@ -420,12 +420,13 @@ func unserved(what, name string) string {
 	return fmt.Sprintf("The %s is for the Admitad connection %q, which this deployment does not serve.", what, name)
 }
 
-// newLinkHint says how to get a new link for the request's connection.
+// newLinkHint says how a person gets a new link for the request's
+// connection: in words, for a browser (no commands, no Markdown).
 func (r *request) newLinkHint() string {
 	if named(r.conn) == "" {
-		return "Ask an operator for a new link: `make connect-admitad` or `tokenctl connect admitad`."
+		return "To connect, ask your operator for a new link."
 	}
-	return "Ask an operator for a new link: `tokenctl connect admitad/" + r.conn + "`."
+	return fmt.Sprintf("To connect, ask your operator for a new link for the Admitad connection %q.", r.conn)
 }
 
 func (h *Callback) authorize(ctx context.Context, r *request) events.APIGatewayV2HTTPResponse {
@@ -515,9 +516,12 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 		return r.failure(http.StatusInternalServerError, "failed", readErr, "The signing key could not be read.")
 	}
 	if err != nil {
+		if h.alreadyUsed(ctx, r, stateParam) {
+			return r.page(http.StatusBadRequest, "replay", fmt.Errorf("admitad: callback: state already used (%w)", err), usedLinkPage(r))
+		}
 		return r.page(http.StatusBadRequest, "refused", err, page{
 			Title: "This sign-in cannot be completed",
-			Lines: []string{sentence(err), "Nothing was stored. Start again with a new link from an operator.", r.newLinkHint()},
+			Lines: []string{sentence(err), "Nothing was stored.", r.newLinkHint()},
 		})
 	}
 	// The state was good: from here on every answer ends the flow and
@@ -564,10 +568,7 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 	case err != nil:
 		return r.clearing(r.failure(http.StatusInternalServerError, "failed", err, "The refresh-token secret could not be read."))
 	case conn.ConnectState == st.Fingerprint():
-		return r.clearing(r.page(http.StatusBadRequest, "replay", errors.New("admitad: callback: state already used"), page{
-			Title: "This sign-in was already completed",
-			Lines: []string{"This callback address was used before and cannot connect again. Nothing was changed."},
-		}))
+		return r.clearing(r.page(http.StatusBadRequest, "replay", errors.New("admitad: callback: state already used"), usedLinkPage(r)))
 	case !st.IssuedAt.After(conn.ConnectedAt):
 		return r.clearing(r.page(http.StatusBadRequest, "replay", errors.New("admitad: callback: state older than the current connection"), page{
 			Title: "A newer connection exists",

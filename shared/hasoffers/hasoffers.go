@@ -27,6 +27,11 @@ import (
 	"github.com/token-refresher/token-refresher/shared/vendorhttp"
 )
 
+// Audiences are the values of the "audience" credential HasOffers
+// documents ("Making Calls to the Integrator API": "audience":"BrandAPI").
+// tokenctl set-credentials refuses any other.
+var Audiences = []string{"BrandAPI"}
+
 // Client fetches HasOffers tokens. The zero value is usable.
 type Client struct {
 	HTTP vendorhttp.Client

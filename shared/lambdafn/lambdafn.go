@@ -96,14 +96,18 @@ type NewVendor func(cfg Config, store *secretstore.Store) (refresh.Vendor, error
 
 // Main runs the refresher function of the vendor named name. It never
 // returns; a configuration error ends the cold start with a message naming
-// the variable.
-func Main(name string, newVendor NewVendor) {
+// the variable. A failed invocation carries a stable errorType
+// (ErrorType, with the vendor's own rules first), never a Go type name.
+func Main(name string, newVendor NewVendor, rules ...ErrorRule) {
 	h, err := NewHandler(context.Background(), vendors.MustLookup(name), os.Getenv, newVendor, os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	lambda.Start(h.Invoke)
+	lambda.Start(func(ctx context.Context, raw json.RawMessage) (refresh.Summary, error) {
+		sum, err := h.Invoke(ctx, raw)
+		return sum, LambdaError(err, rules...)
+	})
 }
 
 // Handler serves invocations of one refresher function.
@@ -160,7 +164,7 @@ const reportMargin = 750 * time.Millisecond
 func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (refresh.Summary, error) {
 	ev, err := refresh.ParseEvent(raw)
 	if err != nil {
-		return refresh.Summary{}, err
+		return refresh.Summary{}, typed(ErrorTypeInvalidEvent, err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
@@ -180,7 +184,7 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (refresh.Summ
 	// An unknown connection is refused before any Secrets Manager call.
 	target, err := h.cfg.Targets.Lookup(h.cfg.Spec.Name, ev.Connection)
 	if err != nil {
-		return refresh.Summary{}, err
+		return refresh.Summary{}, typed(ErrorTypeUnknownConnection, err)
 	}
 	return r.Run(ctx, target, ev)
 }

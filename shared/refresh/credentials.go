@@ -63,7 +63,7 @@ func ParseCredentials(secret string, required []string) (Credentials, error) {
 
 func (r *Refresher) readCredentials(ctx context.Context, id, connection string) (Credentials, error) {
 	if id == "" {
-		return nil, fmt.Errorf("%s: no credentials secret configured (CREDENTIALS_SECRET_ID)", r.Spec.Name)
+		return nil, missingCredentials(fmt.Errorf("%s: no credentials secret configured (CREDENTIALS_SECRET_ID)", r.Spec.Name))
 	}
 	v, err := r.Store.Get(ctx, id)
 	return r.decodeCredentials(id, connection, v, err)
@@ -77,18 +77,18 @@ func (r *Refresher) decodeCredentials(id, connection string, v secretstore.Value
 	}
 	if err != nil {
 		if errors.Is(err, secretstore.ErrNotFound) {
-			return nil, fmt.Errorf("%s: credentials secret %s does not exist or is not filled in yet: run `tokenctl set-credentials %s`", r.Spec.Name, id, who)
+			return nil, missingCredentials(fmt.Errorf("%s: credentials secret %s does not exist or is not filled in yet: run `tokenctl set-credentials %s`", r.Spec.Name, id, who))
 		}
 		return nil, fmt.Errorf("%s: read credentials: %w", r.Spec.Name, err)
 	}
 	if !json.Valid([]byte(v.String)) {
 		// The stack creates the secret without a value the refresher
 		// can use (Secrets Manager generates a random string).
-		return nil, fmt.Errorf("%s: credentials secret %s is not filled in yet (it is not a JSON object): run `tokenctl set-credentials %s`", r.Spec.Name, id, who)
+		return nil, missingCredentials(fmt.Errorf("%s: credentials secret %s is not filled in yet (it is not a JSON object): run `tokenctl set-credentials %s`", r.Spec.Name, id, who))
 	}
 	creds, err := ParseCredentials(v.String, r.Spec.CredentialFields)
 	if err != nil {
-		return nil, fmt.Errorf("%s: credentials secret %s %v", r.Spec.Name, id, err)
+		return nil, missingCredentials(fmt.Errorf("%s: credentials secret %s %v", r.Spec.Name, id, err))
 	}
 	return creds, nil
 }

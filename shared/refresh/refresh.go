@@ -232,7 +232,7 @@ func ParseEvent(raw []byte) (Event, error) {
 			out.Connection = d.Connection
 		}
 	}
-	return out, nil
+	return out, checkEvent(out)
 }
 
 // Summary is the result of a run, returned to the invoker.

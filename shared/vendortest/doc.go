@@ -78,7 +78,9 @@
 //	POST   /_fault   body: a Fault as JSON, e.g.
 //	                 {"status":503,"retry_after":"5","delay":"2s","count":2}
 //	                 keys: status, body, retry_after, delay (a Go duration
-//	                 string), count, drop. Answers 200 {"pending_faults":n}.
+//	                 string), count, drop, after_reply, omit_fields; an
+//	                 unknown key is refused (400) naming the known ones.
+//	                 Answers 200 {"pending_faults":n}.
 //	DELETE /_fault   drops every queued fault.
 //	POST   /_revoke  RevokeAll: every issued access token is invalid from now.
 //	GET    /_stats   {"vendor", "token_requests", "authorize_requests",

@@ -1,8 +1,10 @@
 package vendortest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -58,6 +60,21 @@ type faultJSON struct {
 	OmitFields  []string `json:"omit_fields,omitempty"`
 }
 
+// FaultKeys are the keys of a fault as JSON (POST /_fault).
+var FaultKeys = []string{"status", "body", "retry_after", "delay", "count", "drop", "after_reply", "omit_fields"}
+
+// knownFaultKey reports whether k is one of FaultKeys (or Go's spelling of
+// one, such as "RetryAfter"), in any case.
+func knownFaultKey(k string) bool {
+	n := strings.ToLower(strings.ReplaceAll(k, "_", ""))
+	for _, known := range FaultKeys {
+		if n == strings.ReplaceAll(known, "_", "") {
+			return true
+		}
+	}
+	return false
+}
+
 // MarshalJSON writes the form POST /_fault takes, Delay as a Go duration
 // string.
 func (f Fault) MarshalJSON() ([]byte, error) {
@@ -70,9 +87,24 @@ func (f Fault) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads {"status","body","retry_after","delay","count","drop"}
 // with delay a Go duration string such as "2s" or "150ms".
+//
+// A key it does not know ({"statuss":500}) is refused, naming the known
+// keys (FaultKeys), so that a typo never queues a fault that does
+// something else. Keys match regardless of case ("Status", "RetryAfter").
 func (f *Fault) UnmarshalJSON(b []byte) error {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return fmt.Errorf("vendortest: fault: %w", err)
+	}
+	for k := range keys {
+		if !knownFaultKey(k) {
+			return fmt.Errorf("vendortest: fault: unknown key %q: the known keys are %s", k, strings.Join(FaultKeys, ", "))
+		}
+	}
 	var j faultJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
 		return fmt.Errorf("vendortest: fault: %w", err)
 	}
 	var d time.Duration

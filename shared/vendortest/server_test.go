@@ -307,10 +307,13 @@ func TestControlEndpoints(t *testing.T) {
 			}
 			tok := vc.token(t, s, ok.body)
 
-			for _, bad := range []string{`{"delay":"soon"}`, `{"delay":"-1s"}`, `{"status":42}`, `not json`} {
+			for _, bad := range []string{`{"delay":"soon"}`, `{"delay":"-1s"}`, `{"status":42}`, `not json`, `{"statuss":500}`, `{"status":500,"cnt":2}`} {
 				if r := send(t, newReq(t, http.MethodPost, s.URL()+"/_fault", bad, nil)); r.status != 400 {
 					t.Errorf("POST /_fault %s: %d, want 400", bad, r.status)
 				}
+			}
+			if n := s.PendingFaults(); n != 0 {
+				t.Errorf("refused faults queued %d faults", n)
 			}
 
 			r = send(t, newReq(t, http.MethodGet, s.URL()+"/_stats", "", nil))
@@ -569,5 +572,36 @@ func TestCredentials(t *testing.T) {
 	}
 	if Credentials("nobody") != nil {
 		t.Error("unknown vendor has credentials")
+	}
+}
+
+// TestFaultUnknownKeys: a fault with a key the server does not know is
+// refused, naming the key and the known ones; every known key, in any
+// case, is taken.
+func TestFaultUnknownKeys(t *testing.T) {
+	s := NewFyber(Options{})
+	defer s.Close()
+	cases := []struct {
+		name, body string
+		wantStatus int
+		wantIn     []string
+	}{
+		{"typo", `{"statuss":500}`, 400, []string{`unknown key "statuss"`, "status, body, retry_after, delay, count, drop, after_reply, omit_fields"}},
+		{"unknown beside known", `{"status":500,"times":3}`, 400, []string{`unknown key "times"`}},
+		{"every known key", `{"status":503,"body":"x","retry_after":"1","delay":"1ms","count":1,"drop":false,"after_reply":false,"omit_fields":[]}`, 200, []string{`"pending_faults":1`}},
+		{"Go spelling", `{"Status":500,"RetryAfter":"2","Count":1}`, 200, []string{`"pending_faults":2`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := send(t, newReq(t, http.MethodPost, s.URL()+"/_fault", tc.body, nil))
+			if r.status != tc.wantStatus {
+				t.Fatalf("POST /_fault %s: HTTP %d %s, want %d", tc.body, r.status, r.body, tc.wantStatus)
+			}
+			for _, w := range tc.wantIn {
+				if !strings.Contains(r.body, w) {
+					t.Errorf("answer %q lacks %q", r.body, w)
+				}
+			}
+		})
 	}
 }
