@@ -99,6 +99,9 @@ type statusReport struct {
 	Checked string         `json:"checked_at"`
 	Vendors []vendorStatus `json:"vendors"`
 	NotOK   int            `json:"not_ok"`
+	// Warnings say what status could not check (added): named
+	// connections it could not list.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func (c *cli) statusCmd() *cobra.Command {
@@ -155,14 +158,26 @@ func (c *cli) status(ctx context.Context, args []string, asJSON bool) error {
 	if err := c.init(ctx); err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
+	var warnings []string
 	if len(targets) == 0 {
+		var listErr error
 		for _, s := range vendors.All() {
 			targets = append(targets, target{spec: s})
-			targets = append(targets, c.namedConnections(ctx, s)...)
+			named, err := c.namedConnections(ctx, s)
+			targets = append(targets, named...)
+			if err != nil && listErr == nil {
+				listErr = err
+			}
+		}
+		if listErr != nil {
+			warnings = append(warnings, listWarning(listErr))
 		}
 	}
+	for _, w := range warnings {
+		printf(c.stderr, "tokenctl status: %s\n", w)
+	}
 	now := c.now()
-	rep := statusReport{Prefix: c.prefix, Region: c.aws.region, Checked: now.UTC().Format(time.RFC3339)}
+	rep := statusReport{Prefix: c.prefix, Region: c.aws.region, Checked: now.UTC().Format(time.RFC3339), Warnings: warnings}
 	for _, t := range targets {
 		st := c.statusOf(ctx, t, now)
 		if st.State != stateOK {
@@ -336,11 +351,19 @@ func notConnectedHint(t target) string {
 	return "no token yet: set the credentials (`tokenctl set-credentials " + t.String() + "`), then `tokenctl refresh " + t.String() + "`"
 }
 
+// listWarning says that named connections could not be listed, and why.
+func listWarning(err error) string {
+	if isAccessDenied(err) {
+		return "named connections are not shown: listing secrets was refused (secretsmanager:ListSecrets is not granted; the stack's operator policy grants it): name them as arguments (tokenctl status <vendor>/<connection>)"
+	}
+	return "named connections are not shown: listing secrets failed (" + err.Error() + "): name them as arguments (tokenctl status <vendor>/<connection>)"
+}
+
 // namedConnections finds a vendor's named connections in the deployment:
 // token secrets under <prefix>/<vendor>/ that the stack tagged with role
-// "token" and a connection other than the default. Without permission to
-// list secrets it finds none (name them as arguments instead).
-func (c *cli) namedConnections(ctx context.Context, spec vendors.Spec) []target {
+// "token" and a connection other than the default. When secrets cannot be
+// listed it returns the ones found so far and the error.
+func (c *cli) namedConnections(ctx context.Context, spec vendors.Spec) ([]target, error) {
 	var out []target
 	in := &secretsmanager.ListSecretsInput{Filters: []types.Filter{
 		{Key: types.FilterNameStringTypeName, Values: []string{c.prefix + "/" + spec.Name + "/"}},
@@ -350,7 +373,7 @@ func (c *cli) namedConnections(ctx context.Context, spec vendors.Spec) []target 
 	for range 100 {
 		page, err := c.aws.secrets.ListSecrets(ctx, in)
 		if err != nil {
-			return out
+			return out, err
 		}
 		for _, e := range page.SecretList {
 			tags := map[string]string{}
@@ -368,11 +391,11 @@ func (c *cli) namedConnections(ctx context.Context, spec vendors.Spec) []target 
 			seen[conn] = true
 			out = append(out, target{spec: spec, connection: conn})
 		}
-		if page.NextToken == nil {
+		if aws.ToString(page.NextToken) == "" {
 			break
 		}
 		in.NextToken = page.NextToken
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].connection < out[j].connection })
-	return out
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,48 @@ func TestStatusWrongPrefixHintOnce(t *testing.T) {
 	r = runCLI(t, "", nil, t0, "--prefix", prefix+"-typo", "status", "--json", "fyber")
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || !strings.Contains(rep.Vendors[0].Problem, "check --prefix") {
 		t.Errorf("status --json keeps the whole problem per target: %q", r.stdout)
+	}
+}
+
+// noListSecrets is an operator role without secretsmanager:ListSecrets.
+type noListSecrets struct{ secretsAPI }
+
+func (noListSecrets) ListSecrets(context.Context, *secretsmanager.ListSecretsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
+	return nil, errDenied
+}
+
+// TestStatusSaysWhenConnectionsCannotBeListed: without ListSecrets,
+// status still shows every default connection, and says once that named
+// connections are not shown and why, instead of silently showing none.
+func TestStatusSaysWhenConnectionsCannotBeListed(t *testing.T) {
+	sm, prefix := localStack(t, "")
+	createTagged(t, sm, prefix+"/merchenta/acme/token", tokenJSON(t, "merchenta", "tok-acme", t0.Add(-time.Minute), time.Hour), vendors.SecretTags("merchenta", "acme", vendors.RoleToken))
+	for _, asJSON := range []bool{false, true} {
+		var out, errOut bytes.Buffer
+		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: os.Getenv, now: func() time.Time { return t0 },
+			clients: func(ctx context.Context) (clientSet, error) {
+				cs, err := loadAWS(ctx)
+				cs.secrets = noListSecrets{cs.secrets}
+				return cs, err
+			}}
+		args := []string{"--prefix", prefix, "status"}
+		if asJSON {
+			args = append(args, "--json")
+		}
+		run(context.Background(), args, e)
+		if n := strings.Count(errOut.String(), "named connections are not shown: listing secrets was refused (secretsmanager:ListSecrets"); n != 1 {
+			t.Errorf("json %v: stderr says it %d times, want once:\n%s", asJSON, n, errOut.String())
+		}
+		if strings.Contains(out.String(), "acme") {
+			t.Errorf("json %v: a connection was listed without ListSecrets: %s", asJSON, out.String())
+		}
+		if asJSON {
+			var rep struct {
+				Warnings []string `json:"warnings"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil || len(rep.Warnings) != 1 {
+				t.Errorf("status --json warnings = %v, %v", rep.Warnings, err)
+			}
+		}
 	}
 }
