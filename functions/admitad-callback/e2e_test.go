@@ -360,8 +360,9 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("replayed callback URL", func(t *testing.T) {
 		before, requests := w.versions(t), w.srv.TokenRequests()
-		// In the same browser: the cookie is gone.
-		if status, body, _ := w.get(t, b.Client, callbackURL, ""); status != http.StatusBadRequest || !strings.Contains(body, "no connect cookie") {
+		// In the same browser: the cookie is gone, and the page says
+		// what happened: the link was already used.
+		if status, body, _ := w.get(t, b.Client, callbackURL, ""); status != http.StatusBadRequest || !strings.Contains(body, "already used") || strings.Contains(body, "no connect cookie") {
 			t.Errorf("replay in the browser: HTTP %d:\n%s", status, body)
 		}
 		// With the cookie put back by hand.
