@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
@@ -37,7 +39,16 @@ type goFunctionProps struct {
 	Timeout int
 	// ReservedConcurrency, when above zero, caps concurrent executions.
 	ReservedConcurrency int
-	LogRetention        awslogs.RetentionDays
+	Logs                logSettings
+	Network             networkSettings
+}
+
+// networkSettings places functions in a VPC (Props.Vpc); the zero value
+// leaves them in Lambda's own network.
+type networkSettings struct {
+	Vpc            awsec2.IVpc
+	Subnets        *awsec2.SubnetSelection
+	SecurityGroups []awsec2.ISecurityGroup
 }
 
 // goFunction is a function together with the log group it writes to.
@@ -58,11 +69,7 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goF
 		panic(fmt.Sprintf("tokenrefresher: function %s: %s/bootstrap not found (run `make build`, or pass -c assetDir=<dir>)", p.Folder, dir))
 	}
 
-	logGroup := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/lambda/" + p.PhysicalName),
-		Retention:     p.LogRetention,
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-	})
+	logGroup := newLogGroup(scope, id+"Logs", "/aws/lambda/"+p.PhysicalName, p.Logs)
 	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("Execution role of " + p.PhysicalName),
@@ -100,6 +107,24 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goF
 	if p.ReservedConcurrency > 0 {
 		props.ReservedConcurrentExecutions = jsii.Number(p.ReservedConcurrency)
 	}
+	if n := p.Network; n.Vpc != nil {
+		props.Vpc = n.Vpc
+		props.VpcSubnets = n.Subnets
+		if len(n.SecurityGroups) > 0 {
+			props.SecurityGroups = &n.SecurityGroups
+		}
+	}
 	fn := awslambda.NewFunction(scope, jsii.String(id), props)
+	if p.Network.Vpc == nil {
+		addGuardException(fn, guardFunctionVpc)
+	} else {
+		cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-IAM4"),
+			Reason: jsii.String("Lambda attaches a function in a VPC through the AWS managed policy " +
+				"AWSLambdaVPCAccessExecutionRole (create, describe and delete its network interfaces), " +
+				"which CDK adds for a function with a VPC."),
+			AppliesTo: &[]any{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"},
+		}}, jsii.Bool(true))
+	}
 	return goFunction{Function: fn, LogGroup: logGroup}
 }

@@ -22,6 +22,9 @@ import (
 // seconds, and every test reads the same template.
 var (
 	testAssetDir string
+	// testRepoRoot is the repository's root folder (the tests run in a
+	// temporary folder).
+	testRepoRoot string
 	testStack    *Stack
 	testTemplate assertions.Template
 	testDoc      template
@@ -36,6 +39,10 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
+		if testRepoRoot, err = filepath.Abs(filepath.Join("..", "..")); err != nil {
+			fmt.Fprintln(os.Stderr, "tokenrefresher test:", err)
+			return 1
+		}
 		flags, err := readFeatureFlags(filepath.Join("..", "..", "cdk.json"))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "tokenrefresher test:", err)
@@ -148,6 +155,7 @@ type template struct {
 type resource struct {
 	Type       string         `json:"Type"`
 	Properties map[string]any `json:"Properties"`
+	Metadata   map[string]any `json:"Metadata"`
 }
 
 func parseTemplate(t assertions.Template) template {

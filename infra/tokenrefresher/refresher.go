@@ -30,7 +30,8 @@ type RefresherProps struct {
 	// CredentialsSecretName, when set, imports an existing credentials
 	// secret by name instead of creating an empty one.
 	CredentialsSecretName string
-	LogRetention          awslogs.RetentionDays
+	Logs                  logSettings
+	Network               networkSettings
 }
 
 // Refresher is one vendor's scheduled refresher: the function, its
@@ -119,7 +120,8 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 		Description:         fmt.Sprintf("Refreshes the %s token every %s", spec.Title, human(spec.Every)),
 		Environment:         env,
 		ReservedConcurrency: 1, // two refreshes of one vendor never race
-		LogRetention:        props.LogRetention,
+		Logs:                props.Logs,
+		Network:             props.Network,
 	})
 	r.Function, r.LogGroup = gf.Function, gf.LogGroup
 	// Scheduler invokes asynchronously: Lambda retries a failed run twice,
@@ -144,6 +146,10 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		// Declares the queue a dead-letter queue (SQS's default, any queue
+		// of the account may redrive into it): Control Tower's CT.SQS.PR.1
+		// asks every other queue for a dead-letter queue of its own.
+		RedriveAllowPolicy: &awssqs.RedriveAllowPolicy{RedrivePermission: awssqs.RedrivePermission_ALLOW_ALL},
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(r.DeadLetterQueue, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-SQS3"),

@@ -8,7 +8,9 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -47,8 +49,30 @@ type Props struct {
 	// CredentialsSecretNames maps a vendor name to an existing credentials
 	// secret to import instead of creating an empty one.
 	CredentialsSecretNames map[string]string
-	// LogRetention applies to every log group; three months if empty.
+	// LogRetention applies to every log group; DefaultLogRetention (one
+	// year, what Control Tower's CT.CLOUDWATCH.PR.2 asks for) if empty.
 	LogRetention awslogs.RetentionDays
+	// EncryptLogs encrypts every log group with a customer managed KMS key
+	// (Control Tower's CT.CLOUDWATCH.PR.3): LogKey, or else a key the
+	// deployment creates ($1.00 a month). nil means true; false leaves the
+	// log groups with CloudWatch Logs' own encryption.
+	EncryptLogs *bool
+	// LogKey, when set, is the key that encrypts the log groups instead of
+	// one of the deployment's own. Its key policy must let CloudWatch Logs
+	// of the region use it (docs/deploying.md, governed accounts).
+	LogKey awskms.IKey
+	// Vpc, when set, places every function in it (Control Tower's
+	// CT.LAMBDA.PR.3), in VpcSubnets (CDK's default selection if nil:
+	// the private subnets) with SecurityGroups (if empty, CDK creates one
+	// per function that allows all outbound traffic). The subnets need a
+	// NAT gateway or another egress path to the vendors' APIs, and the VPC
+	// an interface endpoint for Secrets Manager (or the same egress path);
+	// for the reject alias, apps reach Lambda as before. nil: the functions
+	// run in Lambda's own network, and the stack records an explained
+	// exception from CT.LAMBDA.PR.3.
+	Vpc            awsec2.IVpc
+	VpcSubnets     *awsec2.SubnetSelection
+	SecurityGroups []awsec2.ISecurityGroup
 	// Dashboard adds the CloudWatch dashboard ($3.00 a month); nil means
 	// true. The alarms do not depend on it.
 	Dashboard *bool
@@ -77,6 +101,9 @@ type TokenRefresher struct {
 	// for apps, Operator for tokenctl.
 	Access *TokenAccess
 	Alarms *Alarms
+	// LogKey encrypts every log group of the deployment; nil when
+	// Props.EncryptLogs is false.
+	LogKey awskms.IKey
 	// Dashboard is nil when Props.Dashboard is false.
 	Dashboard awscloudwatch.Dashboard
 
@@ -155,11 +182,13 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 		p.NamePrefix = DefaultNamePrefix
 	}
 	if p.LogRetention == "" {
-		p.LogRetention = awslogs.RetentionDays_THREE_MONTHS
+		p.LogRetention = DefaultLogRetention
 	}
 	switch {
 	case p.AssetDir == "":
 		panic("tokenrefresher: props: AssetDir is empty")
+	case p.Vpc == nil && (p.VpcSubnets != nil || len(p.SecurityGroups) > 0):
+		panic("tokenrefresher: props: VpcSubnets or SecurityGroups given without Vpc")
 	case len(p.Vendors) == 0:
 		panic("tokenrefresher: props: no vendors")
 	case !namePrefixPattern.MatchString(p.NamePrefix):
@@ -187,6 +216,15 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 
 	stack := scope
 	s := &TokenRefresher{Construct: scope, Connects: map[string]*AuthCodeConnect{}, prefix: p.NamePrefix}
+	logs := logSettings{Retention: p.LogRetention}
+	if p.EncryptLogs == nil || *p.EncryptLogs {
+		logs.Key = p.LogKey
+		if logs.Key == nil {
+			logs.Key = newLogKey(stack, "LogKey", p.NamePrefix)
+		}
+	}
+	s.LogKey = logs.Key
+	network := networkSettings{Vpc: p.Vpc, Subnets: p.VpcSubnets, SecurityGroups: p.SecurityGroups}
 	output := func(id, value, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{
 			Value:       jsii.String(value),
@@ -202,7 +240,8 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 			AssetDir:              p.AssetDir,
 			NamePrefix:            p.NamePrefix,
 			CredentialsSecretName: p.CredentialsSecretNames[spec.Name],
-			LogRetention:          p.LogRetention,
+			Logs:                  logs,
+			Network:               network,
 		})
 		s.Refreshers = append(s.Refreshers, r)
 		output(exportID(spec.Name)+"TokenSecret", tokenSecretName(p.NamePrefix, spec.Name), spec.Title+" token secret (apps read it)")
@@ -217,10 +256,11 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 		}
 		if spec.AuthCode {
 			a := NewAuthCodeConnect(stack, exportID(spec.Name)+"Connect", &AuthCodeConnectProps{
-				Refresher:    r,
-				AssetDir:     p.AssetDir,
-				NamePrefix:   p.NamePrefix,
-				LogRetention: p.LogRetention,
+				Refresher:  r,
+				AssetDir:   p.AssetDir,
+				NamePrefix: p.NamePrefix,
+				Logs:       logs,
+				Network:    network,
 			})
 			s.Connects[spec.Name] = a
 			readers = append(readers, a.Callback.Role())
