@@ -39,8 +39,10 @@ type AuthCodeConnectProps struct {
 	// Refresher is the vendor's scheduled refresher; it gets access to the
 	// refresh-token secret.
 	Refresher *Refresher
-	// AssetDir holds <AssetDir>/<Spec.CallbackFunctionName()>/bootstrap.
+	// AssetDir holds <AssetDir>/<Spec.CallbackFunctionName()>/bootstrap;
+	// empty builds it from SourceDir (Props.AssetDir).
 	AssetDir   string
+	SourceDir  string
 	NamePrefix string
 	Logs       logSettings
 	Network    networkSettings
@@ -137,6 +139,7 @@ func NewAuthCodeConnect(scope constructs.Construct, id string, props *AuthCodeCo
 	}
 	gf := newGoFunction(c, "Callback", goFunctionProps{
 		AssetDir:     props.AssetDir,
+		SourceDir:    props.SourceDir,
 		Folder:       spec.CallbackFunctionName(),
 		PhysicalName: functionName(props.NamePrefix, spec.CallbackFunctionName()),
 		Description:  "Connects " + spec.Title + ": signed authorize link and OAuth2 callback",

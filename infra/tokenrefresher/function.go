@@ -1,10 +1,6 @@
 package tokenrefresher
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -27,8 +23,10 @@ const functionTimeout = 60
 
 // goFunctionProps configures a Go function built by `make build`.
 type goFunctionProps struct {
-	// AssetDir holds one folder per function with its `bootstrap`.
-	AssetDir string
+	// AssetDir holds one folder per function with its `bootstrap`; empty
+	// builds the function from SourceDir's functions/<Folder>.
+	AssetDir  string
+	SourceDir string
 	// Folder is the function's folder under AssetDir (and under functions/).
 	Folder string
 	// PhysicalName is the deployed function name.
@@ -58,16 +56,14 @@ type goFunction struct {
 }
 
 // newGoFunction creates an arm64 provided.al2023 function from
-// <AssetDir>/<Folder>/bootstrap, with its own log group and a role that may
+// <AssetDir>/<Folder>/bootstrap, or built from functions/<Folder> at
+// synth time when AssetDir is empty (functionCode), with its own log group and a role that may
 // write to that log group and nothing else; callers add grants.
 //
-// It panics when the bootstrap file is missing, so a deployment never ships
-// an empty function.
+// It panics when the bootstrap file is missing or not a linux/arm64
+// executable, so a deployment never ships a function that cannot start.
 func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goFunction {
-	dir := filepath.Join(p.AssetDir, p.Folder)
-	if st, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil || st.IsDir() {
-		panic(fmt.Sprintf("tokenrefresher: function %s: %s/bootstrap not found (run `make build`, or pass -c assetDir=<dir>)", p.Folder, dir))
-	}
+	code := functionCode(p.AssetDir, p.SourceDir, p.Folder)
 
 	logGroup := newLogGroup(scope, id+"Logs", "/aws/lambda/"+p.PhysicalName, p.Logs)
 	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
@@ -97,7 +93,7 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goF
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
 		Handler:      jsii.String("bootstrap"),
-		Code:         awslambda.Code_FromAsset(jsii.String(dir), nil),
+		Code:         code,
 		MemorySize:   jsii.Number(128),
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout)),
 		Environment:  &env,

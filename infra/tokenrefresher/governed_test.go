@@ -392,3 +392,40 @@ func logGuard(t *testing.T, res cfnguard.Result) {
 		t.Errorf("exception explains no failure: %s", e)
 	}
 }
+
+// TestBuildFromSourceFailureStopsSynth: with no AssetDir the construct
+// builds each function at synth time; a function that does not compile
+// stops the synth, with the compiler's message on stderr, instead of
+// falling back to Docker.
+func TestBuildFromSourceFailureStopsSynth(t *testing.T) {
+	src := t.TempDir()
+	fyber := vendors.MustLookup(vendors.Fyber)
+	files := map[string]string{
+		"go.mod": "module " + ModulePath + "\n\ngo 1.26.0\n",
+		filepath.Join("functions", fyber.FunctionName(), "main.go"): "package main\n\nfunc main() { undefinedCall() }\n",
+	}
+	for name, content := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var log strings.Builder
+	bundleLog = &log
+	defer func() {
+		bundleLog = os.Stderr
+		r := fmt.Sprint(recover())
+		if !strings.Contains(r, "Bundling did not produce any output") {
+			t.Errorf("panic = %s, want CDK's bundling error", r)
+		}
+		if l := log.String(); !strings.Contains(l, "build ./functions/"+fyber.FunctionName()+" for linux/arm64") || !strings.Contains(l, "undefinedCall") {
+			t.Errorf("build log = %s, want the failed build with the compiler's message", l)
+		}
+	}()
+	app := newTestAppIn(t.TempDir())
+	stack := awscdk.NewStack(app, jsii.String("Host"), nil)
+	New(stack, "Tokens", &Props{SourceDir: src, Vendors: []vendors.Spec{fyber}, Dashboard: jsii.Bool(false)})
+	app.Synth(nil)
+}

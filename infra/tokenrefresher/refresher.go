@@ -23,8 +23,10 @@ import (
 // RefresherProps configures the refresher of one vendor.
 type RefresherProps struct {
 	Spec vendors.Spec
-	// AssetDir holds <AssetDir>/<Spec.FunctionName()>/bootstrap.
-	AssetDir string
+	// AssetDir holds <AssetDir>/<Spec.FunctionName()>/bootstrap; empty
+	// builds it from SourceDir (Props.AssetDir).
+	AssetDir  string
+	SourceDir string
 	// NamePrefix starts the names of the secrets and the function.
 	NamePrefix string
 	// CredentialsSecretName, when set, imports an existing credentials
@@ -115,6 +117,7 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 	}
 	gf := newGoFunction(c, "Function", goFunctionProps{
 		AssetDir:            props.AssetDir,
+		SourceDir:           props.SourceDir,
 		Folder:              spec.FunctionName(),
 		PhysicalName:        functionName(props.NamePrefix, spec.FunctionName()),
 		Description:         fmt.Sprintf("Refreshes the %s token every %s", spec.Title, human(spec.Every)),

@@ -26,13 +26,22 @@ const DefaultNamePrefix = vendors.DefaultPrefix
 // is at most 64 characters; "-admitad-callback" takes 17 of them).
 var namePrefixPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,29}$`)
 
-// Props configures the refreshers of one deployment. Only AssetDir and
-// Vendors are required.
+// Props configures the refreshers of one deployment. Only Vendors is
+// required.
 type Props struct {
-	// AssetDir holds the output of `make build`: <AssetDir>/<fn>/bootstrap
-	// for every function of Vendors (a refresher per vendor, a callback per
-	// authorization-code vendor). A missing bootstrap panics.
+	// AssetDir, when set, holds prebuilt functions, the output of `make
+	// build`: <AssetDir>/<fn>/bootstrap for every function of Vendors (a
+	// refresher per vendor, a callback per authorization-code vendor). A
+	// missing bootstrap, or one that is not a linux/arm64 ELF executable,
+	// panics. Empty: the construct builds each function from this
+	// module's source at synth time with the local Go toolchain (`go
+	// build` for linux/arm64 with GoBuildFlags, as `make build` does; no
+	// Docker).
 	AssetDir string
+	// SourceDir is the root folder of this module (holding functions/)
+	// for builds at synth time; found by itself when empty (see
+	// docs/deploying.md). Unused with AssetDir.
+	SourceDir string
 	// Vendors are the vendors to deploy, normally vendors.All(); a subset
 	// deploys only those.
 	Vendors []vendors.Spec
@@ -185,8 +194,6 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 		p.LogRetention = DefaultLogRetention
 	}
 	switch {
-	case p.AssetDir == "":
-		panic("tokenrefresher: props: AssetDir is empty")
 	case p.Vpc == nil && (p.VpcSubnets != nil || len(p.SecurityGroups) > 0):
 		panic("tokenrefresher: props: VpcSubnets or SecurityGroups given without Vpc")
 	case len(p.Vendors) == 0:
@@ -238,6 +245,7 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 		r := NewRefresher(stack, exportID(spec.Name), &RefresherProps{
 			Spec:                  spec,
 			AssetDir:              p.AssetDir,
+			SourceDir:             p.SourceDir,
 			NamePrefix:            p.NamePrefix,
 			CredentialsSecretName: p.CredentialsSecretNames[spec.Name],
 			Logs:                  logs,
@@ -258,6 +266,7 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 			a := NewAuthCodeConnect(stack, exportID(spec.Name)+"Connect", &AuthCodeConnectProps{
 				Refresher:  r,
 				AssetDir:   p.AssetDir,
+				SourceDir:  p.SourceDir,
 				NamePrefix: p.NamePrefix,
 				Logs:       logs,
 				Network:    network,
