@@ -47,7 +47,8 @@ func main() {
 	role := awsiam.NewRole(stack, jsii.String("ReportingTaskRole"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
 	})
-	role.AddManagedPolicy(tokens.Access.Reader)
+	tokens.GrantRead(role, vendors.Merchenta, "acme")
+	tokens.GrantReject(role, vendors.Merchenta)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(nil), nil)
 	app.Synth(nil)
 }

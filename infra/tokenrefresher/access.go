@@ -1,6 +1,8 @@
 package tokenrefresher
 
 import (
+	"slices"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -16,6 +18,9 @@ type TokenAccessProps struct {
 	// Connects are the connect flows of authorization-code vendors; their
 	// signing keys are what `tokenctl connect` reads.
 	Connects []*AuthCodeConnect
+	// TokenReplicaRegions: the reader policy also reads the token
+	// secrets' replicas there.
+	TokenReplicaRegions []string
 }
 
 // TokenAccess holds the managed policies that an app's or an operator's
@@ -42,8 +47,10 @@ type TokenAccess struct {
 func NewTokenAccess(scope constructs.Construct, id string, props *TokenAccessProps) *TokenAccess {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	var tokens, credentials, functions, aliases, keys []*string
+	var replicas []*string // the reader's only: operators run tokenctl against the primary region
 	for _, r := range props.Refreshers {
 		tokens = append(tokens, r.Token.SecretArn())
+		replicas = append(replicas, replicaArns(r.Token.SecretArn(), props.TokenReplicaRegions)...)
 		credentials = append(credentials, r.Credentials.SecretArn())
 		functions = append(functions, r.Function.FunctionArn())
 		aliases = append(aliases, r.RejectAlias.FunctionArn())
@@ -51,6 +58,7 @@ func NewTokenAccess(scope constructs.Construct, id string, props *TokenAccessPro
 		// size however many connections there are.
 		if len(r.Connections) > 0 {
 			tokens = append(tokens, secretPatternArn(c, props.NamePrefix, r.Spec.Name, vendors.RoleToken))
+			replicas = append(replicas, replicaPatternArns(c, props.NamePrefix, r.Spec.Name, vendors.RoleToken, props.TokenReplicaRegions)...)
 			credentials = append(credentials, secretPatternArn(c, props.NamePrefix, r.Spec.Name, vendors.RoleCredentials))
 		}
 		for _, conn := range r.Connections {
@@ -72,7 +80,7 @@ func NewTokenAccess(scope constructs.Construct, id string, props *TokenAccessPro
 	reader := awsiam.NewManagedPolicy(c, jsii.String("Reader"), &awsiam.ManagedPolicyProps{
 		Description: jsii.String("Read the " + props.NamePrefix + " token secrets (and nothing else)"),
 		Statements: &[]awsiam.PolicyStatement{
-			statement("ReadTokens", []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, tokens),
+			statement("ReadTokens", []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, append(slices.Clone(tokens), replicas...)),
 		},
 	})
 	rejecter := awsiam.NewManagedPolicy(c, jsii.String("Rejecter"), &awsiam.ManagedPolicyProps{
@@ -106,7 +114,7 @@ func NewTokenAccess(scope constructs.Construct, id string, props *TokenAccessPro
 			Id: jsii.String("AwsSolutions-IAM5"),
 			Reason: jsii.String("Named connections' secrets are granted by name pattern " + props.NamePrefix +
 				"/<vendor>/*/<role>-??????: only that vendor's connection secrets of that role match."),
-			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:.*/\*/.*-\?\?\?\?\?\?$/`)}},
+			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(connectionPatternNagRegex)}},
 		}}, jsii.Bool(false))
 	}
 	return &TokenAccess{Construct: c, Reader: reader, Rejecter: rejecter, Operator: operator}

@@ -32,8 +32,10 @@ type RefresherProps struct {
 	// CredentialsSecretName, when set, imports an existing credentials
 	// secret by name instead of creating an empty one.
 	CredentialsSecretName string
-	Logs                  logSettings
-	Network               networkSettings
+	// TokenReplicaRegions replicate the token secret (only it).
+	TokenReplicaRegions []string
+	Logs                logSettings
+	Network             networkSettings
 }
 
 // Refresher is one vendor's scheduled refresher: the function, its
@@ -103,7 +105,8 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 		SecretName: jsii.String(tokenSecretName(props.NamePrefix, spec.Name)),
 		Description: jsii.String(fmt.Sprintf("%s access token, written by %s (JSON contract of shared/token). "+
 			"Apps read it; nobody else writes it.", spec.Title, functionName(props.NamePrefix, spec.FunctionName()))),
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		RemovalPolicy:  awscdk.RemovalPolicy_DESTROY,
+		ReplicaRegions: replicaRegions(props.TokenReplicaRegions),
 	})
 	tagSecret(r.Token, spec.Name, vendors.DefaultConnection, vendors.RoleToken)
 	suppressRotation(r.Token, tokenRotationReason)

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -82,6 +83,18 @@ type Props struct {
 	Vpc            awsec2.IVpc
 	VpcSubnets     *awsec2.SubnetSelection
 	SecurityGroups []awsec2.ISecurityGroup
+	// Outputs adds the deployment's stack outputs (AddOutputs): secret
+	// and function names, the Admitad URLs, the policy ARNs and the alarm
+	// topic. Off by default, so that a host stack gets no outputs it did
+	// not ask for; NewStack always adds them.
+	Outputs bool
+	// TokenReplicaRegions lists regions to which Secrets Manager
+	// replicates every token secret (default and named connections), for
+	// apps in those regions; the reader policy and GrantRead cover the
+	// replicas. Only token secrets are replicated: never credentials,
+	// refresh tokens or signing keys. Replicas are read-only copies under
+	// the same name, each $0.40 a month (docs/apps.md: lag and caching).
+	TokenReplicaRegions []string
 	// Dashboard adds the CloudWatch dashboard ($3.00 a month); nil means
 	// true. The alarms do not depend on it.
 	Dashboard *bool
@@ -116,31 +129,87 @@ type TokenRefresher struct {
 	// Dashboard is nil when Props.Dashboard is false.
 	Dashboard awscloudwatch.Dashboard
 
-	prefix string
+	prefix       string
+	replicas     []string
+	outputs      []output
+	outputsAdded bool
 }
 
-// ReaderPolicyFor creates, in scope, a managed policy that reads exactly
-// one connection's token secret ("" or "default" is the default
-// connection): for an app that should see one account of one vendor. It
-// panics on a vendor or connection that the deployment does not have.
-func (t *TokenRefresher) ReaderPolicyFor(scope constructs.Construct, id, vendor, connection string) awsiam.ManagedPolicy {
-	var token *string
+// tokenSecret returns the token secret of one connection of vendor (""
+// or "default" is the default connection), or panics, naming what is
+// missing, on a vendor or connection the deployment does not have.
+func (t *TokenRefresher) tokenSecret(what, vendor, connection string) awssecretsmanager.Secret {
 	for _, r := range t.Refreshers {
 		if r.Spec.Name != vendor {
 			continue
 		}
 		if connection == "" || connection == vendors.DefaultConnection {
-			token = r.Token.SecretArn()
+			return r.Token
 		}
 		for _, c := range r.Connections {
 			if c.Name == connection {
-				token = c.Token.SecretArn()
+				return c.Token
 			}
 		}
 	}
-	if token == nil {
-		panic(fmt.Sprintf("tokenrefresher: ReaderPolicyFor: the deployment has no connection %q of vendor %q", connection, vendor))
+	panic(fmt.Sprintf("tokenrefresher: %s: the deployment has no connection %q of vendor %q", what, connection, vendor))
+}
+
+// refresher returns vendor's refresher, or panics.
+func (t *TokenRefresher) refresher(what, vendor string) *Refresher {
+	for _, r := range t.Refreshers {
+		if r.Spec.Name == vendor {
+			return r
+		}
 	}
+	panic(fmt.Sprintf("tokenrefresher: %s: the deployment has no vendor %q", what, vendor))
+}
+
+// tokenArns are the ARNs of a token secret: the secret's own, then its
+// replicas' (Props.TokenReplicaRegions), which differ only in the region.
+func (t *TokenRefresher) tokenArns(secret awssecretsmanager.ISecret) []*string {
+	return append([]*string{secret.SecretArn()}, replicaArns(secret.SecretArn(), t.replicas)...)
+}
+
+// GrantRead lets grantee read one connection's token secret ("" or
+// "default" is the default connection) and its replicas:
+// secretsmanager:GetSecretValue and DescribeSecret on exactly that secret,
+// as an identity policy of grantee. Nothing else of the deployment
+// becomes readable. It panics on a vendor or connection the deployment
+// does not have.
+func (t *TokenRefresher) GrantRead(grantee awsiam.IGrantable, vendor, connection string) awsiam.Grant {
+	secret := t.tokenSecret("GrantRead", vendor, connection)
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
+		ResourceArns: ptrs(t.tokenArns(secret)),
+	})
+}
+
+// GrantReject lets grantee report a token of vendor that the vendor
+// refused: lambda:InvokeFunction on the refresher's "reject" alias only
+// (reader.Reject). Through the alias the refresher refuses {"force":
+// true}, so grantee cannot make it call the vendor at will; the alias
+// serves every connection of the vendor. It panics on a vendor the
+// deployment does not have.
+func (t *TokenRefresher) GrantReject(grantee awsiam.IGrantable, vendor string) awsiam.Grant {
+	r := t.refresher("GrantReject", vendor)
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("lambda:InvokeFunction"),
+		ResourceArns: jsii.Strings(*r.RejectAlias.FunctionArn()),
+	})
+}
+
+func ptrs(s []*string) *[]*string { return &s }
+
+// ReaderPolicyFor creates, in scope, a managed policy that reads exactly
+// one connection's token secret ("" or "default" is the default
+// connection), and its replicas: for an app that should see one account
+// of one vendor. It panics on a vendor or connection that the deployment
+// does not have.
+func (t *TokenRefresher) ReaderPolicyFor(scope constructs.Construct, id, vendor, connection string) awsiam.ManagedPolicy {
+	token := t.tokenSecret("ReaderPolicyFor", vendor, connection)
 	target := vendor
 	if connection != "" && connection != vendors.DefaultConnection {
 		target += "/" + connection
@@ -150,7 +219,7 @@ func (t *TokenRefresher) ReaderPolicyFor(scope constructs.Construct, id, vendor,
 		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ReadOneToken"),
 			Actions:   jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
-			Resources: &[]*string{token},
+			Resources: ptrs(t.tokenArns(token)),
 		})},
 	})
 }
@@ -176,12 +245,15 @@ type Stack struct {
 }
 
 // NewStack creates a stack holding one deployment, with its constructs
-// directly in the stack: the logical ids are those of the stack that
+// directly in the stack and its outputs (Props.Outputs is implied, the
+// outputs docs/deploying.md cites): the logical ids are those of the stack that
 // token-refresher's own app has always deployed, so updating it replaces
 // nothing.
 func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
-	return &Stack{Stack: stack, TokenRefresher: build(stack, &props.Props)}
+	p := props.Props
+	p.Outputs = true
+	return &Stack{Stack: stack, TokenRefresher: build(stack, &p)}
 }
 
 // build creates a deployment directly in scope.
@@ -222,7 +294,7 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 	}
 
 	stack := scope
-	s := &TokenRefresher{Construct: scope, Connects: map[string]*AuthCodeConnect{}, prefix: p.NamePrefix}
+	s := &TokenRefresher{Construct: scope, Connects: map[string]*AuthCodeConnect{}, prefix: p.NamePrefix, replicas: p.TokenReplicaRegions}
 	logs := logSettings{Retention: p.LogRetention}
 	if p.EncryptLogs == nil || *p.EncryptLogs {
 		logs.Key = p.LogKey
@@ -233,11 +305,9 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 	s.LogKey = logs.Key
 	network := networkSettings{Vpc: p.Vpc, Subnets: p.VpcSubnets, SecurityGroups: p.SecurityGroups}
 	output := func(id, value, description string) {
-		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{
-			Value:       jsii.String(value),
-			Description: jsii.String(description),
-		})
+		s.outputs = append(s.outputs, output{id, value, description})
 	}
+	checkReplicaRegions(stack, p.TokenReplicaRegions)
 
 	var callbacks []NamedFunction
 	breakGlass := p.BreakGlassPrincipalArns
@@ -248,6 +318,7 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 			SourceDir:             p.SourceDir,
 			NamePrefix:            p.NamePrefix,
 			CredentialsSecretName: p.CredentialsSecretNames[spec.Name],
+			TokenReplicaRegions:   p.TokenReplicaRegions,
 			Logs:                  logs,
 			Network:               network,
 		})
@@ -300,6 +371,8 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 				NamePrefix: p.NamePrefix,
 				Imported:   imported,
 				BreakGlass: breakGlass,
+
+				TokenReplicaRegions: p.TokenReplicaRegions,
 			})
 			all := []string{vendors.DefaultConnection}
 			for _, c := range r.Connections {
@@ -316,7 +389,9 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 			connects = append(connects, a)
 		}
 	}
-	s.Access = NewTokenAccess(stack, "TokenAccess", &TokenAccessProps{NamePrefix: p.NamePrefix, Refreshers: s.Refreshers, Connects: connects})
+	s.Access = NewTokenAccess(stack, "TokenAccess", &TokenAccessProps{
+		NamePrefix: p.NamePrefix, Refreshers: s.Refreshers, Connects: connects, TokenReplicaRegions: p.TokenReplicaRegions,
+	})
 	output("TokenReaderPolicyArn", *s.Access.Reader.ManagedPolicyArn(), "Attach to an app's role to read tokens")
 	output("TokenRejecterPolicyArn", *s.Access.Rejecter.ManagedPolicyArn(), "Attach to an app's role to report refused tokens (reader Reject)")
 	output("OperatorPolicyArn", *s.Access.Operator.ManagedPolicyArn(),
@@ -336,8 +411,32 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 	if p.Dashboard == nil || *p.Dashboard {
 		s.Dashboard = NewDashboard(stack, "Dashboard", &DashboardProps{NamePrefix: p.NamePrefix, Refreshers: s.Refreshers})
 	}
-
+	if p.Outputs {
+		s.AddOutputs()
+	}
 	return s
+}
+
+// output is one stack output of AddOutputs.
+type output struct{ id, value, description string }
+
+// AddOutputs adds the deployment's stack outputs (CfnOutput) to its
+// scope: per vendor its token and credentials secret names and function
+// name; per authorization-code vendor the callback, API, authorize URLs
+// and signing key; per vendor with named connections their list; and
+// the policy ARNs and the alarm topic. Props.Outputs calls it; NewStack
+// always does. Call it at most once.
+func (t *TokenRefresher) AddOutputs() {
+	if t.outputsAdded {
+		panic("tokenrefresher: AddOutputs called twice")
+	}
+	t.outputsAdded = true
+	for _, o := range t.outputs {
+		awscdk.NewCfnOutput(t.Construct, jsii.String(o.id), &awscdk.CfnOutputProps{
+			Value:       jsii.String(o.value),
+			Description: jsii.String(o.description),
+		})
+	}
 }
 
 // exportID turns a vendor name into a construct and output id
