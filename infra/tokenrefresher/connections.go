@@ -117,6 +117,7 @@ type connectionsProps struct {
 	// Imported maps a connection name to an existing credentials secret.
 	Imported   map[string]string
 	BreakGlass []string
+	Deployers  []string
 	// TokenReplicaRegions replicate each connection's token secret.
 	TokenReplicaRegions []string
 }
@@ -246,6 +247,7 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 			})
 			tagSecret(conn.RefreshToken, spec.Name, name, vendors.RoleRefreshToken)
 			guardReads(conn.RefreshToken, roleArns(roles, props.BreakGlass...))
+			guardWrites(conn.RefreshToken, roleArns(roles, props.BreakGlass...), props.Deployers)
 			suppressRotation(conn.RefreshToken, refreshTokenRotationReason)
 		}
 

@@ -103,6 +103,13 @@ type Props struct {
 	// connect`: besides the callback, only they may read a signing key.
 	// Empty: nobody but the callback can, and connect needs break-glass.
 	OperatorPrincipalArns []string
+	// DeployPrincipalArns are further roles (ARNs, * and ? allowed) that
+	// CloudFormation deploys this stack with, besides the execution role
+	// of `cdk bootstrap` (cdk-*-cfn-exec-role-<account>-<region>, always
+	// exempt) and deploys without an execution role (aws:CalledVia
+	// cloudformation.amazonaws.com): they may update the refresh-token and
+	// signing-key secrets, which deny writes to everyone else.
+	DeployPrincipalArns []string
 	// BreakGlassPrincipalArns may read every guarded secret (credentials,
 	// refresh tokens, signing keys), for an emergency; see
 	// docs/deploying.md. Empty: only the functions read them.
@@ -282,6 +289,7 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 	}
 	checkPrincipalArns("OperatorPrincipalArns", p.OperatorPrincipalArns)
 	checkPrincipalArns("BreakGlassPrincipalArns", p.BreakGlassPrincipalArns)
+	checkPrincipalArns("DeployPrincipalArns", p.DeployPrincipalArns)
 	checkConnections(known, p.Connections)
 	for key := range p.CredentialsSecretNames {
 		vendor, conn, named := strings.Cut(key, "/")
@@ -350,6 +358,11 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 			guardReads(a.RefreshToken, roleArns(readers, breakGlass...))
 			guardReads(a.SigningKey, roleArns([]awsiam.IRole{a.Callback.Role()},
 				append(slices.Clone(p.OperatorPrincipalArns), breakGlass...)...))
+			// Writes: the refresh token by the two functions that rotate
+			// and store it; the signing key by the operators who rotate it
+			// (docs/operations.md). Break-glass may do both.
+			guardWrites(a.RefreshToken, roleArns(readers, breakGlass...), p.DeployPrincipalArns)
+			guardWrites(a.SigningKey, roleArns(nil, append(slices.Clone(p.OperatorPrincipalArns), breakGlass...)...), p.DeployPrincipalArns)
 			callbacks = append(callbacks, NamedFunction{Name: spec.CallbackFunctionName(), Function: a.Callback})
 			output(exportID(spec.Name)+"CallbackUrl", *a.CallbackURL, "Redirect URI to register at "+spec.Title)
 			output(exportID(spec.Name)+"ConnectApiUrl", *a.ApiURL, spec.Title+" connect API")
@@ -371,6 +384,7 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 				NamePrefix: p.NamePrefix,
 				Imported:   imported,
 				BreakGlass: breakGlass,
+				Deployers:  p.DeployPrincipalArns,
 
 				TokenReplicaRegions: p.TokenReplicaRegions,
 			})
