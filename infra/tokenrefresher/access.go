@@ -38,9 +38,11 @@ type TokenAccess struct {
 	// describe token secrets, and list secrets to find named
 	// connections), set-credentials (describe and write
 	// credentials secrets, never read them), refresh (invoke the functions
-	// themselves, force included) and connect (read signing keys; the
+	// themselves, force included), connect (read signing keys; the
 	// operator's role must also be in the stack's OperatorPrincipalArns,
-	// which exempts it from the signing keys' read guard).
+	// which exempts it from the signing keys' read guard), and the
+	// rotation of signing keys (write them; the same list exempts the
+	// role from their write guard).
 	Operator awsiam.ManagedPolicy
 }
 
@@ -101,7 +103,11 @@ func NewTokenAccess(scope constructs.Construct, id string, props *TokenAccessPro
 	}
 	if len(keys) > 0 {
 		operatorStatements = append(operatorStatements,
-			statement("ConnectReadSigningKeys", []string{"secretsmanager:GetSecretValue"}, keys))
+			statement("ConnectReadSigningKeys", []string{"secretsmanager:GetSecretValue"}, keys),
+			// docs/deploying.md: rotating the signing key. The keys'
+			// resource policy still denies it to roles outside
+			// OperatorPrincipalArns.
+			statement("RotateSigningKeys", []string{"secretsmanager:PutSecretValue"}, keys))
 	}
 	operator := awsiam.NewManagedPolicy(c, jsii.String("Operator"), &awsiam.ManagedPolicyProps{
 		Description: jsii.String("Run tokenctl against " + props.NamePrefix + ": status, set-credentials, refresh, connect"),

@@ -140,6 +140,7 @@ func TestOperatorPolicyIsWhatTokenctlNeeds(t *testing.T) {
 		"SetCredentialsWriteOnly": {[]string{"secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"}, creds},
 		"RefreshInvokeFunctions":  {[]string{"lambda:InvokeFunction"}, functions},
 		"ConnectReadSigningKeys":  {[]string{"secretsmanager:GetSecretValue"}, keys},
+		"RotateSigningKeys":       {[]string{"secretsmanager:PutSecretValue"}, keys},
 		// tokenctl status lists named connections (issue 19, item 10).
 		"StatusListSecrets": {[]string{"secretsmanager:ListSecrets"}, []any{"*"}},
 	}
