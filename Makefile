@@ -20,9 +20,10 @@ help: ## List the targets.
 
 # Each target installs only the tools it runs (scripts/install-tools.sh):
 # deploying needs Go, Node.js and the CDK CLI; make dev and make bench need
-# aws-lambda-rie and moto_server; make test needs all three.
+# aws-lambda-rie and moto_server; make test needs all of them and
+# CloudFormation Guard (the Control Tower checks of the synthesized templates).
 .PHONY: tools
-tools: ## Install aws-lambda-rie and the CDK CLI; check moto_server (everything make test needs).
+tools: ## Install aws-lambda-rie, the CDK CLI and CloudFormation Guard; check moto_server (everything make test needs).
 	@scripts/install-tools.sh
 
 .PHONY: dev-tools

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/token-refresher/token-refresher/infra/cfnguard"
 )
 
 // TestCDKCLISynthOffline runs the CDK CLI's synth on cdk.json exactly as an
@@ -85,5 +89,58 @@ func synthWithCLI(t *testing.T, cli, root string, env []string) {
 		if !strings.Contains(string(tmpl), want) {
 			t.Errorf("synthesized template lacks %s", want)
 		}
+	}
+	checkGuard(t, root, out, 3)
+}
+
+// checkGuard runs AWS Control Tower's proactive controls (cfn-guard and
+// the rules of @cdklabs/cdk-validator-cfnguard, installed in
+// .tools/cfnguard) against every template of the cloud assembly in dir:
+// the root stack and each nested stack, at least want of them. It fails
+// on any failure that the template does not explain, and on any
+// exception that explains nothing, and logs the explained ones.
+func checkGuard(t *testing.T, root, dir string, want int) {
+	t.Helper()
+	tool, err := cfnguard.Find(filepath.Join(root, ".tools", "cfnguard"))
+	if err != nil {
+		if os.Getenv("REQUIRE_CDK_CLI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	templates, err := cfnguard.Templates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(templates) < want {
+		t.Errorf("%d templates in %s, want at least %d (root and nested stacks): %v", len(templates), dir, want, templates)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := tool.Check(ctx, templates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logGuardResult(t, res)
+}
+
+// logGuardResult logs what passed and the explained exceptions, and fails
+// on unexplained failures and unused exceptions.
+func logGuardResult(t *testing.T, res cfnguard.Result) {
+	t.Helper()
+	var passed []string
+	for c, n := range res.Passed {
+		passed = append(passed, fmt.Sprintf("%s×%d", c, n))
+	}
+	sort.Strings(passed)
+	t.Logf("Control Tower controls passed: %s", strings.Join(passed, " "))
+	for _, e := range res.Explained {
+		t.Logf("explained exception: %s", e)
+	}
+	for _, f := range res.Unexplained {
+		t.Errorf("Control Tower control fails without an explained exception: %s", f)
+	}
+	for _, e := range res.Unused {
+		t.Errorf("exception explains no failure (remove it, or give it a reason): %s", e)
 	}
 }

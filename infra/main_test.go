@@ -1,6 +1,8 @@
 package main
 
 import (
+	"debug/elf"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"reflect"
@@ -45,12 +47,24 @@ func writeDummyAssets(dir string, specs []vendors.Spec) error {
 			if err := os.MkdirAll(dir+"/"+fn, 0o755); err != nil {
 				return fmt.Errorf("create asset folder %s: %w", fn, err)
 			}
-			if err := os.WriteFile(dir+"/"+fn+"/bootstrap", []byte("#!/bin/sh\n# "+fn+"\n"), 0o755); err != nil {
+			if err := os.WriteFile(dir+"/"+fn+"/bootstrap", arm64Header(fn), 0o755); err != nil {
 				return fmt.Errorf("write bootstrap of %s: %w", fn, err)
 			}
 		}
 	}
 	return nil
+}
+
+// arm64Header is the 64-byte header of a linux/arm64 ELF executable
+// followed by name: what the construct checks of a prebuilt bootstrap.
+func arm64Header(name string) []byte {
+	h := make([]byte, 64, 64+len(name))
+	copy(h, elf.ELFMAG)
+	h[elf.EI_CLASS], h[elf.EI_DATA], h[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	binary.LittleEndian.PutUint16(h[16:], uint16(elf.ET_EXEC))
+	binary.LittleEndian.PutUint16(h[18:], uint16(elf.EM_AARCH64))
+	binary.LittleEndian.PutUint32(h[20:], uint32(elf.EV_CURRENT))
+	return append(h, name...)
 }
 
 // TestContextBool reads the dashboard flag as cdk.json and -c give it.

@@ -5,10 +5,16 @@
 #   scripts/install-tools.sh cdk          deploy targets (synth, deploy, diff, destroy, bootstrap)
 #   scripts/install-tools.sh rie moto     make dev and make bench
 #   scripts/install-tools.sh              everything (make test)
+#   scripts/install-tools.sh cfnguard     only AWS CloudFormation Guard
 #
 #   rie   aws-lambda-rie: go install, into $(go env GOPATH)/bin
 #   cdk   the CDK CLI: npm, into .tools/cdk (a dot folder: a node_modules in
 #         the module root would break `go test ./...`)
+#   cfnguard  AWS CloudFormation Guard 3.1.1 with the rules of AWS Control
+#         Tower's proactive controls: the npm package
+#         @cdklabs/cdk-validator-cfnguard, into .tools/cfnguard (its peer
+#         dependency aws-cdk-lib is not installed: only the binary and the
+#         rules are used, by the Guard tests)
 #   moto  moto_server: checked only; install with pip
 #
 # Idempotent: a tool already at the pinned version is left alone, so a
@@ -19,21 +25,24 @@ set -euo pipefail
 RIE_MODULE="github.com/aws/aws-lambda-runtime-interface-emulator"
 RIE_VERSION="v0.0.0-20261030222936-bef5c4ba774d"
 CDK_VERSION="2.1148.1"
+CFNGUARD_PACKAGE="@cdklabs/cdk-validator-cfnguard"
+CFNGUARD_VERSION="0.0.62" # keep in step with infra/cfnguard.Version
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/elapsed.sh
 . "$root/scripts/elapsed.sh"
 status=0
 
-want_rie=0 want_cdk=0 want_moto=0
-[ "$#" -gt 0 ] || set -- rie cdk moto
+want_rie=0 want_cdk=0 want_cfnguard=0 want_moto=0
+[ "$#" -gt 0 ] || set -- rie cdk cfnguard moto
 for tool in "$@"; do
 	case "$tool" in
 	rie) want_rie=1 ;;
 	cdk) want_cdk=1 ;;
+	cfnguard) want_cfnguard=1 ;;
 	moto) want_moto=1 ;;
 	*)
-		echo "install-tools: unknown tool \"$tool\" (known: rie, cdk, moto)" >&2
+		echo "install-tools: unknown tool \"$tool\" (known: rie, cdk, cfnguard, moto)" >&2
 		exit 2
 		;;
 	esac
@@ -85,6 +94,25 @@ install_cdk() {
 	fi
 }
 
+install_cfnguard() {
+	local dir="$root/.tools/cfnguard" installed=""
+	local pkg="$dir/node_modules/$CFNGUARD_PACKAGE/package.json"
+	if [ -f "$pkg" ] && command -v node >/dev/null 2>&1; then
+		installed="$(node -p 'require(process.argv[1]).version' "$pkg" 2>/dev/null || true)"
+	fi
+	if [ "$installed" = "$CFNGUARD_VERSION" ]; then
+		echo "cfnguard: already installed at ${CFNGUARD_VERSION} (.tools/cfnguard)"
+	elif ! command -v npm >/dev/null 2>&1; then
+		echo "cfnguard: npm not found on PATH; install Node.js and npm, then run this again" >&2
+		status=1
+	elif npm install --prefix "$dir" "${CFNGUARD_PACKAGE}@${CFNGUARD_VERSION}" --legacy-peer-deps --no-audit --no-fund --loglevel=error >/dev/null; then
+		echo "cfnguard: installed ${CFNGUARD_VERSION} (.tools/cfnguard)"
+	else
+		echo "cfnguard: npm install --prefix .tools/cfnguard ${CFNGUARD_PACKAGE}@${CFNGUARD_VERSION} failed" >&2
+		status=1
+	fi
+}
+
 check_moto() {
 	# Run it: a pyenv shim is on PATH even when the active Python lacks moto.
 	if command -v moto_server >/dev/null 2>&1 && moto_server -h >/dev/null 2>&1; then
@@ -97,5 +125,6 @@ check_moto() {
 
 [ "$want_rie" = 0 ] || install_rie
 [ "$want_cdk" = 0 ] || install_cdk
+[ "$want_cfnguard" = 0 ] || install_cfnguard
 [ "$want_moto" = 0 ] || check_moto
 exit "$status"

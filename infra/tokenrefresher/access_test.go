@@ -140,6 +140,9 @@ func TestOperatorPolicyIsWhatTokenctlNeeds(t *testing.T) {
 		"SetCredentialsWriteOnly": {[]string{"secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"}, creds},
 		"RefreshInvokeFunctions":  {[]string{"lambda:InvokeFunction"}, functions},
 		"ConnectReadSigningKeys":  {[]string{"secretsmanager:GetSecretValue"}, keys},
+		"RotateSigningKeys":       {[]string{"secretsmanager:PutSecretValue"}, keys},
+		// tokenctl status lists named connections (issue 19, item 10).
+		"StatusListSecrets": {[]string{"secretsmanager:ListSecrets"}, []any{"*"}},
 	}
 	got := policyStatements(t, "Run tokenctl against token-refresher: status, set-credentials, refresh, connect")
 	var gotSids, wantSids []string

@@ -114,6 +114,7 @@ func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) *Alarm
 			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
 		},
 	}), nil)
+	denyGrantsButForAWSServices(a.Key)
 	a.Topic = awssns.NewTopic(c, jsii.String("Topic"), &awssns.TopicProps{
 		DisplayName: jsii.String(props.NamePrefix + " alarms"),
 		MasterKey:   a.Key,

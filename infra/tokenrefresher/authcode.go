@@ -39,10 +39,13 @@ type AuthCodeConnectProps struct {
 	// Refresher is the vendor's scheduled refresher; it gets access to the
 	// refresh-token secret.
 	Refresher *Refresher
-	// AssetDir holds <AssetDir>/<Spec.CallbackFunctionName()>/bootstrap.
-	AssetDir     string
-	NamePrefix   string
-	LogRetention awslogs.RetentionDays
+	// AssetDir holds <AssetDir>/<Spec.CallbackFunctionName()>/bootstrap;
+	// empty builds it from SourceDir (Props.AssetDir).
+	AssetDir   string
+	SourceDir  string
+	NamePrefix string
+	Logs       logSettings
+	Network    networkSettings
 }
 
 // AuthCodeConnect is what a vendor connected by a person needs beyond its
@@ -57,6 +60,8 @@ type AuthCodeConnect struct {
 	LogGroup     awslogs.LogGroup
 	Api          awsapigatewayv2.HttpApi
 	AccessLogs   awslogs.LogGroup
+	// InvokeRole is the role the API's integration invokes Callback with.
+	InvokeRole awsiam.Role
 	// ApiURL is the API's base URL, CallbackURL the redirect URI to
 	// register at the vendor and AuthorizeURL the base of connect links.
 	ApiURL       *string
@@ -134,14 +139,16 @@ func NewAuthCodeConnect(scope constructs.Construct, id string, props *AuthCodeCo
 	}
 	gf := newGoFunction(c, "Callback", goFunctionProps{
 		AssetDir:     props.AssetDir,
+		SourceDir:    props.SourceDir,
 		Folder:       spec.CallbackFunctionName(),
 		PhysicalName: functionName(props.NamePrefix, spec.CallbackFunctionName()),
 		Description:  "Connects " + spec.Title + ": signed authorize link and OAuth2 callback",
 		Environment:  env,
 		// HTTP API gives up on an integration after 30 s; the callback's
 		// deadline must end first so that it can still answer the browser.
-		Timeout:      callbackTimeout,
-		LogRetention: props.LogRetention,
+		Timeout: callbackTimeout,
+		Logs:    props.Logs,
+		Network: props.Network,
 	})
 	a.Callback, a.LogGroup = gf.Function, gf.LogGroup
 	r.Credentials.GrantRead(a.Callback, nil)
@@ -149,10 +156,7 @@ func NewAuthCodeConnect(scope constructs.Construct, id string, props *AuthCodeCo
 	grantCompareAndSwap(a.RefreshToken, a.Callback)
 	a.SigningKey.GrantRead(a.Callback, nil)
 
-	a.AccessLogs = awslogs.NewLogGroup(c, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
-		Retention:     props.LogRetention,
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-	})
+	a.AccessLogs = newLogGroup(c, "AccessLogs", "", props.Logs)
 	stage := a.Api.AddStage(jsii.String("DefaultStage"), &awsapigatewayv2.HttpStageOptions{
 		StageName:  jsii.String("$default"),
 		AutoDeploy: jsii.Bool(true),
@@ -169,10 +173,11 @@ func NewAuthCodeConnect(scope constructs.Construct, id string, props *AuthCodeCo
 		Format:         awsapigateway.AccessLogFormat_Custom(jsii.String(accessLogFormat)).ToString(),
 	})
 
-	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("CallbackIntegration"), a.Callback,
+	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(callbackIntegrationID), a.Callback,
 		&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
 			PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
 		})
+	var cfnIntegration awsapigatewayv2.CfnIntegration
 	for _, path := range []string{authorizePath, callbackPath} {
 		routes := a.Api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 			Path:        jsii.String(path),
@@ -180,6 +185,16 @@ func NewAuthCodeConnect(scope constructs.Construct, id string, props *AuthCodeCo
 			Integration: integration,
 		})
 		for _, route := range *routes {
+			// API Gateway invokes the callback with a role (below), not
+			// through a resource policy on the function: drop the
+			// permission that the Lambda integration adds to each route.
+			if !*route.Node().TryRemoveChild(jsii.String(callbackIntegrationID + "-Permission")) {
+				panic("tokenrefresher: the HTTP API's Lambda integration added no invoke permission to remove; CDK changed")
+			}
+			if child, ok := route.Node().TryFindChild(jsii.String(callbackIntegrationID)).(awsapigatewayv2.HttpIntegration); ok {
+				cfnIntegration = child.Node().DefaultChild().(awsapigatewayv2.CfnIntegration)
+			}
+			addGuardException(route, guardConnectRouteAuth)
 			cdknag.NagSuppressions_AddResourceSuppressions(route, &[]*cdknag.NagPackSuppression{{
 				Id: jsii.String("AwsSolutions-APIG4"),
 				Reason: jsii.String("The vendor's browser redirect cannot carry AWS credentials or a bearer token. " +
@@ -188,8 +203,30 @@ func NewAuthCodeConnect(scope constructs.Construct, id string, props *AuthCodeCo
 			}}, jsii.Bool(true))
 		}
 	}
+	if cfnIntegration == nil {
+		panic("tokenrefresher: the HTTP API's Lambda integration was not found; CDK changed")
+	}
+	// The integration invokes the callback with a role of its own: the
+	// function then needs no resource policy, so no principal outside the
+	// account can ever be granted the invoke (Control Tower's
+	// CT.LAMBDA.PR.2), and the stack stays free of account IDs. Only API
+	// Gateway may assume the role, and only a principal allowed
+	// iam:PassRole on it could attach it to an API.
+	a.InvokeRole = awsiam.NewRole(c, jsii.String("InvokeRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil),
+		Description: jsii.String("API Gateway invokes " + functionName(props.NamePrefix, spec.CallbackFunctionName()) + " from the connect API"),
+	})
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      a.InvokeRole,
+		Actions:      jsii.Strings("lambda:InvokeFunction"),
+		ResourceArns: jsii.Strings(*a.Callback.FunctionArn()),
+	})
+	cfnIntegration.SetCredentialsArn(a.InvokeRole.RoleArn())
 	return a
 }
+
+// callbackIntegrationID is the id of the connect API's Lambda integration.
+const callbackIntegrationID = "CallbackIntegration"
 
 // accessLogFormat is one JSON line per request without query strings.
 const accessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",` +

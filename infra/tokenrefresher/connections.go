@@ -104,6 +104,10 @@ func secretPatternArn(scope constructs.Construct, prefix, vendor, role string) *
 	})
 }
 
+// connectionPatternNagRegex matches, in cdk-nag's notation, the name
+// patterns of secretPatternArn and replicaPatternArns.
+const connectionPatternNagRegex = `/^Resource::arn:<AWS::Partition>:secretsmanager:(<AWS::Region>|[a-z]{2}(-[a-z]+)+-[0-9]):<AWS::AccountId>:secret:.*/\*/.*-\?\?\?\?\?\?$/`
+
 // connectionsProps is what addConnections needs of the deployment.
 type connectionsProps struct {
 	Refresher  *Refresher
@@ -113,6 +117,9 @@ type connectionsProps struct {
 	// Imported maps a connection name to an existing credentials secret.
 	Imported   map[string]string
 	BreakGlass []string
+	Deployers  []string
+	// TokenReplicaRegions replicate each connection's token secret.
+	TokenReplicaRegions []string
 }
 
 // addConnections creates the named connections of one vendor in shard
@@ -180,7 +187,7 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 			Reason: jsii.String("Named connections' secrets are granted by name pattern " + props.NamePrefix + "/" + spec.Name +
 				"/*/<role>-??????: only this vendor's connection secrets of that role match, and the policy stays one " +
 				"statement per role however many connections there are."),
-			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:.*/\*/.*-\?\?\?\?\?\?$/`)}},
+			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(connectionPatternNagRegex)}},
 		}}, jsii.Bool(true))
 	}
 
@@ -225,7 +232,8 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 			SecretName: jsii.String(vendors.SecretName(props.NamePrefix, spec.Name, name, vendors.RoleToken)),
 			Description: jsii.String(fmt.Sprintf("%s access token of connection %s, written by %s (JSON contract of shared/token). "+
 				"Apps read it; nobody else writes it.", spec.Title, name, functionName(props.NamePrefix, spec.FunctionName()))),
-			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+			RemovalPolicy:  awscdk.RemovalPolicy_DESTROY,
+			ReplicaRegions: replicaRegions(props.TokenReplicaRegions),
 		})
 		tagSecret(conn.Token, spec.Name, name, vendors.RoleToken)
 		suppressRotation(conn.Token, tokenRotationReason)
@@ -239,6 +247,7 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 			})
 			tagSecret(conn.RefreshToken, spec.Name, name, vendors.RoleRefreshToken)
 			guardReads(conn.RefreshToken, roleArns(roles, props.BreakGlass...))
+			guardWrites(conn.RefreshToken, roleArns(roles, props.BreakGlass...), props.Deployers)
 			suppressRotation(conn.RefreshToken, refreshTokenRotationReason)
 		}
 

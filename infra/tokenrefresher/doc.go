@@ -6,8 +6,21 @@
 // deploys; [New] adds the same deployment to a stack of another CDK app.
 // Either takes [Props]: the vendors (all of vendors.All(), or some), their
 // named connections, the name prefix, the alarm e-mail, the log retention
-// and whether to add a dashboard. The functions are built by `make build`
-// into Props.AssetDir.
+// and encryption, VPC placement, token replica regions, stack outputs and
+// whether to add a dashboard. The functions are prebuilt by `make build`
+// into Props.AssetDir, or, with AssetDir empty, built from this module's
+// source at synth time (`go build` for linux/arm64, CDK local bundling).
+// [TokenRefresher.GrantRead] and [TokenRefresher.GrantReject] grant a
+// principal one token, or the reject alias of one refresher.
+//
+// # Governed accounts
+//
+// A deployment passes AWS Control Tower's proactive controls (the Guard
+// rules of @cdklabs/cdk-validator-cfnguard, checked in the tests) with
+// its defaults, except for two it records on the resources as explained
+// exceptions (CloudFormation Metadata "guard", [GuardMetadataKey]): the
+// connect routes have no authorization type (CT.APIGATEWAY.PR.5) and,
+// without Props.Vpc, the functions are in no VPC (CT.LAMBDA.PR.3).
 //
 // # What a deployment holds
 //
@@ -64,7 +77,14 @@
 //   - The operator policy holds exactly what tokenctl calls: read token
 //     secrets (status), describe and write credentials without reading
 //     them (set-credentials), invoke the functions (refresh), read signing
-//     keys (connect).
+//     keys (connect), list secrets (status finds named connections) and
+//     write signing keys (rotation).
+//   - Refresh-token and signing-key secrets also deny
+//     secretsmanager:PutSecretValue, UpdateSecret and
+//     UpdateSecretVersionStage to every principal but those named: the
+//     Admitad functions (refresh tokens), Props.OperatorPrincipalArns
+//     (signing keys), break-glass, and CloudFormation (the deploying role
+//     of `cdk bootstrap`, Props.DeployPrincipalArns, or aws:CalledVia).
 //   - The template never carries a credentials value: a credentials secret
 //     is created empty, so no stack update can overwrite what an operator
 //     filled in.

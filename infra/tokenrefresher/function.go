@@ -1,16 +1,14 @@
 package tokenrefresher
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
@@ -25,8 +23,10 @@ const functionTimeout = 60
 
 // goFunctionProps configures a Go function built by `make build`.
 type goFunctionProps struct {
-	// AssetDir holds one folder per function with its `bootstrap`.
-	AssetDir string
+	// AssetDir holds one folder per function with its `bootstrap`; empty
+	// builds the function from SourceDir's functions/<Folder>.
+	AssetDir  string
+	SourceDir string
 	// Folder is the function's folder under AssetDir (and under functions/).
 	Folder string
 	// PhysicalName is the deployed function name.
@@ -37,7 +37,16 @@ type goFunctionProps struct {
 	Timeout int
 	// ReservedConcurrency, when above zero, caps concurrent executions.
 	ReservedConcurrency int
-	LogRetention        awslogs.RetentionDays
+	Logs                logSettings
+	Network             networkSettings
+}
+
+// networkSettings places functions in a VPC (Props.Vpc); the zero value
+// leaves them in Lambda's own network.
+type networkSettings struct {
+	Vpc            awsec2.IVpc
+	Subnets        *awsec2.SubnetSelection
+	SecurityGroups []awsec2.ISecurityGroup
 }
 
 // goFunction is a function together with the log group it writes to.
@@ -47,22 +56,16 @@ type goFunction struct {
 }
 
 // newGoFunction creates an arm64 provided.al2023 function from
-// <AssetDir>/<Folder>/bootstrap, with its own log group and a role that may
+// <AssetDir>/<Folder>/bootstrap, or built from functions/<Folder> at
+// synth time when AssetDir is empty (functionCode), with its own log group and a role that may
 // write to that log group and nothing else; callers add grants.
 //
-// It panics when the bootstrap file is missing, so a deployment never ships
-// an empty function.
+// It panics when the bootstrap file is missing or not a linux/arm64
+// executable, so a deployment never ships a function that cannot start.
 func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goFunction {
-	dir := filepath.Join(p.AssetDir, p.Folder)
-	if st, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil || st.IsDir() {
-		panic(fmt.Sprintf("tokenrefresher: function %s: %s/bootstrap not found (run `make build`, or pass -c assetDir=<dir>)", p.Folder, dir))
-	}
+	code := functionCode(p.AssetDir, p.SourceDir, p.Folder)
 
-	logGroup := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/lambda/" + p.PhysicalName),
-		Retention:     p.LogRetention,
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-	})
+	logGroup := newLogGroup(scope, id+"Logs", "/aws/lambda/"+p.PhysicalName, p.Logs)
 	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("Execution role of " + p.PhysicalName),
@@ -90,7 +93,7 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goF
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
 		Handler:      jsii.String("bootstrap"),
-		Code:         awslambda.Code_FromAsset(jsii.String(dir), nil),
+		Code:         code,
 		MemorySize:   jsii.Number(128),
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout)),
 		Environment:  &env,
@@ -100,6 +103,24 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goF
 	if p.ReservedConcurrency > 0 {
 		props.ReservedConcurrentExecutions = jsii.Number(p.ReservedConcurrency)
 	}
+	if n := p.Network; n.Vpc != nil {
+		props.Vpc = n.Vpc
+		props.VpcSubnets = n.Subnets
+		if len(n.SecurityGroups) > 0 {
+			props.SecurityGroups = &n.SecurityGroups
+		}
+	}
 	fn := awslambda.NewFunction(scope, jsii.String(id), props)
+	if p.Network.Vpc == nil {
+		addGuardException(fn, guardFunctionVpc)
+	} else {
+		cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-IAM4"),
+			Reason: jsii.String("Lambda attaches a function in a VPC through the AWS managed policy " +
+				"AWSLambdaVPCAccessExecutionRole (create, describe and delete its network interfaces), " +
+				"which CDK adds for a function with a VPC."),
+			AppliesTo: &[]any{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"},
+		}}, jsii.Bool(true))
+	}
 	return goFunction{Function: fn, LogGroup: logGroup}
 }

@@ -1,6 +1,8 @@
 package tokenrefresher
 
 import (
+	"debug/elf"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -22,6 +24,9 @@ import (
 // seconds, and every test reads the same template.
 var (
 	testAssetDir string
+	// testRepoRoot is the repository's root folder (the tests run in a
+	// temporary folder).
+	testRepoRoot string
 	testStack    *Stack
 	testTemplate assertions.Template
 	testDoc      template
@@ -36,6 +41,10 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
+		if testRepoRoot, err = filepath.Abs(filepath.Join("..", "..")); err != nil {
+			fmt.Fprintln(os.Stderr, "tokenrefresher test:", err)
+			return 1
+		}
 		flags, err := readFeatureFlags(filepath.Join("..", "..", "cdk.json"))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "tokenrefresher test:", err)
@@ -72,12 +81,25 @@ func writeDummyAssets(dir string, specs []vendors.Spec) error {
 			if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
 				return fmt.Errorf("create asset folder %s: %w", fn, err)
 			}
-			if err := os.WriteFile(filepath.Join(dir, fn, "bootstrap"), []byte("#!/bin/sh\n# "+fn+"\n"), 0o755); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, fn, "bootstrap"), elfHeader(elf.EM_AARCH64, fn), 0o755); err != nil {
 				return fmt.Errorf("write bootstrap of %s: %w", fn, err)
 			}
 		}
 	}
 	return nil
+}
+
+// elfHeader is the 64-byte header of a 64-bit little-endian ELF
+// executable for machine, followed by name: what the construct checks of
+// a prebuilt bootstrap, without building one.
+func elfHeader(machine elf.Machine, name string) []byte {
+	h := make([]byte, 64, 64+len(name))
+	copy(h, elf.ELFMAG)
+	h[elf.EI_CLASS], h[elf.EI_DATA], h[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	binary.LittleEndian.PutUint16(h[16:], uint16(elf.ET_EXEC))
+	binary.LittleEndian.PutUint16(h[18:], uint16(machine))
+	binary.LittleEndian.PutUint32(h[20:], uint32(elf.EV_CURRENT))
+	return append(h, name...)
 }
 
 // newTestStack builds the stack of every vendor in its own app, with the
@@ -148,6 +170,7 @@ type template struct {
 type resource struct {
 	Type       string         `json:"Type"`
 	Properties map[string]any `json:"Properties"`
+	Metadata   map[string]any `json:"Metadata"`
 }
 
 func parseTemplate(t assertions.Template) template {

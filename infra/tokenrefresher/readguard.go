@@ -2,6 +2,7 @@ package tokenrefresher
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -55,6 +56,65 @@ func guardReads(secret awssecretsmanager.ISecret, readers []*string) {
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{
 			"ArnNotLike": map[string]any{"aws:PrincipalArn": readers},
+		},
+	}))
+	if res.StatementAdded == nil || !*res.StatementAdded {
+		panic(fmt.Sprintf("tokenrefresher: secret %s takes no resource policy", *secret.Node().Path()))
+	}
+}
+
+// WriteGuardSid is the Sid of the statement that a refresh-token or
+// signing-key secret's resource policy holds besides ReadGuardSid.
+const WriteGuardSid = "OnlyNamedPrincipalsWrite"
+
+// writeActions are the calls that give a secret a new current value:
+// PutSecretValue, UpdateSecret with a value, and moving AWSCURRENT to a
+// version written earlier with another label.
+var writeActions = []string{
+	"secretsmanager:PutSecretValue",
+	"secretsmanager:UpdateSecret",
+	"secretsmanager:UpdateSecretVersionStage",
+}
+
+// calledViaCloudFormation is the aws:CalledVia value of a call that
+// CloudFormation makes with the deploying principal's credentials (a
+// deploy without a CloudFormation execution role).
+const calledViaCloudFormation = "cloudformation.amazonaws.com"
+
+// cdkExecRolePattern matches the role CloudFormation deploys with after
+// `cdk bootstrap` (any qualifier): the deployment's own updates of a
+// secret (description, tags, a new generated value) come from it.
+func cdkExecRolePattern() *string {
+	return awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::"), awscdk.Aws_ACCOUNT_ID(),
+		jsii.String(":role/cdk-*-cfn-exec-role-"), awscdk.Aws_ACCOUNT_ID(), jsii.String("-"), awscdk.Aws_REGION(),
+	})
+}
+
+// guardWrites adds to secret's resource policy a statement that denies
+// writeActions to every principal whose ARN matches none of writers
+// (aws:PrincipalArn, ArnNotLike), unless the call comes from
+// CloudFormation: the deploying role of `cdk bootstrap`
+// (cdkExecRolePattern), deployers (extra ARNs, Props.DeployPrincipalArns),
+// or CloudFormation acting with the caller's own credentials
+// (aws:CalledVia). Whoever could write a signing key could mint connect
+// links, and whoever could write a refresh token could connect an account
+// of their own: broad secretsmanager:* rights in an identity policy are
+// not enough. Reads stay guarded by guardReads.
+func guardWrites(secret awssecretsmanager.ISecret, writers []*string, deployers []string) {
+	exempt := append(slices.Clone(writers), cdkExecRolePattern())
+	for _, d := range deployers {
+		exempt = append(exempt, jsii.String(d))
+	}
+	res := secret.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String(WriteGuardSid),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings(writeActions...),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"ArnNotLike":                   map[string]any{"aws:PrincipalArn": exempt},
+			"ForAllValues:StringNotEquals": map[string]any{"aws:CalledVia": []string{calledViaCloudFormation}},
 		},
 	}))
 	if res.StatementAdded == nil || !*res.StatementAdded {

@@ -37,18 +37,41 @@ func (d template) resourcePolicyOf(t *testing.T, secretID string) map[string]any
 // roleOf returns the role reference (Fn::GetAtt <role> Arn) of a function.
 func (d template) roleOf(fnID string) any { return d.Resources[fnID].Properties["Role"] }
 
-// checkReadGuard asserts that doc holds exactly one statement: deny
-// GetSecretValue to anyone whose aws:PrincipalArn is not one of readers.
-func checkReadGuard(t *testing.T, doc map[string]any, readers []any) {
+// policyStatement returns the statement with sid of a resource policy
+// whose statements' Sids are exactly sids.
+func policyStatement(t *testing.T, doc map[string]any, sid string, sids ...string) map[string]any {
 	t.Helper()
 	if doc == nil {
 		t.Fatal("no resource policy")
 	}
 	list, _ := doc["Statement"].([]any)
-	if len(list) != 1 {
-		t.Fatalf("resource policy has %d statements, want 1: %v", len(list), doc)
+	var got []string
+	var found map[string]any
+	for _, raw := range list {
+		st, _ := raw.(map[string]any)
+		got = append(got, fmt.Sprint(st["Sid"]))
+		if st["Sid"] == sid {
+			found = st
+		}
 	}
-	st, _ := list[0].(map[string]any)
+	sort.Strings(got)
+	sort.Strings(sids)
+	if !reflect.DeepEqual(got, sids) || found == nil {
+		t.Fatalf("resource policy statements %v, want %v: %v", got, sids, doc)
+	}
+	return found
+}
+
+// checkReadGuard asserts that doc holds the statement ReadGuardSid: deny
+// GetSecretValue to anyone whose aws:PrincipalArn is not one of readers;
+// and, besides it, only WriteGuardSid when writeGuarded.
+func checkReadGuard(t *testing.T, doc map[string]any, readers []any, writeGuarded bool) {
+	t.Helper()
+	sids := []string{ReadGuardSid}
+	if writeGuarded {
+		sids = append(sids, WriteGuardSid)
+	}
+	st := policyStatement(t, doc, ReadGuardSid, sids...)
 	want := map[string]any{
 		"Sid":       ReadGuardSid,
 		"Effect":    "Deny",
@@ -108,16 +131,16 @@ func TestGuardedSecretsDenyReadsToEveryoneElse(t *testing.T) {
 				readers = append(readers, callback)
 			}
 			t.Run("credentials", func(t *testing.T) {
-				checkReadGuard(t, testDoc.resourcePolicyOf(t, testDoc.secret(t, credentialsSecretName(DefaultNamePrefix, spec.Name))), readers)
+				checkReadGuard(t, testDoc.resourcePolicyOf(t, testDoc.secret(t, credentialsSecretName(DefaultNamePrefix, spec.Name))), readers, false)
 			})
 			if !spec.AuthCode {
 				return
 			}
 			t.Run("refresh-token", func(t *testing.T) {
-				checkReadGuard(t, testDoc.resourcePolicyOf(t, testDoc.secret(t, refreshSecretName(DefaultNamePrefix, spec.Name))), readers)
+				checkReadGuard(t, testDoc.resourcePolicyOf(t, testDoc.secret(t, refreshSecretName(DefaultNamePrefix, spec.Name))), readers, true)
 			})
 			t.Run("signing-key", func(t *testing.T) {
-				checkReadGuard(t, testDoc.resourcePolicyOf(t, testDoc.secret(t, signingKeySecretName(DefaultNamePrefix, spec.Name))), []any{callback})
+				checkReadGuard(t, testDoc.resourcePolicyOf(t, testDoc.secret(t, signingKeySecretName(DefaultNamePrefix, spec.Name))), []any{callback}, true)
 			})
 		})
 	}
@@ -170,13 +193,13 @@ func TestOperatorAndBreakGlassPrincipals(t *testing.T) {
 			if spec.AuthCode {
 				readers = append(readers, doc.roleOf(fnID(spec.CallbackFunctionName())))
 			}
-			checkReadGuard(t, doc.resourcePolicyOf(t, doc.secret(t, credentialsSecretName(DefaultNamePrefix, spec.Name))), readers)
+			checkReadGuard(t, doc.resourcePolicyOf(t, doc.secret(t, credentialsSecretName(DefaultNamePrefix, spec.Name))), readers, false)
 			if !spec.AuthCode {
 				return
 			}
-			checkReadGuard(t, doc.resourcePolicyOf(t, doc.secret(t, refreshSecretName(DefaultNamePrefix, spec.Name))), readers)
+			checkReadGuard(t, doc.resourcePolicyOf(t, doc.secret(t, refreshSecretName(DefaultNamePrefix, spec.Name))), readers, true)
 			checkReadGuard(t, doc.resourcePolicyOf(t, doc.secret(t, signingKeySecretName(DefaultNamePrefix, spec.Name))),
-				[]any{doc.roleOf(fnID(spec.CallbackFunctionName())), ops, glass})
+				[]any{doc.roleOf(fnID(spec.CallbackFunctionName())), ops, glass}, true)
 		})
 	}
 	for _, f := range nagFindings(s.Stack, true) {

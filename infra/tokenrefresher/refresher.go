@@ -23,14 +23,19 @@ import (
 // RefresherProps configures the refresher of one vendor.
 type RefresherProps struct {
 	Spec vendors.Spec
-	// AssetDir holds <AssetDir>/<Spec.FunctionName()>/bootstrap.
-	AssetDir string
+	// AssetDir holds <AssetDir>/<Spec.FunctionName()>/bootstrap; empty
+	// builds it from SourceDir (Props.AssetDir).
+	AssetDir  string
+	SourceDir string
 	// NamePrefix starts the names of the secrets and the function.
 	NamePrefix string
 	// CredentialsSecretName, when set, imports an existing credentials
 	// secret by name instead of creating an empty one.
 	CredentialsSecretName string
-	LogRetention          awslogs.RetentionDays
+	// TokenReplicaRegions replicate the token secret (only it).
+	TokenReplicaRegions []string
+	Logs                logSettings
+	Network             networkSettings
 }
 
 // Refresher is one vendor's scheduled refresher: the function, its
@@ -100,7 +105,8 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 		SecretName: jsii.String(tokenSecretName(props.NamePrefix, spec.Name)),
 		Description: jsii.String(fmt.Sprintf("%s access token, written by %s (JSON contract of shared/token). "+
 			"Apps read it; nobody else writes it.", spec.Title, functionName(props.NamePrefix, spec.FunctionName()))),
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		RemovalPolicy:  awscdk.RemovalPolicy_DESTROY,
+		ReplicaRegions: replicaRegions(props.TokenReplicaRegions),
 	})
 	tagSecret(r.Token, spec.Name, vendors.DefaultConnection, vendors.RoleToken)
 	suppressRotation(r.Token, tokenRotationReason)
@@ -114,12 +120,14 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 	}
 	gf := newGoFunction(c, "Function", goFunctionProps{
 		AssetDir:            props.AssetDir,
+		SourceDir:           props.SourceDir,
 		Folder:              spec.FunctionName(),
 		PhysicalName:        functionName(props.NamePrefix, spec.FunctionName()),
 		Description:         fmt.Sprintf("Refreshes the %s token every %s", spec.Title, human(spec.Every)),
 		Environment:         env,
 		ReservedConcurrency: 1, // two refreshes of one vendor never race
-		LogRetention:        props.LogRetention,
+		Logs:                props.Logs,
+		Network:             props.Network,
 	})
 	r.Function, r.LogGroup = gf.Function, gf.LogGroup
 	// Scheduler invokes asynchronously: Lambda retries a failed run twice,
@@ -144,6 +152,10 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		// Declares the queue a dead-letter queue (SQS's default, any queue
+		// of the account may redrive into it): Control Tower's CT.SQS.PR.1
+		// asks every other queue for a dead-letter queue of its own.
+		RedriveAllowPolicy: &awssqs.RedriveAllowPolicy{RedrivePermission: awssqs.RedrivePermission_ALLOW_ALL},
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(r.DeadLetterQueue, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-SQS3"),

@@ -1,7 +1,10 @@
 package tokenrefresher
 
 import (
+	"debug/elf"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/token-refresher/token-refresher/shared/vendors"
@@ -672,12 +676,24 @@ func TestImportedCredentials(t *testing.T) {
 
 func TestInvalidPropsPanic(t *testing.T) {
 	empty := t.TempDir()
+	script, amd64 := t.TempDir(), t.TempDir()
+	fyber := vendors.MustLookup(vendors.Fyber)
+	for dir, content := range map[string][]byte{
+		script: []byte("#!/bin/sh\necho hello\n"),
+		amd64:  elfHeader(elf.EM_X86_64, "fyber"),
+	} {
+		if err := os.MkdirAll(filepath.Join(dir, fyber.FunctionName()), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fyber.FunctionName(), "bootstrap"), content, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tc := range []struct {
 		name  string
 		props Props
 		want  string
 	}{
-		{"no asset dir", Props{Vendors: vendors.All()}, "AssetDir is empty"},
 		{"no vendors", Props{AssetDir: testAssetDir}, "no vendors"},
 		{"bad prefix", Props{AssetDir: testAssetDir, Vendors: vendors.All(), NamePrefix: "Token_Refresher"}, "name prefix"},
 		{"unknown import", Props{AssetDir: testAssetDir, Vendors: vendors.All(),
@@ -695,6 +711,9 @@ func TestInvalidPropsPanic(t *testing.T) {
 		{"connection listed twice", Props{AssetDir: testAssetDir, Vendors: vendors.All(),
 			Connections: map[string][]string{vendors.Merchenta: {"acme", "acme"}}}, `"acme" listed twice`},
 		{"missing bootstrap", Props{AssetDir: empty, Vendors: vendors.All()}, "bootstrap not found"},
+		{"script bootstrap", Props{AssetDir: script, Vendors: []vendors.Spec{fyber}}, "bootstrap is not an ELF executable"},
+		{"amd64 bootstrap", Props{AssetDir: amd64, Vendors: []vendors.Spec{fyber}}, "is an ELF for EM_X86_64 (ELFCLASS64, ELFDATA2LSB), not linux/arm64"},
+		{"subnets without a VPC", Props{AssetDir: testAssetDir, Vendors: vendors.All(), VpcSubnets: &awsec2.SubnetSelection{}}, "without Vpc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {

@@ -8,8 +8,11 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -24,13 +27,22 @@ const DefaultNamePrefix = vendors.DefaultPrefix
 // is at most 64 characters; "-admitad-callback" takes 17 of them).
 var namePrefixPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,29}$`)
 
-// Props configures the refreshers of one deployment. Only AssetDir and
-// Vendors are required.
+// Props configures the refreshers of one deployment. Only Vendors is
+// required.
 type Props struct {
-	// AssetDir holds the output of `make build`: <AssetDir>/<fn>/bootstrap
-	// for every function of Vendors (a refresher per vendor, a callback per
-	// authorization-code vendor). A missing bootstrap panics.
+	// AssetDir, when set, holds prebuilt functions, the output of `make
+	// build`: <AssetDir>/<fn>/bootstrap for every function of Vendors (a
+	// refresher per vendor, a callback per authorization-code vendor). A
+	// missing bootstrap, or one that is not a linux/arm64 ELF executable,
+	// panics. Empty: the construct builds each function from this
+	// module's source at synth time with the local Go toolchain (`go
+	// build` for linux/arm64 with GoBuildFlags, as `make build` does; no
+	// Docker).
 	AssetDir string
+	// SourceDir is the root folder of this module (holding functions/)
+	// for builds at synth time; found by itself when empty (see
+	// docs/deploying.md). Unused with AssetDir.
+	SourceDir string
 	// Vendors are the vendors to deploy, normally vendors.All(); a subset
 	// deploys only those.
 	Vendors []vendors.Spec
@@ -47,8 +59,42 @@ type Props struct {
 	// CredentialsSecretNames maps a vendor name to an existing credentials
 	// secret to import instead of creating an empty one.
 	CredentialsSecretNames map[string]string
-	// LogRetention applies to every log group; three months if empty.
+	// LogRetention applies to every log group; DefaultLogRetention (one
+	// year, what Control Tower's CT.CLOUDWATCH.PR.2 asks for) if empty.
 	LogRetention awslogs.RetentionDays
+	// EncryptLogs encrypts every log group with a customer managed KMS key
+	// (Control Tower's CT.CLOUDWATCH.PR.3): LogKey, or else a key the
+	// deployment creates ($1.00 a month). nil means true; false leaves the
+	// log groups with CloudWatch Logs' own encryption.
+	EncryptLogs *bool
+	// LogKey, when set, is the key that encrypts the log groups instead of
+	// one of the deployment's own. Its key policy must let CloudWatch Logs
+	// of the region use it (docs/deploying.md, governed accounts).
+	LogKey awskms.IKey
+	// Vpc, when set, places every function in it (Control Tower's
+	// CT.LAMBDA.PR.3), in VpcSubnets (CDK's default selection if nil:
+	// the private subnets) with SecurityGroups (if empty, CDK creates one
+	// per function that allows all outbound traffic). The subnets need a
+	// NAT gateway or another egress path to the vendors' APIs, and the VPC
+	// an interface endpoint for Secrets Manager (or the same egress path);
+	// for the reject alias, apps reach Lambda as before. nil: the functions
+	// run in Lambda's own network, and the stack records an explained
+	// exception from CT.LAMBDA.PR.3.
+	Vpc            awsec2.IVpc
+	VpcSubnets     *awsec2.SubnetSelection
+	SecurityGroups []awsec2.ISecurityGroup
+	// Outputs adds the deployment's stack outputs (AddOutputs): secret
+	// and function names, the Admitad URLs, the policy ARNs and the alarm
+	// topic. Off by default, so that a host stack gets no outputs it did
+	// not ask for; NewStack always adds them.
+	Outputs bool
+	// TokenReplicaRegions lists regions to which Secrets Manager
+	// replicates every token secret (default and named connections), for
+	// apps in those regions; the reader policy and GrantRead cover the
+	// replicas. Only token secrets are replicated: never credentials,
+	// refresh tokens or signing keys. Replicas are read-only copies under
+	// the same name, each $0.40 a month (docs/apps.md: lag and caching).
+	TokenReplicaRegions []string
 	// Dashboard adds the CloudWatch dashboard ($3.00 a month); nil means
 	// true. The alarms do not depend on it.
 	Dashboard *bool
@@ -57,6 +103,13 @@ type Props struct {
 	// connect`: besides the callback, only they may read a signing key.
 	// Empty: nobody but the callback can, and connect needs break-glass.
 	OperatorPrincipalArns []string
+	// DeployPrincipalArns are further roles (ARNs, * and ? allowed) that
+	// CloudFormation deploys this stack with, besides the execution role
+	// of `cdk bootstrap` (cdk-*-cfn-exec-role-<account>-<region>, always
+	// exempt) and deploys without an execution role (aws:CalledVia
+	// cloudformation.amazonaws.com): they may update the refresh-token and
+	// signing-key secrets, which deny writes to everyone else.
+	DeployPrincipalArns []string
 	// BreakGlassPrincipalArns may read every guarded secret (credentials,
 	// refresh tokens, signing keys), for an emergency; see
 	// docs/deploying.md. Empty: only the functions read them.
@@ -77,34 +130,93 @@ type TokenRefresher struct {
 	// for apps, Operator for tokenctl.
 	Access *TokenAccess
 	Alarms *Alarms
+	// LogKey encrypts every log group of the deployment; nil when
+	// Props.EncryptLogs is false.
+	LogKey awskms.IKey
 	// Dashboard is nil when Props.Dashboard is false.
 	Dashboard awscloudwatch.Dashboard
 
-	prefix string
+	prefix       string
+	replicas     []string
+	outputs      []output
+	outputsAdded bool
 }
 
-// ReaderPolicyFor creates, in scope, a managed policy that reads exactly
-// one connection's token secret ("" or "default" is the default
-// connection): for an app that should see one account of one vendor. It
-// panics on a vendor or connection that the deployment does not have.
-func (t *TokenRefresher) ReaderPolicyFor(scope constructs.Construct, id, vendor, connection string) awsiam.ManagedPolicy {
-	var token *string
+// tokenSecret returns the token secret of one connection of vendor (""
+// or "default" is the default connection), or panics, naming what is
+// missing, on a vendor or connection the deployment does not have.
+func (t *TokenRefresher) tokenSecret(what, vendor, connection string) awssecretsmanager.Secret {
 	for _, r := range t.Refreshers {
 		if r.Spec.Name != vendor {
 			continue
 		}
 		if connection == "" || connection == vendors.DefaultConnection {
-			token = r.Token.SecretArn()
+			return r.Token
 		}
 		for _, c := range r.Connections {
 			if c.Name == connection {
-				token = c.Token.SecretArn()
+				return c.Token
 			}
 		}
 	}
-	if token == nil {
-		panic(fmt.Sprintf("tokenrefresher: ReaderPolicyFor: the deployment has no connection %q of vendor %q", connection, vendor))
+	panic(fmt.Sprintf("tokenrefresher: %s: the deployment has no connection %q of vendor %q", what, connection, vendor))
+}
+
+// refresher returns vendor's refresher, or panics.
+func (t *TokenRefresher) refresher(what, vendor string) *Refresher {
+	for _, r := range t.Refreshers {
+		if r.Spec.Name == vendor {
+			return r
+		}
 	}
+	panic(fmt.Sprintf("tokenrefresher: %s: the deployment has no vendor %q", what, vendor))
+}
+
+// tokenArns are the ARNs of a token secret: the secret's own, then its
+// replicas' (Props.TokenReplicaRegions), which differ only in the region.
+func (t *TokenRefresher) tokenArns(secret awssecretsmanager.ISecret) []*string {
+	return append([]*string{secret.SecretArn()}, replicaArns(secret.SecretArn(), t.replicas)...)
+}
+
+// GrantRead lets grantee read one connection's token secret ("" or
+// "default" is the default connection) and its replicas:
+// secretsmanager:GetSecretValue and DescribeSecret on exactly that secret,
+// as an identity policy of grantee. Nothing else of the deployment
+// becomes readable. It panics on a vendor or connection the deployment
+// does not have.
+func (t *TokenRefresher) GrantRead(grantee awsiam.IGrantable, vendor, connection string) awsiam.Grant {
+	secret := t.tokenSecret("GrantRead", vendor, connection)
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
+		ResourceArns: ptrs(t.tokenArns(secret)),
+	})
+}
+
+// GrantReject lets grantee report a token of vendor that the vendor
+// refused: lambda:InvokeFunction on the refresher's "reject" alias only
+// (reader.Reject). Through the alias the refresher refuses {"force":
+// true}, so grantee cannot make it call the vendor at will; the alias
+// serves every connection of the vendor. It panics on a vendor the
+// deployment does not have.
+func (t *TokenRefresher) GrantReject(grantee awsiam.IGrantable, vendor string) awsiam.Grant {
+	r := t.refresher("GrantReject", vendor)
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("lambda:InvokeFunction"),
+		ResourceArns: jsii.Strings(*r.RejectAlias.FunctionArn()),
+	})
+}
+
+func ptrs(s []*string) *[]*string { return &s }
+
+// ReaderPolicyFor creates, in scope, a managed policy that reads exactly
+// one connection's token secret ("" or "default" is the default
+// connection), and its replicas: for an app that should see one account
+// of one vendor. It panics on a vendor or connection that the deployment
+// does not have.
+func (t *TokenRefresher) ReaderPolicyFor(scope constructs.Construct, id, vendor, connection string) awsiam.ManagedPolicy {
+	token := t.tokenSecret("ReaderPolicyFor", vendor, connection)
 	target := vendor
 	if connection != "" && connection != vendors.DefaultConnection {
 		target += "/" + connection
@@ -114,7 +226,7 @@ func (t *TokenRefresher) ReaderPolicyFor(scope constructs.Construct, id, vendor,
 		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ReadOneToken"),
 			Actions:   jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
-			Resources: &[]*string{token},
+			Resources: ptrs(t.tokenArns(token)),
 		})},
 	})
 }
@@ -140,12 +252,15 @@ type Stack struct {
 }
 
 // NewStack creates a stack holding one deployment, with its constructs
-// directly in the stack: the logical ids are those of the stack that
+// directly in the stack and its outputs (Props.Outputs is implied, the
+// outputs docs/deploying.md cites): the logical ids are those of the stack that
 // token-refresher's own app has always deployed, so updating it replaces
 // nothing.
 func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
-	return &Stack{Stack: stack, TokenRefresher: build(stack, &props.Props)}
+	p := props.Props
+	p.Outputs = true
+	return &Stack{Stack: stack, TokenRefresher: build(stack, &p)}
 }
 
 // build creates a deployment directly in scope.
@@ -155,11 +270,11 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 		p.NamePrefix = DefaultNamePrefix
 	}
 	if p.LogRetention == "" {
-		p.LogRetention = awslogs.RetentionDays_THREE_MONTHS
+		p.LogRetention = DefaultLogRetention
 	}
 	switch {
-	case p.AssetDir == "":
-		panic("tokenrefresher: props: AssetDir is empty")
+	case p.Vpc == nil && (p.VpcSubnets != nil || len(p.SecurityGroups) > 0):
+		panic("tokenrefresher: props: VpcSubnets or SecurityGroups given without Vpc")
 	case len(p.Vendors) == 0:
 		panic("tokenrefresher: props: no vendors")
 	case !namePrefixPattern.MatchString(p.NamePrefix):
@@ -174,6 +289,7 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 	}
 	checkPrincipalArns("OperatorPrincipalArns", p.OperatorPrincipalArns)
 	checkPrincipalArns("BreakGlassPrincipalArns", p.BreakGlassPrincipalArns)
+	checkPrincipalArns("DeployPrincipalArns", p.DeployPrincipalArns)
 	checkConnections(known, p.Connections)
 	for key := range p.CredentialsSecretNames {
 		vendor, conn, named := strings.Cut(key, "/")
@@ -186,13 +302,20 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 	}
 
 	stack := scope
-	s := &TokenRefresher{Construct: scope, Connects: map[string]*AuthCodeConnect{}, prefix: p.NamePrefix}
-	output := func(id, value, description string) {
-		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{
-			Value:       jsii.String(value),
-			Description: jsii.String(description),
-		})
+	s := &TokenRefresher{Construct: scope, Connects: map[string]*AuthCodeConnect{}, prefix: p.NamePrefix, replicas: p.TokenReplicaRegions}
+	logs := logSettings{Retention: p.LogRetention}
+	if p.EncryptLogs == nil || *p.EncryptLogs {
+		logs.Key = p.LogKey
+		if logs.Key == nil {
+			logs.Key = newLogKey(stack, "LogKey", p.NamePrefix)
+		}
 	}
+	s.LogKey = logs.Key
+	network := networkSettings{Vpc: p.Vpc, Subnets: p.VpcSubnets, SecurityGroups: p.SecurityGroups}
+	output := func(id, value, description string) {
+		s.outputs = append(s.outputs, output{id, value, description})
+	}
+	checkReplicaRegions(stack, p.TokenReplicaRegions)
 
 	var callbacks []NamedFunction
 	breakGlass := p.BreakGlassPrincipalArns
@@ -200,9 +323,12 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 		r := NewRefresher(stack, exportID(spec.Name), &RefresherProps{
 			Spec:                  spec,
 			AssetDir:              p.AssetDir,
+			SourceDir:             p.SourceDir,
 			NamePrefix:            p.NamePrefix,
 			CredentialsSecretName: p.CredentialsSecretNames[spec.Name],
-			LogRetention:          p.LogRetention,
+			TokenReplicaRegions:   p.TokenReplicaRegions,
+			Logs:                  logs,
+			Network:               network,
 		})
 		s.Refreshers = append(s.Refreshers, r)
 		output(exportID(spec.Name)+"TokenSecret", tokenSecretName(p.NamePrefix, spec.Name), spec.Title+" token secret (apps read it)")
@@ -217,10 +343,12 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 		}
 		if spec.AuthCode {
 			a := NewAuthCodeConnect(stack, exportID(spec.Name)+"Connect", &AuthCodeConnectProps{
-				Refresher:    r,
-				AssetDir:     p.AssetDir,
-				NamePrefix:   p.NamePrefix,
-				LogRetention: p.LogRetention,
+				Refresher:  r,
+				AssetDir:   p.AssetDir,
+				SourceDir:  p.SourceDir,
+				NamePrefix: p.NamePrefix,
+				Logs:       logs,
+				Network:    network,
 			})
 			s.Connects[spec.Name] = a
 			readers = append(readers, a.Callback.Role())
@@ -230,6 +358,11 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 			guardReads(a.RefreshToken, roleArns(readers, breakGlass...))
 			guardReads(a.SigningKey, roleArns([]awsiam.IRole{a.Callback.Role()},
 				append(slices.Clone(p.OperatorPrincipalArns), breakGlass...)...))
+			// Writes: the refresh token by the two functions that rotate
+			// and store it; the signing key by the operators who rotate it
+			// (docs/operations.md). Break-glass may do both.
+			guardWrites(a.RefreshToken, roleArns(readers, breakGlass...), p.DeployPrincipalArns)
+			guardWrites(a.SigningKey, roleArns(nil, append(slices.Clone(p.OperatorPrincipalArns), breakGlass...)...), p.DeployPrincipalArns)
 			callbacks = append(callbacks, NamedFunction{Name: spec.CallbackFunctionName(), Function: a.Callback})
 			output(exportID(spec.Name)+"CallbackUrl", *a.CallbackURL, "Redirect URI to register at "+spec.Title)
 			output(exportID(spec.Name)+"ConnectApiUrl", *a.ApiURL, spec.Title+" connect API")
@@ -251,6 +384,9 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 				NamePrefix: p.NamePrefix,
 				Imported:   imported,
 				BreakGlass: breakGlass,
+				Deployers:  p.DeployPrincipalArns,
+
+				TokenReplicaRegions: p.TokenReplicaRegions,
 			})
 			all := []string{vendors.DefaultConnection}
 			for _, c := range r.Connections {
@@ -267,7 +403,9 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 			connects = append(connects, a)
 		}
 	}
-	s.Access = NewTokenAccess(stack, "TokenAccess", &TokenAccessProps{NamePrefix: p.NamePrefix, Refreshers: s.Refreshers, Connects: connects})
+	s.Access = NewTokenAccess(stack, "TokenAccess", &TokenAccessProps{
+		NamePrefix: p.NamePrefix, Refreshers: s.Refreshers, Connects: connects, TokenReplicaRegions: p.TokenReplicaRegions,
+	})
 	output("TokenReaderPolicyArn", *s.Access.Reader.ManagedPolicyArn(), "Attach to an app's role to read tokens")
 	output("TokenRejecterPolicyArn", *s.Access.Rejecter.ManagedPolicyArn(), "Attach to an app's role to report refused tokens (reader Reject)")
 	output("OperatorPolicyArn", *s.Access.Operator.ManagedPolicyArn(),
@@ -287,8 +425,32 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 	if p.Dashboard == nil || *p.Dashboard {
 		s.Dashboard = NewDashboard(stack, "Dashboard", &DashboardProps{NamePrefix: p.NamePrefix, Refreshers: s.Refreshers})
 	}
-
+	if p.Outputs {
+		s.AddOutputs()
+	}
 	return s
+}
+
+// output is one stack output of AddOutputs.
+type output struct{ id, value, description string }
+
+// AddOutputs adds the deployment's stack outputs (CfnOutput) to its
+// scope: per vendor its token and credentials secret names and function
+// name; per authorization-code vendor the callback, API, authorize URLs
+// and signing key; per vendor with named connections their list; and
+// the policy ARNs and the alarm topic. Props.Outputs calls it; NewStack
+// always does. Call it at most once.
+func (t *TokenRefresher) AddOutputs() {
+	if t.outputsAdded {
+		panic("tokenrefresher: AddOutputs called twice")
+	}
+	t.outputsAdded = true
+	for _, o := range t.outputs {
+		awscdk.NewCfnOutput(t.Construct, jsii.String(o.id), &awscdk.CfnOutputProps{
+			Value:       jsii.String(o.value),
+			Description: jsii.String(o.description),
+		})
+	}
 }
 
 // exportID turns a vendor name into a construct and output id
