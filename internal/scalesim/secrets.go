@@ -24,6 +24,8 @@ type memSecrets struct {
 	secrets map[string]*memSecret
 	calls   int
 	nextID  int
+	// perSecond counts calls by the second they were made in.
+	perSecond map[int64]int
 }
 
 type memSecret struct {
@@ -44,7 +46,7 @@ var (
 )
 
 func newMemSecrets(latency time.Duration) *memSecrets {
-	return &memSecrets{latency: latency, secrets: map[string]*memSecret{}}
+	return &memSecrets{latency: latency, secrets: map[string]*memSecret{}, perSecond: map[int64]int{}}
 }
 
 // create makes a secret; value "" creates it without a value, as the stack
@@ -66,6 +68,7 @@ func (m *memSecrets) create(id, value string) {
 func (m *memSecrets) wait(ctx context.Context) error {
 	m.mu.Lock()
 	m.calls++
+	m.perSecond[time.Now().Unix()]++
 	m.mu.Unlock()
 	t := time.NewTimer(m.latency)
 	defer t.Stop()
@@ -174,4 +177,15 @@ func (m *memSecrets) Calls() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.calls
+}
+
+// PeakPerSecond is the most calls made within one second.
+func (m *memSecrets) PeakPerSecond() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	peak := 0
+	for _, n := range m.perSecond {
+		peak = max(peak, n)
+	}
+	return peak
 }
