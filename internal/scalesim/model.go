@@ -165,13 +165,13 @@ type sim struct {
 	targets refresh.Targets
 	names   []string
 
-	mu          sync.Mutex
-	res         Result
-	inRun       map[string]int
-	running     int
-	expiresAt   map[string]time.Time
-	lastReject  map[string]time.Time
-	tokenSeq    int
+	mu         sync.Mutex
+	res        Result
+	inRun      map[string]int
+	running    int
+	expiresAt  map[string]time.Time
+	lastReject map[string]time.Time
+	tokenSeq   int
 }
 
 // Run simulates cfg. It must run inside a testing/synctest bubble.

@@ -38,8 +38,8 @@ func TestQueuedConnectionsRunInParallelNeverOverlap(t *testing.T) {
 			}
 		}
 	}
-	const cap = 4
-	res := simulate(t, Config{Design: Queued, Connections: 20, VendorLatency: time.Second, Concurrency: cap, Duration: 2 * time.Hour, Seed: 1, Reports: reports})
+	const limit = 4
+	res := simulate(t, Config{Design: Queued, Connections: 20, VendorLatency: time.Second, Concurrency: limit, Duration: 2 * time.Hour, Seed: 1, Reports: reports})
 	t.Logf("%+v", res)
 	if res.Failed != 0 {
 		t.Errorf("%d runs failed, want 0", res.Failed)
@@ -47,8 +47,8 @@ func TestQueuedConnectionsRunInParallelNeverOverlap(t *testing.T) {
 	if res.MaxOverlap != 1 {
 		t.Errorf("runs of one connection overlapped: at most %d at once, want 1", res.MaxOverlap)
 	}
-	if res.MaxConcurrent < 2 || res.MaxConcurrent > cap {
-		t.Errorf("at most %d runs at once, want between 2 (the parallel path) and the cap %d", res.MaxConcurrent, cap)
+	if res.MaxConcurrent < 2 || res.MaxConcurrent > limit {
+		t.Errorf("at most %d runs at once, want between 2 (the parallel path) and the cap %d", res.MaxConcurrent, limit)
 	}
 	if res.RejectCalls == 0 {
 		t.Errorf("no reject made a vendor call; the reports should have")
