@@ -5,6 +5,7 @@ SHELL := /bin/bash
 # Functions: every folder under functions/ with a main.go.
 FUNCTIONS := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
 BUILD_DIR ?= build
+SYNTH_SCALE ?= 10,100,1000
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 STATICCHECK_VERSION := v0.8.2
 
@@ -52,8 +53,16 @@ test: tools ## Run every test (unit, fuzz seed corpora, integration under aws-la
 	$(MAKE) synth
 
 .PHONY: bench
-bench: dev-tools ## Measure bootstrap size, cold start, warm split, peak memory and Go benchmarks of every function; writes bench/results.md.
+bench: dev-tools simulate synth-scale ## Measure bootstrap size, cold start, warm split, peak memory and Go benchmarks of every function; writes bench/results.md.
 	go run ./cmd/bench $(BENCH_FLAGS)
+
+.PHONY: simulate
+simulate: ## Simulate 10, 100 and 1,000 connections of one vendor, today and queued (simulated time, seconds); writes bench/scale.md.
+	go test -count=1 -run '^TestCurve$$' ./internal/scalesim -curve -curve-out $(CURDIR)/bench/scale.md
+
+.PHONY: synth-scale
+synth-scale: ## Time the synth of 5 vendors × 10, 100 and 1,000 connections (minutes); writes bench/synth.md.
+	go test -count=1 -timeout 60m -run '^TestSynthScale$$' ./infra/tokenrefresher -synth-scale=$(SYNTH_SCALE) -synth-scale-out $(CURDIR)/bench/synth.md
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck.

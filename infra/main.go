@@ -15,6 +15,7 @@
 //	breakGlassPrincipalArns       roles that may read every guarded secret; comma-separated or a list
 //	dashboard                     false leaves out the CloudWatch dashboard (default true)
 //	connections                   named connections per vendor: {"merchenta": ["acme", "globex"]} in cdk.json, or -c connections='{"merchenta":["acme"]}'
+//	connectionShards              nested stacks per vendor for its named connections (default 8; set before the first deploy of connections)
 package main
 
 import (
@@ -57,6 +58,7 @@ func stackProps(app awscdk.App) *tokenrefresher.StackProps {
 			OperatorPrincipalArns:   contextList(app, "operatorPrincipalArns"),
 			BreakGlassPrincipalArns: contextList(app, "breakGlassPrincipalArns"),
 			Dashboard:               jsii.Bool(contextBool(app, "dashboard", true)),
+			ConnectionShards:        contextInt(app, "connectionShards", 0),
 		},
 	}
 	for _, spec := range specs {
@@ -131,6 +133,24 @@ func contextBool(app awscdk.App, key string, def bool) bool {
 		}
 	}
 	panic(fmt.Sprintf("infra: context %s = %v: want true or false", key, app.Node().TryGetContext(jsii.String(key))))
+}
+
+// contextInt reads a context value that is a whole number (a JSON number
+// or the string of one), or def when unset. Anything else panics with the
+// key.
+func contextInt(app awscdk.App, key string, def int) int {
+	v := app.Node().TryGetContext(jsii.String(key))
+	if v == nil {
+		return def
+	}
+	var n int
+	if f, ok := v.(float64); ok && f == float64(int(f)) {
+		return int(f)
+	}
+	if _, err := fmt.Sscanf(strings.TrimSpace(fmt.Sprint(v)), "%d", &n); err != nil || fmt.Sprint(n) != strings.TrimSpace(fmt.Sprint(v)) {
+		panic(fmt.Sprintf("infra: context %s = %v: want a whole number", key, v))
+	}
+	return n
 }
 
 // contextConnections reads the named connections per vendor: a JSON object

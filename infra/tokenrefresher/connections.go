@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsschedulertargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
@@ -53,7 +54,8 @@ const connectionShards = 8
 const maxResourcesPerShard = 450
 
 // maxConnectionsEnv keeps CONNECTIONS within Lambda's 4 KB of environment,
-// with room for the other variables.
+// with room for the other variables; longer lists go to a layer
+// (addConnectionsLayer).
 const maxConnectionsEnv = 3000
 
 // Connection is a named account of a vendor: its own secrets, schedule
@@ -76,11 +78,15 @@ type Connection struct {
 	Expiry awscloudwatch.Alarm
 }
 
-// shardOf is the shard of a connection name, stable across deployments.
-func shardOf(name string) int {
+// shardOf is the shard of a connection name among connectionShards,
+// stable across deployments.
+func shardOf(name string) int { return shardIn(name, connectionShards) }
+
+// shardIn is the shard of a connection name among n.
+func shardIn(name string, n int) int {
 	h := fnv.New32a()
 	h.Write([]byte(name))
-	return int(h.Sum32() % connectionShards)
+	return int(h.Sum32() % uint32(n))
 }
 
 // secretPatternArn matches the secrets of role of every named connection
@@ -120,6 +126,9 @@ type connectionsProps struct {
 	Deployers  []string
 	// TokenReplicaRegions replicate each connection's token secret.
 	TokenReplicaRegions []string
+	// Shards is the number of nested stacks the connections are spread
+	// over; connectionShards if zero.
+	Shards int
 }
 
 // addConnections creates the named connections of one vendor in shard
@@ -133,12 +142,18 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 	names := append([]string(nil), props.Names...)
 	sort.Strings(names)
 
-	list := strings.Join(names, ",")
-	if len(list) > maxConnectionsEnv {
-		panic(fmt.Sprintf("tokenrefresher: props: connections of %s: %d bytes of names do not fit the function's environment (at most %d)",
-			spec.Name, len(list), maxConnectionsEnv))
+	env := map[string]string{EnvNamePrefix: props.NamePrefix}
+	// Names that fit in the environment go there, as they always have;
+	// more go to a layer the functions read at cold start.
+	if list := strings.Join(names, ","); len(list) <= maxConnectionsEnv {
+		env[EnvConnections] = list
+	} else {
+		fns := []awslambda.Function{r.Function}
+		if props.Connect != nil {
+			fns = append(fns, props.Connect.Callback)
+		}
+		env[EnvConnectionsFile] = addConnectionsLayer(scope, spec, names, fns...)
 	}
-	env := map[string]string{EnvConnections: list, EnvNamePrefix: props.NamePrefix}
 	imported := map[string]string{}
 	for _, n := range names {
 		if id, ok := props.Imported[n]; ok {
@@ -191,13 +206,17 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 		}}, jsii.Bool(true))
 	}
 
+	nShards := props.Shards
+	if nShards == 0 {
+		nShards = connectionShards
+	}
 	shards := map[int]constructs.Construct{}
 	shard := func(i int) constructs.Construct {
 		if s, ok := shards[i]; ok {
 			return s
 		}
 		s := awscdk.NewNestedStack(scope, jsii.String(exportID(spec.Name)+"Connections"+strconv.Itoa(i)), &awscdk.NestedStackProps{
-			Description: jsii.String(fmt.Sprintf("token-refresher: named connections of %s (shard %d of %d)", spec.Title, i, connectionShards)),
+			Description: jsii.String(fmt.Sprintf("token-refresher: named connections of %s (shard %d of %d)", spec.Title, i, nShards)),
 		})
 		shards[i] = s
 		return s
@@ -205,7 +224,7 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 
 	var out []*Connection
 	for _, name := range names {
-		c := constructs.NewConstruct(shard(shardOf(name)), jsii.String("Connection-"+name))
+		c := constructs.NewConstruct(shard(shardIn(name, nShards)), jsii.String("Connection-"+name))
 		conn := &Connection{Construct: c, Name: name}
 		if id, ok := props.Imported[name]; ok {
 			conn.Credentials = awssecretsmanager.Secret_FromSecretNameV2(c, jsii.String("Credentials"), jsii.String(id))
@@ -273,8 +292,8 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 	}
 	for i, s := range shards {
 		if n := countResources(s); n > maxResourcesPerShard {
-			panic(fmt.Sprintf("tokenrefresher: props: connections of %s: shard %d would hold %d resources (at most %d); the connections hash unevenly, or there are too many for %d shards",
-				spec.Name, i, n, maxResourcesPerShard, connectionShards))
+			panic(fmt.Sprintf("tokenrefresher: props: connections of %s: shard %d would hold %d resources (at most %d); the connections hash unevenly, or there are too many for %d shards (set ConnectionShards, context connectionShards, before the connections are first deployed: docs/deploying.md)",
+				spec.Name, i, n, maxResourcesPerShard, nShards))
 		}
 	}
 	return out

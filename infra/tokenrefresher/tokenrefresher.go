@@ -114,6 +114,13 @@ type Props struct {
 	// refresh tokens, signing keys), for an emergency; see
 	// docs/deploying.md. Empty: only the functions read them.
 	BreakGlassPrincipalArns []string
+	// ConnectionShards is how many nested stacks hold each vendor's named
+	// connections (DefaultConnectionShards, 8, if zero; at most
+	// MaxConnectionShards). A connection's stack is a hash of its name
+	// modulo this number: choose it before connections are first
+	// deployed, since changing it moves connections between stacks
+	// (docs/deploying.md, "How connections scale").
+	ConnectionShards int
 }
 
 // TokenRefresher is one deployment: a refresher per vendor, the connect
@@ -279,6 +286,8 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 		panic("tokenrefresher: props: no vendors")
 	case !namePrefixPattern.MatchString(p.NamePrefix):
 		panic(fmt.Sprintf("tokenrefresher: props: name prefix %q must match %s", p.NamePrefix, namePrefixPattern))
+	case p.ConnectionShards != 0 && (p.ConnectionShards < 1 || p.ConnectionShards > MaxConnectionShards):
+		panic(fmt.Sprintf("tokenrefresher: props: ConnectionShards %d must be between 1 and %d", p.ConnectionShards, MaxConnectionShards))
 	}
 	known := map[string]bool{}
 	for _, v := range p.Vendors {
@@ -387,12 +396,18 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 				Deployers:  p.DeployPrincipalArns,
 
 				TokenReplicaRegions: p.TokenReplicaRegions,
+				Shards:              p.ConnectionShards,
 			})
 			all := []string{vendors.DefaultConnection}
 			for _, c := range r.Connections {
 				all = append(all, c.Name)
 			}
-			output(exportID(spec.Name)+"Connections", strings.Join(all, ","), spec.Title+" connections; secret names are "+
+			list := strings.Join(all, ",")
+			if len(list) > maxConnectionsEnv {
+				// Too long for an output; the names are in the stack's context.
+				list = fmt.Sprintf("default and %d named connections (tokenctl status lists them)", len(r.Connections))
+			}
+			output(exportID(spec.Name)+"Connections", list, spec.Title+" connections; secret names are "+
 				p.NamePrefix+"/"+spec.Name+"/<connection>/<role> (the default connection's: "+p.NamePrefix+"/"+spec.Name+"/<role>)")
 		}
 	}

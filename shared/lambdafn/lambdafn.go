@@ -12,6 +12,8 @@
 //	CONNECTIONS            named connections, comma-separated (see
 //	                       refresh.LoadTargets); NAME_PREFIX names their
 //	                       secrets
+//	CONNECTIONS_FILE       instead of CONNECTIONS, a file listing them, for
+//	                       more than fit in the 4 KB environment
 //
 // plus the AWS SDK's own variables that apply in Lambda, read by AWSConfig:
 // AWS_REGION (else AWS_DEFAULT_REGION); AWS_ACCESS_KEY_ID,

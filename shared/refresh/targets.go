@@ -25,6 +25,9 @@ type Targets struct {
 //	CONNECTIONS
 //	    the named connections, comma-separated: "acme,globex". Empty: the
 //	    default connection only;
+//	CONNECTIONS_FILE
+//	    instead of CONNECTIONS, a file that lists them (EnvConnectionsFile),
+//	    for more names than fit in Lambda's 4 KB of environment;
 //	NAME_PREFIX
 //	    the deployment's name prefix, from which a named connection's
 //	    secrets are named (vendors.SecretName); defaults to what precedes
@@ -49,7 +52,10 @@ func LoadTargets(spec vendors.Spec, getenv func(string) string) (Targets, error)
 		return Targets{}, fmt.Errorf("%s: REFRESH_SECRET_ID is not set", spec.Name)
 	}
 	t := Targets{byName: map[string]Target{vendors.DefaultConnection: def}, names: []string{vendors.DefaultConnection}}
-	list := strings.TrimSpace(getenv("CONNECTIONS"))
+	list, err := connectionList(spec, getenv)
+	if err != nil {
+		return Targets{}, err
+	}
 	if list == "" {
 		return t, nil
 	}
@@ -124,8 +130,16 @@ func (t Targets) Lookup(vendor, name string) (Target, error) {
 	if err := vendors.CheckConnection(name); err != nil {
 		return Target{}, fmt.Errorf("%s: %w", vendor, err)
 	}
-	return Target{}, fmt.Errorf("%s: unknown connection %q: this function serves %s (declare connections in the stack's \"connections\" context)", vendor, name, strings.Join(t.names, ", "))
+	served := strings.Join(t.names, ", ")
+	if len(t.names) > maxNamesListed {
+		served = fmt.Sprintf("%s, ... (%d connections)", strings.Join(t.names[:maxNamesListed], ", "), len(t.names))
+	}
+	return Target{}, fmt.Errorf("%s: unknown connection %q: this function serves %s (declare connections in the stack's \"connections\" context)", vendor, name, served)
 }
+
+// maxNamesListed is how many connections an unknown connection's error
+// lists; a function may serve a thousand.
+const maxNamesListed = 20
 
 // Names returns the connections served, the default first.
 func (t Targets) Names() []string { return append([]string(nil), t.names...) }
