@@ -44,6 +44,20 @@ func snippet(t *testing.T, root, heading, lang string) string {
 // node_modules in the module root).
 func jsSDKDir(root string) string { return filepath.Join(root, ".tools", "aws-sdk-js") }
 
+// storedToken returns the token secret id holds.
+func storedToken(t *testing.T, store *secretstore.Store, id string) token.Token {
+	t.Helper()
+	v, err := store.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := token.Parse(v.String)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 // checkSnippets runs the README's Python, Node and CLI snippets for
 // reading a token against dev, with only the environment dev prints.
 func checkSnippets(t *testing.T, root string, env []string, store *secretstore.Store) {
@@ -52,14 +66,7 @@ func checkSnippets(t *testing.T, root string, env []string, store *secretstore.S
 		// The token may be refreshed while a snippet runs: accept the
 		// ones stored around it.
 		t.Helper()
-		v, err := store.Get(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := token.Parse(v.String)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := storedToken(t, store, id)
 		return map[string]bool{tok.Fingerprint: true, token.Fingerprint(tok.Authorization): true}
 	}
 	run := func(t *testing.T, dir, name string, args ...string) string {
@@ -102,18 +109,7 @@ func checkSnippets(t *testing.T, root string, env []string, store *secretstore.S
 		}
 		named := vendors.SecretName(vendors.DefaultPrefix, vendors.Merchenta, "acme", vendors.RoleToken)
 		def := secretName(vendors.Merchenta, vendors.RoleToken)
-		read := func(id string) token.Token {
-			t.Helper()
-			v, err := store.Get(context.Background(), id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tok, err := token.Parse(v.String)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return tok
-		}
+		read := func(id string) token.Token { t.Helper(); return storedToken(t, store, id) }
 		code := snippet(t, root, "### Python (boto3)", "python") + "\n" + snippet(t, root, "### Python: the reject rule", "python") +
 			"\nprint(reject(\"" + named + "\", get_token(\"" + named + "\"))[\"fingerprint\"])\n"
 		dir := t.TempDir()
