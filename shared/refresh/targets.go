@@ -21,7 +21,7 @@ type Targets struct {
 //
 //	CREDENTIALS_SECRET_ID, TOKEN_SECRET_ID, REFRESH_SECRET_ID
 //	    the default connection's secrets (REFRESH_SECRET_ID for
-//	    authorization-code vendors only);
+//	    authorization-code vendors only, and read for no other);
 //	CONNECTIONS
 //	    the named connections, comma-separated: "acme,globex". Empty: the
 //	    default connection only;
@@ -36,9 +36,11 @@ type Targets struct {
 // Errors name the variable that is wrong.
 func LoadTargets(spec vendors.Spec, getenv func(string) string) (Targets, error) {
 	def := Target{
-		CredentialsSecretID: getenv("CREDENTIALS_SECRET_ID"),
-		TokenSecretID:       getenv("TOKEN_SECRET_ID"),
-		RefreshSecretID:     getenv("REFRESH_SECRET_ID"),
+		CredentialsSecretID: getenv(vendors.EnvCredentialsSecretID),
+		TokenSecretID:       getenv(vendors.EnvTokenSecretID),
+	}
+	if spec.AuthCode {
+		def.RefreshSecretID = getenv(vendors.EnvRefreshSecretID)
 	}
 	switch {
 	case def.CredentialsSecretID == "":
@@ -49,11 +51,11 @@ func LoadTargets(spec vendors.Spec, getenv func(string) string) (Targets, error)
 		return Targets{}, fmt.Errorf("%s: REFRESH_SECRET_ID is not set", spec.Name)
 	}
 	t := Targets{byName: map[string]Target{vendors.DefaultConnection: def}, names: []string{vendors.DefaultConnection}}
-	list := strings.TrimSpace(getenv("CONNECTIONS"))
+	list := strings.TrimSpace(getenv(vendors.EnvConnections))
 	if list == "" {
 		return t, nil
 	}
-	prefix := getenv("NAME_PREFIX")
+	prefix := getenv(vendors.EnvNamePrefix)
 	if prefix == "" {
 		suffix := "/" + spec.Name + "/" + vendors.RoleToken
 		if !strings.HasSuffix(def.TokenSecretID, suffix) {
@@ -62,7 +64,7 @@ func LoadTargets(spec vendors.Spec, getenv func(string) string) (Targets, error)
 		prefix = strings.TrimSuffix(def.TokenSecretID, suffix)
 	}
 	imported := map[string]string{}
-	if raw := strings.TrimSpace(getenv("CREDENTIALS_SECRET_IDS")); raw != "" {
+	if raw := strings.TrimSpace(getenv(vendors.EnvCredentialsSecretIDs)); raw != "" {
 		if err := json.Unmarshal([]byte(raw), &imported); err != nil {
 			return Targets{}, fmt.Errorf("%s: CREDENTIALS_SECRET_IDS is not a JSON object of connection names to secret ids", spec.Name)
 		}
