@@ -73,7 +73,7 @@ lint: ## gofmt, go vet and staticcheck.
 .PHONY: fuzz
 fuzz: ## Fuzz every reply parser and decoder for FUZZTIME each (default 20s).
 	@for target in \
-		"./shared/hasoffers FuzzParseReply" "./shared/fyber FuzzParseReply" "./shared/merchenta FuzzParseReply" \
+		"./shared/vendorhttp FuzzDecodeToken" "./shared/merchenta FuzzParseReply" \
 		"./shared/jwtexp FuzzNumeric" "./shared/jwtexp FuzzISO" "./shared/token FuzzParse" \
 		"./shared/refresh FuzzParseEvent" "./shared/refresh FuzzParseCredentials" \
 		"./shared/admitad FuzzParseReply" "./shared/admitad FuzzParseConnection" "./shared/admitad FuzzVerifyStateAndLink"; do \

@@ -17,7 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
-	"github.com/token-refresher/token-refresher/shared/fyber"
+	"github.com/token-refresher/token-refresher/shared/clientcreds"
+	"github.com/token-refresher/token-refresher/shared/fyber/fybertest"
 	"github.com/token-refresher/token-refresher/shared/lambdafn"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
@@ -86,7 +87,7 @@ func BenchmarkRefreshFyber(b *testing.B) {
 // benchFyber builds the Fyber function's handler as its cold start does
 // and times forced refreshes.
 func benchFyber(b *testing.B, credsID, tokenID string) {
-	srv := vendortest.NewFyber(vendortest.Options{})
+	srv := fybertest.NewServer(vendortest.Options{})
 	b.Cleanup(srv.Close)
 	env := map[string]string{
 		"CREDENTIALS_SECRET_ID":    credsID,
@@ -102,7 +103,7 @@ func benchFyber(b *testing.B, credsID, tokenID string) {
 	}
 	ctx := context.Background()
 	h, err := lambdafn.NewHandler(ctx, vendors.MustLookup(vendors.Fyber), getenv,
-		func(lambdafn.Config, *secretstore.Store) (refresh.Vendor, error) { return &fyber.Client{}, nil }, io.Discard)
+		func(c lambdafn.Config, _ *secretstore.Store) (refresh.Vendor, error) { return clientcreds.New(c.Spec) }, io.Discard)
 	if err != nil {
 		b.Fatal(err)
 	}

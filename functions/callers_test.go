@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
+	"github.com/token-refresher/token-refresher/shared/fyber/fybertest"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
@@ -28,7 +29,7 @@ func TestRejectAliasRefusesForce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := vendortest.NewFyber(vendortest.Options{})
+	srv := fybertest.NewServer(vendortest.Options{})
 	t.Cleanup(srv.Close)
 	credsID, tokID := "callers/"+t.Name()+"/credentials", "callers/"+t.Name()+"/token"
 	creds, _ := json.Marshal(vendortest.Credentials(vendors.Fyber))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/internal/smfault"
+	"github.com/token-refresher/token-refresher/shared/merchenta/merchentatest"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
@@ -28,7 +29,7 @@ func TestConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := vendortest.NewMerchenta(vendortest.Options{})
+	srv := merchentatest.NewServer(vendortest.Options{})
 	t.Cleanup(srv.Close)
 	proxy, err := smfault.New(moto.URL)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/internal/smfault"
 	"github.com/token-refresher/token-refresher/shared/admitad"
+	"github.com/token-refresher/token-refresher/shared/admitad/admitadtest"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/token"
@@ -33,7 +34,7 @@ import (
 type admEnv struct {
 	t                     *testing.T
 	sm                    *secretsmanager.Client
-	srv                   *vendortest.Server
+	srv                   *admitadtest.Server
 	proxy                 *smfault.Proxy
 	fn                    *localaws.Function
 	credsID, tokID, refID string
@@ -52,7 +53,7 @@ func newAdmitadEnv(t *testing.T, timeoutSeconds int) *admEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := vendortest.NewAdmitad(vendortest.Options{})
+	srv := admitadtest.NewServer(vendortest.Options{})
 	t.Cleanup(srv.Close)
 	proxy, err := smfault.New(moto.URL)
 	if err != nil {
@@ -64,7 +65,7 @@ func newAdmitadEnv(t *testing.T, timeoutSeconds int) *admEnv {
 	e.credsID, e.tokID, e.refID = name+"/credentials", name+"/token", name+"/refresh-token"
 	creds, _ := json.Marshal(vendortest.Credentials(vendors.Admitad))
 	now := time.Now().UTC()
-	e.conn = admitad.Connection{RefreshToken: srv.IssueRefreshToken(), Username: vendortest.AdmitadUsername, Scope: vendortest.Credentials(vendors.Admitad)["scope"], ConnectedAt: now, RotatedAt: now, ConnectState: "0123456789abcdef"}
+	e.conn = admitad.Connection{RefreshToken: srv.IssueRefreshToken(), Username: admitadtest.Username, Scope: vendortest.Credentials(vendors.Admitad)["scope"], ConnectedAt: now, RotatedAt: now, ConnectState: "0123456789abcdef"}
 	for id, v := range map[string]string{e.credsID: string(creds), e.tokID: "Q7#generated-by-secrets-manager", e.refID: e.conn.Encode()} {
 		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(id), SecretString: aws.String(v)}); err != nil {
 			t.Fatal(err)

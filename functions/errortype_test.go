@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
+	"github.com/token-refresher/token-refresher/shared/fyber/fybertest"
 	"github.com/token-refresher/token-refresher/shared/lambdafn"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
@@ -26,7 +27,7 @@ func TestErrorTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := vendortest.NewFyber(vendortest.Options{})
+	srv := fybertest.NewServer(vendortest.Options{})
 	t.Cleanup(srv.Close)
 	credsID, tokID := "errtypes/fyber/credentials", "errtypes/fyber/token"
 	creds, _ := json.Marshal(vendortest.Credentials(vendors.Fyber))

@@ -16,11 +16,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
+	_ "github.com/token-refresher/token-refresher/internal/testservers"
+	"github.com/token-refresher/token-refresher/shared/hasoffers/hasofferstest"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
-	_ "github.com/token-refresher/token-refresher/shared/vendortest/all"
 )
 
 func TestMain(m *testing.M) { os.Exit(localaws.RunTests(m)) }
@@ -241,7 +242,7 @@ func checkContract(t *testing.T, vendor string, tok token.Token, raw string) {
 			t.Errorf("authorization is not a Bearer header")
 		}
 	}
-	if vendor == vendors.HasOffers && doc["integrator_id"] != vendortest.HasOffersIntegratorID {
+	if vendor == vendors.HasOffers && doc["integrator_id"] != hasofferstest.IntegratorID {
 		t.Errorf("hasoffers token secret lacks integrator_id: %v", doc["integrator_id"])
 	}
 	for _, k := range []string{"client_secret", "password", "refresh_token"} {

@@ -21,12 +21,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
+	_ "github.com/token-refresher/token-refresher/internal/testservers"
 	"github.com/token-refresher/token-refresher/shared/admitad"
+	"github.com/token-refresher/token-refresher/shared/admitad/admitadtest"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
-	_ "github.com/token-refresher/token-refresher/shared/vendortest/all"
 )
 
 // forceEvent makes every invoke a real refresh.
@@ -263,7 +264,7 @@ func (e *env) measure(ctx context.Context, r *fnResult, bootstrap, profBin, echo
 			return nil, err
 		}
 		if callback {
-			env = append(env, "AUTHORIZE_URL="+srv.AuthorizeURL(), "REFRESHER_FUNCTION_NAME=token-refresher-"+spec.Name)
+			env = append(env, "AUTHORIZE_URL="+admitadtest.Of(srv).AuthorizeURL(), "REFRESHER_FUNCTION_NAME=token-refresher-"+spec.Name)
 		}
 		env = append(env,
 			spec.URLEnv+"="+vendorFront.url+srv.TokenPath(),
@@ -445,7 +446,7 @@ func (e *env) secrets(ctx context.Context, tag string, spec vendors.Spec, srv *v
 	if spec.AuthCode {
 		// A valid refresh token, as after a person connected.
 		now := time.Now().UTC()
-		conn := admitad.Connection{RefreshToken: srv.IssueRefreshToken(), Username: vendortest.AdmitadUsername, Scope: vendortest.Credentials(spec.Name)["scope"], ConnectedAt: now, RotatedAt: now}
+		conn := admitad.Connection{RefreshToken: admitadtest.Of(srv).IssueRefreshToken(), Username: admitadtest.Username, Scope: vendortest.Credentials(spec.Name)["scope"], ConnectedAt: now, RotatedAt: now}
 		if connected {
 			conn.ConnectState = "0123456789abcdef"
 		}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/shared/admitad"
+	"github.com/token-refresher/token-refresher/shared/admitad/admitadtest"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/token"
@@ -255,8 +256,8 @@ func TestDev(t *testing.T) {
 		connectAdmitad(t, front, base+6)
 		tok := waitToken(t, store, vendors.Admitad, time.Minute, func(token.Token) bool { return true })
 		tokens[vendors.Admitad] = tok
-		if tok.Extras["username"] != vendortest.AdmitadUsername {
-			t.Errorf("admitad token username %q, want %q", tok.Extras["username"], vendortest.AdmitadUsername)
+		if tok.Extras["username"] != admitadtest.Username {
+			t.Errorf("admitad token username %q, want %q", tok.Extras["username"], admitadtest.Username)
 		}
 		st := d.waitStatus(time.Minute, "admitad connected", func(st status) bool {
 			v := find(st, vendors.Admitad)

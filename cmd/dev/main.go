@@ -42,6 +42,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 func main() {
@@ -61,15 +63,37 @@ type config struct {
 	connections connectionsFlag
 }
 
-const usageHead = `Usage: dev [flags]
+// vendorPorts lists each vendor's test server port offset, in table
+// order: "hasoffers +2, invoca +3,\nfyber +4, ..." (wrapped as the usage is).
+func vendorPorts() string {
+	var b strings.Builder
+	col := len("Ports from -base-port: front +0, moto_server +1, ")
+	for i, name := range vendors.Names() {
+		item := fmt.Sprintf("%s +%d", name, i+2)
+		switch {
+		case i == 0:
+		case col+len(", ")+len(item)+1 > 74:
+			b.WriteString(",\n")
+			col = 0
+		default:
+			b.WriteString(", ")
+			col += 2
+		}
+		b.WriteString(item)
+		col += len(item)
+	}
+	return b.String()
+}
+
+// usageHead is dev's usage; the ports come from the vendor table.
+var usageHead = `Usage: dev [flags]
 
 Runs token-refresher on 127.0.0.1: moto_server (Secrets Manager), test
 servers for every vendor, every function under aws-lambda-rie, a scheduler
 on the vendor table's schedule and the API Gateway front of the Admitad
 callback. Ctrl-C stops everything. Run it from the module (make dev).
 
-Ports from -base-port: front +0, moto_server +1, hasoffers +2, invoca +3,
-fyber +4, merchenta +5, admitad +6.
+Ports from -base-port: front +0, moto_server +1, ` + vendorPorts() + `.
 
 Named connections (-connections, default merchenta=acme,globex) are more
 accounts of a vendor at its test server, served by the vendor's one

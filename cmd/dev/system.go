@@ -24,10 +24,11 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
+	_ "github.com/token-refresher/token-refresher/internal/testservers"
+	"github.com/token-refresher/token-refresher/shared/admitad/admitadtest"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
-	_ "github.com/token-refresher/token-refresher/shared/vendortest/all"
 )
 
 // Names as the stack deploys them with the default prefix: secrets
@@ -497,7 +498,7 @@ func (s *system) startFunctions(ctx context.Context) error {
 				"REFRESH_SECRET_ID=" + secretName(v.spec.Name, vendors.RoleRefreshToken),
 				"SIGNING_KEY_SECRET_ID=" + secretName(v.spec.Name, vendors.RoleSigningKey),
 				"TOKEN_URL=" + v.fake.TokenURL(),
-				"AUTHORIZE_URL=" + v.fake.AuthorizeURL(),
+				"AUTHORIZE_URL=" + admitadtest.Of(v.fake).AuthorizeURL(),
 				"CALLBACK_URL=" + s.ports.front.url() + "/" + v.spec.Name + "/callback",
 				"REFRESHER_FUNCTION_NAME=" + functionName(v.spec.FunctionName()),
 			}

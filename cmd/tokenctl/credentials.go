@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/spf13/cobra"
 
-	"github.com/token-refresher/token-refresher/shared/hasoffers"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/token"
@@ -354,8 +353,9 @@ func checkField(name, value string) error {
 	}
 	switch name {
 	case "audience":
-		if !slices.Contains(hasoffers.Audiences, value) {
-			return fmt.Errorf("field %q is not an audience HasOffers documents: use %q", name, strings.Join(hasoffers.Audiences, `" or "`))
+		// The values the vendor table documents (HasOffers' row).
+		if audiences := vendors.MustLookup(vendors.HasOffers).FieldValues[name]; !slices.Contains(audiences, value) {
+			return fmt.Errorf("field %q is not an audience HasOffers documents: use %q", name, strings.Join(audiences, `" or "`))
 		}
 	case "validate_url":
 		u, err := url.Parse(value)

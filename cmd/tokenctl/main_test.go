@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
+	"github.com/token-refresher/token-refresher/shared/fyber/fybertest"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
@@ -315,7 +316,7 @@ func TestRefresh(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the fyber refresher")
 	}
-	vendor := vendortest.NewFyber(vendortest.Options{})
+	vendor := fybertest.NewServer(vendortest.Options{})
 	t.Cleanup(vendor.Close)
 	moto := localaws.MotoForTest(t)
 	_, prefix := localStack(t, "")

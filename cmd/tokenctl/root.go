@@ -65,13 +65,14 @@ func (c *cli) init(ctx context.Context) error {
 	return nil
 }
 
-const rootLong = `tokenctl looks after token-refresher's tokens: it shows every vendor's token,
+// rootLong is the root command's help; the vendors come from the table.
+var rootLong = `tokenctl looks after token-refresher's tokens: it shows every vendor's token,
 writes a vendor's credentials secret, forces a refresh and mints the link that
 connects Admitad.
 
 A target is <vendor> for the vendor's default connection, or
 <vendor>/<connection> for a named one (e.g. merchenta/acme).
-Vendors: ` + "hasoffers, invoca, fyber, merchenta, admitad" + `.
+Vendors: ` + strings.Join(vendors.Names(), ", ") + `.
 
 Names follow the stack: secrets <prefix>/<vendor>[/<connection>]/{token,credentials},
 functions <prefix>-<vendor>. AWS access uses the SDK's usual configuration

@@ -21,6 +21,7 @@ import (
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/shared/admitad"
+	"github.com/token-refresher/token-refresher/shared/admitad/admitadtest"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) { os.Exit(localaws.RunTests(m)) }
 // real binary under aws-lambda-rie.
 type world struct {
 	sm        *secretsmanager.Client
-	srv       *vendortest.Server
+	srv       *admitadtest.Server
 	callback  *localaws.Function
 	refresher *localaws.Function
 	front     *httptest.Server
@@ -65,7 +66,7 @@ func newWorldWith(t *testing.T, names []string, expected map[string]string) *wor
 		t.Fatal(err)
 	}
 	w := &world{sm: sm, creds: vendortest.Credentials(vendors.Admitad)}
-	w.srv = vendortest.NewAdmitad(vendortest.Options{})
+	w.srv = admitadtest.NewServer(vendortest.Options{})
 	t.Cleanup(w.srv.Close)
 	w.key = []byte(randomHex(t, 32))
 	prefix := "e2e-admitad-" + randomHex(t, 6) + "-"
@@ -318,7 +319,7 @@ func TestEndToEnd(t *testing.T) {
 
 	b := w.browser(t)
 	status, page := w.connect(t, b)
-	if status != http.StatusOK || !strings.Contains(page, "Admitad connected") || !strings.Contains(page, vendortest.AdmitadUsername) || !strings.Contains(page, w.creds["scope"]) {
+	if status != http.StatusOK || !strings.Contains(page, "Admitad connected") || !strings.Contains(page, admitadtest.Username) || !strings.Contains(page, w.creds["scope"]) {
 		t.Fatalf("final page: HTTP %d:\n%s", status, page)
 	}
 	// The walk: Front /admitad/authorize → Admitad → Front /admitad/callback.
@@ -338,7 +339,7 @@ func TestEndToEnd(t *testing.T) {
 
 	conn := w.connection(t)
 	first := w.token(t)
-	if !w.srv.RefreshTokenValid(conn.RefreshToken) || !w.srv.Valid(first.AccessToken) || first.Extras["username"] != vendortest.AdmitadUsername || first.Refresher != "admitad" {
+	if !w.srv.RefreshTokenValid(conn.RefreshToken) || !w.srv.Valid(first.AccessToken) || first.Extras["username"] != admitadtest.Username || first.Refresher != "admitad" {
 		t.Fatalf("after connect: refresh token valid %v, access token valid %v, extras %v", w.srv.RefreshTokenValid(conn.RefreshToken), w.srv.Valid(first.AccessToken), first.Extras)
 	}
 
@@ -629,7 +630,7 @@ func (w *world) onlyChanged(t *testing.T, what, conn string, before map[string][
 // secret holds its own connection's tokens, and a link minted for one
 // connection cannot store into the other.
 func TestConnectionsEndToEnd(t *testing.T) {
-	users := map[string]string{vendors.DefaultConnection: vendortest.AdmitadUsername, "eu": "adv-eu"}
+	users := map[string]string{vendors.DefaultConnection: admitadtest.Username, "eu": "adv-eu"}
 	// us is served but never connected: nothing may land in it.
 	w := newWorldWith(t, []string{"eu", "us"}, map[string]string{"eu": users["eu"]})
 	defer w.assertClean(t)

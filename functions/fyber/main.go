@@ -1,15 +1,17 @@
-// Command fyber is the fyber token refresher Lambda function.
+// Command fyber is the Fyber / Digital Turbine token refresher Lambda function. The vendor is a
+// row of the vendor table (shared/vendors); package clientcreds speaks it.
 package main
 
 import (
-	"github.com/token-refresher/token-refresher/shared/fyber"
+	"github.com/token-refresher/token-refresher/shared/clientcreds"
 	"github.com/token-refresher/token-refresher/shared/lambdafn"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 func main() {
-	lambdafn.Main("fyber", func(lambdafn.Config, *secretstore.Store) (refresh.Vendor, error) {
-		return &fyber.Client{}, nil
+	lambdafn.Main(vendors.Fyber, func(c lambdafn.Config, _ *secretstore.Store) (refresh.Vendor, error) {
+		return clientcreds.New(c.Spec)
 	})
 }

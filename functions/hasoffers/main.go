@@ -1,15 +1,17 @@
-// Command hasoffers is the hasoffers token refresher Lambda function.
+// Command hasoffers is the HasOffers / TUNE Integrator token refresher Lambda function. The vendor is a
+// row of the vendor table (shared/vendors); package clientcreds speaks it.
 package main
 
 import (
-	"github.com/token-refresher/token-refresher/shared/hasoffers"
+	"github.com/token-refresher/token-refresher/shared/clientcreds"
 	"github.com/token-refresher/token-refresher/shared/lambdafn"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 func main() {
-	lambdafn.Main("hasoffers", func(lambdafn.Config, *secretstore.Store) (refresh.Vendor, error) {
-		return &hasoffers.Client{}, nil
+	lambdafn.Main(vendors.HasOffers, func(c lambdafn.Config, _ *secretstore.Store) (refresh.Vendor, error) {
+		return clientcreds.New(c.Spec)
 	})
 }

@@ -18,33 +18,11 @@ import (
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
-// The metrics the functions emit in CloudWatch Embedded Metric Format, all
-// with the dimension Vendor=<vendor name>.
-const (
-	MetricNamespace          = "TokenRefresher"
-	MetricSecondsUntilExpiry = "SecondsUntilExpiry" // Seconds; every run of an expiring vendor
-	MetricRefreshSuccess     = "RefreshSuccess"     // Count
-	MetricRefreshFailure     = "RefreshFailure"     // Count
-	MetricVendorLatency      = "VendorLatency"      // Milliseconds
-	MetricDimensionVendor    = "Vendor"
-)
-
 // expiryAlarmFraction is the share of a token's lifetime under which the
 // dead man's switch fires. A healthy refresher keeps the token above
 // RefreshBelow of its life (at least half for every vendor), so crossing a
 // quarter means refreshes have been failing for a while.
 const expiryAlarmFraction = 0.25
-
-// vendorMetric is one of the refresher's own metrics for vendor.
-func vendorMetric(name, vendor, statistic string, period time.Duration) awscloudwatch.Metric {
-	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace:     jsii.String(MetricNamespace),
-		MetricName:    jsii.String(name),
-		DimensionsMap: &map[string]*string{MetricDimensionVendor: jsii.String(vendor)},
-		Statistic:     jsii.String(statistic),
-		Period:        awscdk.Duration_Seconds(jsii.Number(period.Seconds())),
-	})
-}
 
 // NamedFunction is a function whose errors alarm, with the name alarms use.
 type NamedFunction struct {
@@ -127,10 +105,7 @@ func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) *Alarm
 	notify := a.notify
 
 	errorsAlarm := func(id, name string, fn awslambda.IFunction) {
-		a.Errors[name] = notify(fn.MetricErrors(&awscloudwatch.MetricOptions{
-			Period:    awscdk.Duration_Minutes(jsii.Number(5)),
-			Statistic: jsii.String("Sum"),
-		}).CreateAlarm(c, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
+		a.Errors[name] = notify(functionErrors(fn, "Sum", 5*time.Minute).CreateAlarm(c, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
 			AlarmName:          jsii.String(props.NamePrefix + "-" + name + "-errors"),
 			AlarmDescription:   jsii.String(fmt.Sprintf("%s failed; its log group says why", name)),
 			Threshold:          jsii.Number(0),
@@ -144,10 +119,7 @@ func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) *Alarm
 		spec := r.Spec
 		errorsAlarm(spec.Name+"Errors", spec.FunctionName(), r.Function)
 
-		a.DeadLetters[spec.Name] = notify(r.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-			Period:    awscdk.Duration_Minutes(jsii.Number(5)),
-			Statistic: jsii.String("Maximum"),
-		}).CreateAlarm(c, jsii.String(spec.Name+"DeadLetters"), &awscloudwatch.CreateAlarmOptions{
+		a.DeadLetters[spec.Name] = notify(undeliveredRuns(r.DeadLetterQueue, "Maximum", 5*time.Minute).CreateAlarm(c, jsii.String(spec.Name+"DeadLetters"), &awscloudwatch.CreateAlarmOptions{
 			AlarmName: jsii.String(props.NamePrefix + "-" + spec.Name + "-undelivered-runs"),
 			AlarmDescription: jsii.String(fmt.Sprintf("The scheduler could not invoke the %s refresher; "+
 				"the dead-letter queue holds the runs it gave up on", spec.Title)),

@@ -106,7 +106,7 @@ func NewAuthCodeConnect(scope constructs.Construct, id string, props *AuthCodeCo
 	}}, jsii.Bool(false))
 
 	// The refresher rotates the refresh token too.
-	r.Function.AddEnvironment(jsii.String("REFRESH_SECRET_ID"), a.RefreshToken.SecretArn(), nil)
+	r.Function.AddEnvironment(jsii.String(vendors.EnvRefreshSecretID), a.RefreshToken.SecretArn(), nil)
 	grantCompareAndSwap(a.RefreshToken, r.Function)
 
 	a.Api = awsapigatewayv2.NewHttpApi(c, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
@@ -121,18 +121,18 @@ func NewAuthCodeConnect(scope constructs.Construct, id string, props *AuthCodeCo
 	a.AuthorizeURL = awscdk.Fn_Join(jsii.String(""), &[]*string{a.Api.ApiEndpoint(), jsii.String(authorizePath)})
 
 	env := map[string]string{
-		"CREDENTIALS_SECRET_ID": r.CredentialsID,
-		"TOKEN_SECRET_ID":       *r.Token.SecretArn(),
-		"REFRESH_SECRET_ID":     *a.RefreshToken.SecretArn(),
-		"SIGNING_KEY_SECRET_ID": *a.SigningKey.SecretArn(),
-		"AUTHORIZE_URL":         authorizeURL,
+		vendors.EnvCredentialsSecretID: r.CredentialsID,
+		vendors.EnvTokenSecretID:       *r.Token.SecretArn(),
+		vendors.EnvRefreshSecretID:     *a.RefreshToken.SecretArn(),
+		vendors.EnvSigningKeySecretID:  *a.SigningKey.SecretArn(),
+		vendors.EnvAuthorizeURL:        authorizeURL,
 		// Published as the token's "refresher", so apps can Reject a
 		// token the callback wrote.
-		"REFRESHER_FUNCTION_NAME": functionName(props.NamePrefix, spec.FunctionName()),
+		vendors.EnvRefresherFunctionName: functionName(props.NamePrefix, spec.FunctionName()),
 		// The function references the API, not the other way round: only
 		// the routes and the invoke permission depend on the function, so
 		// there is no cycle.
-		"CALLBACK_URL": *a.CallbackURL,
+		vendors.EnvCallbackURL: *a.CallbackURL,
 	}
 	if spec.DefaultURL != "" {
 		env[spec.URLEnv] = spec.DefaultURL

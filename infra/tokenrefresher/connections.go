@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -29,19 +28,14 @@ import (
 const (
 	// EnvConnections lists the named connections the function may serve,
 	// comma-separated; an event naming any other is refused.
-	EnvConnections = "CONNECTIONS"
+	EnvConnections = vendors.EnvConnections
 	// EnvNamePrefix is the deployment's name prefix: a named connection's
 	// secret is vendors.SecretName(prefix, vendor, connection, role).
-	EnvNamePrefix = "NAME_PREFIX"
+	EnvNamePrefix = vendors.EnvNamePrefix
 	// EnvCredentialsSecretIDs maps, as a JSON object, a named connection to
 	// an imported credentials secret that replaces its own.
-	EnvCredentialsSecretIDs = "CREDENTIALS_SECRET_IDS"
+	EnvCredentialsSecretIDs = vendors.EnvCredentialsSecretIDs
 )
-
-// MetricDimensionConnection is the metric dimension of a named
-// connection's metrics, next to Vendor. The default connection's metrics
-// keep the Vendor dimension alone.
-const MetricDimensionConnection = "Connection"
 
 // connectionShards is how many nested stacks may hold a vendor's named
 // connections. A connection's shard is a hash of its name, so adding or
@@ -308,21 +302,6 @@ func addConnectionAlarms(prefix string, spec vendors.Spec, conns []*Connection, 
 	for _, conn := range conns {
 		conn.Expiry = notify(newExpiryAlarm(conn.Construct, "Expiry", prefix, spec, conn.Name))
 	}
-}
-
-// connectionMetric is one of the refresher's metrics for a named
-// connection: dimensions Vendor and Connection.
-func connectionMetric(name, vendor, connection, statistic string, period time.Duration) awscloudwatch.Metric {
-	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace:  jsii.String(MetricNamespace),
-		MetricName: jsii.String(name),
-		DimensionsMap: &map[string]*string{
-			MetricDimensionVendor:     jsii.String(vendor),
-			MetricDimensionConnection: jsii.String(connection),
-		},
-		Statistic: jsii.String(statistic),
-		Period:    awscdk.Duration_Seconds(jsii.Number(period.Seconds())),
-	})
 }
 
 // countResources counts the CloudFormation resources under scope.

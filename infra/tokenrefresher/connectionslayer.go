@@ -15,7 +15,7 @@ import (
 // EnvConnectionsFile names, instead of CONNECTIONS, the file that lists a
 // vendor's named connections when they do not fit in the function's
 // environment (refresh.EnvConnectionsFile).
-const EnvConnectionsFile = "CONNECTIONS_FILE"
+const EnvConnectionsFile = vendors.EnvConnectionsFile
 
 // DefaultConnectionShards is how many nested stacks hold a vendor's named
 // connections unless Props.ConnectionShards says otherwise.

@@ -71,11 +71,7 @@ func NewDashboard(scope constructs.Construct, id string, props *DashboardProps) 
 			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 				Title: jsii.String(spec.Name + ": function"),
 				Width: jsii.Number(widgetWidth),
-				Left: &[]awscloudwatch.IMetric{
-					r.Function.MetricInvocations(nil),
-					r.Function.MetricErrors(nil),
-					r.Function.MetricThrottles(nil),
-				},
+				Left:  functionMetrics(r.Function),
 			}),
 		))
 	}

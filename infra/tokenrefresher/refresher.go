@@ -112,8 +112,8 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 	suppressRotation(r.Token, tokenRotationReason)
 
 	env := map[string]string{
-		"CREDENTIALS_SECRET_ID": r.CredentialsID,
-		"TOKEN_SECRET_ID":       *r.Token.SecretArn(),
+		vendors.EnvCredentialsSecretID: r.CredentialsID,
+		vendors.EnvTokenSecretID:       *r.Token.SecretArn(),
 	}
 	if spec.DefaultURL != "" {
 		env[spec.URLEnv] = spec.DefaultURL

@@ -35,7 +35,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/token-refresher/token-refresher/shared/fyber"
+	"github.com/token-refresher/token-refresher/shared/clientcreds"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/token"
@@ -274,7 +274,7 @@ func (s *sim) ticks(fire func(event)) {
 func (s *sim) newRefresher() *refresh.Refresher {
 	return &refresh.Refresher{
 		Spec:         s.spec,
-		Vendor:       &fyber.Client{HTTP: vendorhttp.Client{HTTP: &http.Client{Transport: &vendorTransport{s: s}}}},
+		Vendor:       &clientcreds.Client{Spec: s.spec, HTTP: vendorhttp.Client{HTTP: &http.Client{Transport: &vendorTransport{s: s}}}},
 		Store:        &secretstore.Store{API: s.sm},
 		Endpoint:     "https://reporting.fyber.com/auth/v1/token",
 		FunctionName: "token-refresher-fyber",

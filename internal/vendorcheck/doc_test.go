@@ -26,8 +26,8 @@ func TestGuideShowsTheExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	matches := excerptTag.FindAllStringSubmatch(string(doc), -1)
-	if len(matches) < 5 {
-		t.Fatalf("%s has %d excerpts of the example, want one of the row, the protocol, the test server, the conformance test and the main", guide, len(matches))
+	if len(matches) < 6 {
+		t.Fatalf("%s has %d excerpts, want the row vendor's row, main and conformance test, and the package vendor's protocol, test server and conformance test", guide, len(matches))
 	}
 	for _, m := range matches {
 		file, excerpt := m[1], m[2]

@@ -19,9 +19,9 @@ import (
 	"time"
 )
 
-// sixth is the example vendor in testdata/sixth: a row (row.txt), a
-// package (shared/zenith) and a main (functions/zenith), laid out as in the
-// module.
+// sixth is the example vendor in testdata/sixth: a textbook
+// client-credentials vendor declared by a row alone (row.txt) and its main
+// (functions/zenith), laid out as in the module.
 const sixth = "zenith"
 
 // skipped are the top-level entries not copied: build output, installed
@@ -29,9 +29,9 @@ const sixth = "zenith"
 var skipped = []string{".git", ".tools", "build", "cdk.out", "tmp", "node_modules"}
 
 // TestSixthVendor adds the example vendor to a copy of the module with one
-// row, one package and one main, plus `go generate`, and shows that the
-// vendor checks, the conformance suite, make dev's system and the stack
-// all pick it up, and that nothing else was edited. The copy is thrown
+// row and one main, plus `go generate`, and shows that the vendor checks,
+// the conformance suite, make dev's system and the stack all pick it up,
+// and that nothing else was edited. The copy is thrown
 // away. It takes one to two minutes: most of it synthesizing the stack and
 // starting make dev's system (which needs moto_server and aws-lambda-rie
 // on PATH, as make dev does; without them that part is skipped). Run it
@@ -67,7 +67,7 @@ func TestSixthVendor(t *testing.T) {
 	}
 	// The checks run in the copy; -short keeps this test from running
 	// there again.
-	checks := []string{"test", "-count=1", "-short", "./internal/vendorcheck", "./shared/vendortest/all"}
+	checks := []string{"test", "-count=1", "-short", "./internal/vendorcheck", "./internal/testservers"}
 
 	// One row: every check that misses a piece says which.
 	row, err := os.ReadFile(filepath.Join(example, "row.txt"))
@@ -77,16 +77,13 @@ func TestSixthVendor(t *testing.T) {
 	if err := addRow(filepath.Join(dir, "shared", "vendors", "vendors.go"), string(row)); err != nil {
 		t.Fatal(err)
 	}
-	t.Run("a row alone fails, naming each missing piece", func(t *testing.T) {
+	t.Run("a row without its main fails, naming it", func(t *testing.T) {
 		out, err := goCmd(t, checks...)
 		if err == nil {
 			t.Fatalf("the checks pass with a row and nothing else:\n%s", out)
 		}
 		for _, want := range []string{
 			"vendor zenith has no function: functions/zenith/main.go is missing",
-			"vendor zenith has no test server: add one in shared/zenith",
-			"vendor zenith has no package: shared/zenith is missing",
-			"vendors_gen.go does not import the package of every vendor in the table: run go generate ./shared/vendortest/all",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("the checks do not say %q:\n%s", want, out)
@@ -94,15 +91,15 @@ func TestSixthVendor(t *testing.T) {
 		}
 	})
 
-	// One package and one main, then go generate.
+	// One main, then go generate (which finds no test package to import).
 	if err := copyTree(example, dir, func(rel string) bool { return rel != "row.txt" }); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := goCmd(t, "generate", "./shared/vendortest/all"); err != nil {
+	if out, err := goCmd(t, "generate", "./internal/testservers"); err != nil {
 		t.Fatalf("go generate: %v\n%s", err, out)
 	}
 
-	t.Run("only the row, the package, the main and the generated file changed", func(t *testing.T) {
+	t.Run("only the row and the main changed", func(t *testing.T) {
 		after, err := goFiles(dir)
 		if err != nil {
 			t.Fatal(err)
@@ -122,7 +119,7 @@ func TestSixthVendor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"functions/zenith/main.go", "shared/vendors/vendors.go", "shared/vendortest/all/vendors_gen.go", "shared/zenith/testserver.go", "shared/zenith/zenith.go", "shared/zenith/zenith_test.go"}
+		want := []string{"functions/zenith/main.go", "shared/vendors/vendors.go"}
 		if !slices.Equal(changed, want) {
 			t.Errorf("files that differ from the module: %v, want %v", changed, want)
 		}
@@ -132,28 +129,9 @@ func TestSixthVendor(t *testing.T) {
 			t.Fatalf("%v\n%s", err, out)
 		}
 	})
-	t.Run("a test server built into Lambda fails", func(t *testing.T) {
-		path := filepath.Join(dir, "shared", sixth, "testserver.go")
-		orig, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.WriteFile(path, orig, 0o644)
-		untagged, ok := bytes.CutPrefix(orig, []byte("//go:build !lambda.norpc\n"))
-		if !ok {
-			t.Fatal("testserver.go does not start with //go:build !lambda.norpc")
-		}
-		if err := os.WriteFile(path, untagged, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, err := goCmd(t, "test", "-count=1", "-short", "-run", "TestTestServersStayOutOfLambdaBuilds", "./internal/vendorcheck")
-		if want := "functions/zenith built for Lambda (-tags lambda.norpc) imports net/http/httptest"; err == nil || !strings.Contains(out, want) {
-			t.Errorf("want the check to fail with %q: %v\n%s", want, err, out)
-		}
-	})
 	t.Run("conformance suite", func(t *testing.T) {
-		out, err := goCmd(t, "test", "-count=1", "-v", "./shared/zenith")
-		if err != nil || !strings.Contains(out, "--- PASS: TestConformance ") {
+		out, err := goCmd(t, "test", "-count=1", "-v", "-run", "^TestRowsConformance$/^zenith$", "./shared/clientcreds")
+		if err != nil || !strings.Contains(out, "--- PASS: TestRowsConformance/zenith ") {
 			t.Fatalf("%v\n%s", err, out)
 		}
 	})
@@ -162,8 +140,8 @@ func TestSixthVendor(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
-		if !strings.Contains(out, module+"/shared/zenith\n") {
-			t.Errorf("functions/zenith does not import shared/zenith:\n%s", out)
+		if !strings.Contains(out, module+"/shared/clientcreds\n") {
+			t.Errorf("functions/zenith does not import shared/clientcreds:\n%s", out)
 		}
 		for _, banned := range []string{"net/http/httptest", module + "/shared/vendortest"} {
 			if strings.Contains(out, banned+"\n") {

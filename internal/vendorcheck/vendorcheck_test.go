@@ -13,15 +13,19 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/token-refresher/token-refresher/internal/testservers"
+	"github.com/token-refresher/token-refresher/shared/clientcreds"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
-	_ "github.com/token-refresher/token-refresher/shared/vendortest/all"
 )
 
 const (
 	module         = "github.com/token-refresher/token-refresher"
 	refreshtestPkg = module + "/shared/refresh/refreshtest"
-	howTo          = " (see docs/adding-a-vendor.md)"
+	// rowsConformance is the test of package clientcreds that runs the
+	// conformance suite for every vendor declared by a row.
+	rowsConformance = "TestRowsConformance"
+	howTo           = " (see docs/adding-a-vendor.md)"
 	// maxMainLines bounds a function's main.go: everything else belongs in
 	// the vendor's package.
 	maxMainLines = 20
@@ -56,6 +60,10 @@ func TestEveryVendorIsARowAPackageAndAMain(t *testing.T) {
 				checkMain(t, dir, spec.Name, cb)
 			}
 			checkTestServer(t, spec)
+			if spec.ClientCredentials != nil {
+				checkRow(t, dir, spec)
+				return
+			}
 			checkConformance(t, dir, spec.Name)
 		})
 	}
@@ -109,13 +117,40 @@ func checkTestServer(t *testing.T, spec vendors.Spec) {
 	}
 }
 
+// checkRow fails unless a vendor declared by a row is one package
+// clientcreds can call, and that package's conformance test runs every row.
+// A row vendor may keep a test package of its own
+// (shared/<vendor>/<vendor>test); then a test there runs the suite too.
+func checkRow(t *testing.T, dir string, spec vendors.Spec) {
+	t.Helper()
+	if err := clientcreds.Check(spec); err != nil {
+		t.Errorf("vendor %s: its row cannot be called: %v%s", spec.Name, err, howTo)
+	}
+	calls, err := conformanceCalls(filepath.Join(dir, "shared", "clientcreds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(calls, "clientcreds_test.go:"+rowsConformance) {
+		t.Errorf("no test of shared/clientcreds runs the conformance suite for every row (%s)", rowsConformance)
+	}
+	own := filepath.Join(dir, "shared", spec.Name, spec.Name+"test")
+	if _, err := os.Stat(own); err == nil {
+		if calls, err := conformanceCalls(own); err != nil || len(calls) == 0 {
+			t.Errorf("vendor %s has a test server of its own in shared/%s/%stest but no test there calls refreshtest.Conformance%s", spec.Name, spec.Name, spec.Name, howTo)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "shared", spec.Name, spec.Name+".go")); err == nil {
+		t.Errorf("vendor %s is declared by a row (ClientCredentials) and has a package too: shared/%s/%s.go; keep one", spec.Name, spec.Name, spec.Name)
+	}
+}
+
 // checkConformance fails unless a test of shared/<vendor> calls
 // refreshtest.Conformance. The call itself runs with that package's tests.
 func checkConformance(t *testing.T, dir, vendor string) {
 	t.Helper()
 	pkg := filepath.Join(dir, "shared", vendor)
 	if _, err := os.Stat(pkg); err != nil {
-		t.Errorf("vendor %s has no package: shared/%s is missing; it holds the vendor's protocol and test server%s", vendor, vendor, howTo)
+		t.Errorf("vendor %s has no package: shared/%s is missing; it holds the vendor's protocol (or declare the vendor by its row alone: ClientCredentials)%s", vendor, vendor, howTo)
 		return
 	}
 	calls, err := conformanceCalls(pkg)

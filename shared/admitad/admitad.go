@@ -76,32 +76,29 @@ type Reply struct {
 	Scope        string `json:"scope"`
 }
 
-// ParseReply decodes and checks a successful reply body. Its errors never
-// quote the body. A reply that carries a refresh_token but is otherwise
-// unusable returns that refresh token in the Reply together with the
-// error: Admitad has rotated, and the new refresh token must be kept.
+// ParseReply decodes and checks a successful reply body, a standard OAuth
+// 2.0 token reply (vendorhttp.DecodeToken) with Admitad's username. Its
+// errors never quote the body. A reply that carries a refresh_token but is
+// otherwise unusable returns that refresh token in the Reply together
+// with the error: Admitad has rotated, and the new refresh token must be
+// kept.
 func ParseReply(body []byte, contentType string) (Reply, error) {
-	var r Reply
-	if err := vendorhttp.DecodeJSONBody(body, contentType, &r); err != nil {
+	t, err := vendorhttp.DecodeToken(body, contentType, vendorhttp.SnakeCase)
+	if err != nil && !vendorhttp.Incomplete(err) {
 		return Reply{}, err
 	}
+	r := Reply{Username: t.Fields["username"], AccessToken: t.AccessToken, TokenType: t.TokenType, ExpiresIn: t.ExpiresIn, RefreshToken: t.RefreshToken, Scope: t.Scope}
 	if r.RefreshToken != "" {
 		if err := checkRefreshToken(r.RefreshToken); err != nil {
 			return Reply{}, err
 		}
 	}
-	var err error
 	switch {
 	case r.RefreshToken == "" && r.AccessToken == "":
 		return Reply{}, errors.New("reply has no access_token and no refresh_token")
 	case r.RefreshToken == "":
 		return Reply{}, errors.New("reply has no refresh_token")
-	case r.AccessToken == "":
-		err = errors.New("reply has no access_token")
-	case r.ExpiresIn < 0:
-		err = errors.New("reply has a negative expires_in")
-	}
-	if err != nil {
+	case err != nil:
 		return Reply{RefreshToken: r.RefreshToken, Username: r.Username, Scope: r.Scope}, err
 	}
 	return r, nil

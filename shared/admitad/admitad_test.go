@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/token-refresher/token-refresher/shared/admitad"
+	"github.com/token-refresher/token-refresher/shared/admitad/admitadtest"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/vendorhttp"
 	"github.com/token-refresher/token-refresher/shared/vendors"
@@ -51,7 +52,7 @@ func TestParseReply(t *testing.T) {
 }
 
 func TestExchange(t *testing.T) {
-	srv := vendortest.NewAdmitad(vendortest.Options{})
+	srv := admitadtest.NewServer(vendortest.Options{})
 	defer srv.Close()
 	creds := refresh.Credentials(vendortest.Credentials(vendors.Admitad))
 	const redirect = "https://connect.example/admitad/callback"
@@ -66,7 +67,7 @@ func TestExchange(t *testing.T) {
 		t.Fatal("the exchanged tokens are not valid at Admitad")
 	}
 	g := res.Grant()
-	if g.ExpiresIn != 7*24*time.Hour || g.Extras["username"] != vendortest.AdmitadUsername || g.Extras["scope"] != creds["scope"] {
+	if g.ExpiresIn != 7*24*time.Hour || g.Extras["username"] != admitadtest.Username || g.Extras["scope"] != creds["scope"] {
 		t.Fatalf("grant %+v", g)
 	}
 
@@ -130,19 +131,19 @@ func TestRefresh(t *testing.T) {
 	creds := refresh.Credentials(vendortest.Credentials(vendors.Admitad))
 	for _, tc := range []struct {
 		name      string
-		setup     func(srv *vendortest.Server) (refreshToken string, c refresh.Credentials)
+		setup     func(srv *admitadtest.Server) (refreshToken string, c refresh.Credentials)
 		reconnect bool
 		requests  int
 		wantErr   string
 	}{
 		{
 			name:     "rotates",
-			setup:    func(srv *vendortest.Server) (string, refresh.Credentials) { return srv.IssueRefreshToken(), creds },
+			setup:    func(srv *admitadtest.Server) (string, refresh.Credentials) { return srv.IssueRefreshToken(), creds },
 			requests: 1,
 		},
 		{
 			name: "retries a 503",
-			setup: func(srv *vendortest.Server) (string, refresh.Credentials) {
+			setup: func(srv *admitadtest.Server) (string, refresh.Credentials) {
 				srv.Inject(vendortest.Fault{Status: http.StatusServiceUnavailable, Count: 2})
 				return srv.IssueRefreshToken(), creds
 			},
@@ -150,7 +151,7 @@ func TestRefresh(t *testing.T) {
 		},
 		{
 			name: "dead refresh token",
-			setup: func(srv *vendortest.Server) (string, refresh.Credentials) {
+			setup: func(srv *admitadtest.Server) (string, refresh.Credentials) {
 				rt := srv.IssueRefreshToken()
 				srv.RevokeGrant()
 				return rt, creds
@@ -159,7 +160,7 @@ func TestRefresh(t *testing.T) {
 		},
 		{
 			name: "invalid_grant sent with a 503 is not retried",
-			setup: func(srv *vendortest.Server) (string, refresh.Credentials) {
+			setup: func(srv *admitadtest.Server) (string, refresh.Credentials) {
 				srv.Inject(vendortest.Fault{Status: http.StatusServiceUnavailable, Body: `{"error":"invalid_grant","error_description":"Invalid refresh token"}`})
 				return srv.IssueRefreshToken(), creds
 			},
@@ -167,7 +168,7 @@ func TestRefresh(t *testing.T) {
 		},
 		{
 			name: "wrong client secret",
-			setup: func(srv *vendortest.Server) (string, refresh.Credentials) {
+			setup: func(srv *admitadtest.Server) (string, refresh.Credentials) {
 				bad := refresh.Credentials{"client_id": creds["client_id"], "client_secret": "wrong-secret-value-123", "scope": creds["scope"]}
 				return srv.IssueRefreshToken(), bad
 			},
@@ -175,7 +176,7 @@ func TestRefresh(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := vendortest.NewAdmitad(vendortest.Options{})
+			srv := admitadtest.NewServer(vendortest.Options{})
 			defer srv.Close()
 			rt, cr := tc.setup(srv)
 			res, err := (&admitad.Client{HTTP: fastHTTP}).Refresh(context.Background(), srv.TokenURL(), cr, rt)

@@ -15,10 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/token-refresher/token-refresher/shared/admitad"
+	"github.com/token-refresher/token-refresher/shared/admitad/admitadtest"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
-	"github.com/token-refresher/token-refresher/shared/vendortest"
 )
 
 const authorizeBase = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/admitad/authorize"
@@ -217,7 +217,7 @@ func TestCallbackConnectsEachConnection(t *testing.T) {
 	refresh := map[string]string{}
 	for _, conn := range append([]string{vendors.DefaultConnection}, names...) {
 		t.Run(conn, func(t *testing.T) {
-			user := map[string]string{vendors.DefaultConnection: vendortest.AdmitadUsername}[conn]
+			user := map[string]string{vendors.DefaultConnection: admitadtest.Username}[conn]
 			if user == "" {
 				user = "adv-" + conn
 			}

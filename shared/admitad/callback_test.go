@@ -20,8 +20,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/token-refresher/token-refresher/shared/admitad"
+	"github.com/token-refresher/token-refresher/shared/admitad/admitadtest"
+	"github.com/token-refresher/token-refresher/shared/refresh/refreshtest"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/token"
+	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
 )
 
@@ -220,7 +223,7 @@ func TestCallbackConnects(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("callback: HTTP %d: %s", resp.StatusCode, resp.Body)
 	}
-	for _, s := range []string{"Admitad connected", vendortest.AdmitadUsername, ce.creds["scope"], "Access token expires"} {
+	for _, s := range []string{"Admitad connected", admitadtest.Username, ce.creds["scope"], "Access token expires"} {
 		if !strings.Contains(resp.Body, s) {
 			t.Errorf("page lacks %q", s)
 		}
@@ -233,14 +236,14 @@ func TestCallbackConnects(t *testing.T) {
 	}
 
 	conn := ce.connection(t)
-	if !ce.srv.RefreshTokenValid(conn.RefreshToken) || conn.Username != vendortest.AdmitadUsername || conn.ConnectState == "" || conn.ConnectedAt.IsZero() {
+	if !ce.srv.RefreshTokenValid(conn.RefreshToken) || conn.Username != admitadtest.Username || conn.ConnectState == "" || conn.ConnectedAt.IsZero() {
 		t.Fatalf("connection %+v", conn.Username)
 	}
 	tok, err := token.Parse(ce.get(t, ce.tokID).String)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ce.srv.Valid(tok.AccessToken) || tok.Extras["username"] != vendortest.AdmitadUsername || tok.Extras["scope"] != ce.creds["scope"] || tok.Refresher != "token-refresher-admitad" {
+	if !ce.srv.Valid(tok.AccessToken) || tok.Extras["username"] != admitadtest.Username || tok.Extras["scope"] != ce.creds["scope"] || tok.Refresher != "token-refresher-admitad" {
 		t.Fatalf("token secret: %+v", tok.Extras)
 	}
 	if tok.Connection != "default" || tok.Trigger != token.TriggerConnect {
@@ -382,7 +385,7 @@ func TestCallbackVendorErrors(t *testing.T) {
 		{"wrong account", func(t *testing.T, ce *callbackEnv) flow {
 			ce.srv.SetUsername("someone-else")
 			return ce.start(t)
-		}, http.StatusForbidden, []string{"Wrong Admitad account", "someone-else", vendortest.AdmitadUsername, "Nothing was stored"}, nil},
+		}, http.StatusForbidden, []string{"Wrong Admitad account", "someone-else", admitadtest.Username, "Nothing was stored"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ce := newCallbackEnv(t)
@@ -635,4 +638,14 @@ func TestCallbackSigningKeyReadFails(t *testing.T) {
 		t.Errorf("reads = %d, want 3 (one failed, one good, one failed retry)", got)
 	}
 	ce.assertAllClean(t)
+}
+
+// The callback reads exactly the environment the stack sets (package
+// vendors); infra/tokenrefresher's tests check the stack's side.
+func TestCallbackReadsTheContract(t *testing.T) {
+	spec := vendors.MustLookup(admitad.Name)
+	refreshtest.EnvContract(t, spec, vendors.CallbackEnv(spec), func(getenv func(string) string) error {
+		_, err := admitad.LoadCallbackConfig(getenv)
+		return err
+	})
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/shared/admitad"
+	"github.com/token-refresher/token-refresher/shared/admitad/admitadtest"
 	"github.com/token-refresher/token-refresher/shared/lambdafn"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/vendors"
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) { os.Exit(localaws.RunTests(m)) }
 // env is one test's world: a fake Admitad, moto with the four Admitad
 // secrets, and a store on it.
 type env struct {
-	srv    *vendortest.Server
+	srv    *admitadtest.Server
 	sm     *secretsmanager.Client
 	store  *secretstore.Store
 	creds  map[string]string
@@ -46,7 +47,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	srv := vendortest.NewAdmitad(vendortest.Options{})
+	srv := admitadtest.NewServer(vendortest.Options{})
 	t.Cleanup(srv.Close)
 	moto := localaws.MotoForTest(t)
 	sm, err := moto.SecretsManager(context.Background())
@@ -104,7 +105,7 @@ func (e *env) connect(t *testing.T) admitad.Connection {
 	now := time.Now().UTC()
 	c := admitad.Connection{
 		RefreshToken: e.srv.IssueRefreshToken(),
-		Username:     vendortest.AdmitadUsername,
+		Username:     admitadtest.Username,
 		Scope:        e.creds["scope"],
 		ConnectedAt:  now,
 		RotatedAt:    now,
@@ -150,7 +151,7 @@ func randomHex(t *testing.T, n int) string {
 
 // authorizeCode asks the fake's authorize dialogue for a code, as a
 // browser that clicked Allow would get it.
-func authorizeCode(t *testing.T, srv *vendortest.Server, clientID, scope, redirectURI string) string {
+func authorizeCode(t *testing.T, srv *admitadtest.Server, clientID, scope, redirectURI string) string {
 	t.Helper()
 	q := url.Values{"client_id": {clientID}, "redirect_uri": {redirectURI}, "scope": {scope}, "response_type": {"code"}, "state": {"s"}}
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/token-refresher/token-refresher/shared/admitad"
+	"github.com/token-refresher/token-refresher/shared/admitad/admitadtest"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
-	"github.com/token-refresher/token-refresher/shared/vendortest"
 )
 
 // run performs one scheduled refresh with the refresh-token secret
@@ -70,7 +70,7 @@ func TestRefresherRotates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !e.srv.Valid(tok.AccessToken) || tok.Vendor != "admitad" || tok.Extras["username"] != vendortest.AdmitadUsername || tok.Extras["scope"] != e.creds["scope"] || tok.Refresher != "admitad" {
+	if !e.srv.Valid(tok.AccessToken) || tok.Vendor != "admitad" || tok.Extras["username"] != admitadtest.Username || tok.Extras["scope"] != e.creds["scope"] || tok.Refresher != "admitad" {
 		t.Fatalf("token secret %+v", tok.Extras)
 	}
 	if strings.Contains(e.get(t, e.tokID).String, after.RefreshToken) {
@@ -221,7 +221,7 @@ func TestRefresherRace(t *testing.T) {
 			if c.RefreshToken != "" {
 				return c
 			}
-			c = admitad.Connection{RefreshToken: e.srv.IssueRefreshToken(), Username: vendortest.AdmitadUsername, Scope: e.creds["scope"], ConnectedAt: time.Now(), RotatedAt: time.Now(), ConnectState: "fedcba9876543210"}
+			c = admitad.Connection{RefreshToken: e.srv.IssueRefreshToken(), Username: admitadtest.Username, Scope: e.creds["scope"], ConnectedAt: time.Now(), RotatedAt: time.Now(), ConnectState: "fedcba9876543210"}
 			if err := admitad.SaveConnection(context.Background(), e.store, e.refID, c); err != nil {
 				t.Error(err)
 			}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/token-refresher/token-refresher/shared/invoca/invocatest"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/refresh/refreshtest"
 	"github.com/token-refresher/token-refresher/shared/vendorhttp"
@@ -17,11 +18,11 @@ import (
 func newClient(h vendorhttp.Client) refresh.Vendor { return &Client{HTTP: h} }
 
 func TestConformance(t *testing.T) {
-	refreshtest.Conformance(t, vendortest.NewInvoca, newClient, true)
+	refreshtest.Conformance(t, invocatest.NewServer, newClient, true)
 }
 
 func TestFetchPublishesTokenWithoutBearer(t *testing.T) {
-	srv := vendortest.NewInvoca(vendortest.Options{})
+	srv := invocatest.NewServer(vendortest.Options{})
 	defer srv.Close()
 	req := refreshtest.Request(srv)
 	g, err := newClient(refreshtest.FastHTTP(nil)).Fetch(context.Background(), req)
@@ -45,7 +46,7 @@ func TestRevokedOrForbidden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := vendortest.NewInvoca(vendortest.Options{})
+			srv := invocatest.NewServer(vendortest.Options{})
 			defer srv.Close()
 			req := refreshtest.Request(srv)
 			tt.break_(srv, req.Credentials.Get("api_token"))
@@ -161,7 +162,7 @@ func TestValidationNeedsInvocasAnswer(t *testing.T) {
 // TestValidationHTMLFault: the fake Invoca answering a 200 error page
 // (a proxy or maintenance page) is not a validation.
 func TestValidationHTMLFault(t *testing.T) {
-	srv := vendortest.NewInvoca(vendortest.Options{})
+	srv := invocatest.NewServer(vendortest.Options{})
 	defer srv.Close()
 	srv.Inject(vendortest.Fault{Status: 200, Body: "<html><body>Maintenance</body></html>"})
 	_, err := newClient(refreshtest.FastHTTP(nil)).Fetch(context.Background(), refreshtest.Request(srv))

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/token-refresher/token-refresher/shared/merchenta/merchentatest"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/refresh/refreshtest"
 	"github.com/token-refresher/token-refresher/shared/vendorhttp"
@@ -17,11 +18,11 @@ import (
 func newClient(h vendorhttp.Client) refresh.Vendor { return &Client{HTTP: h} }
 
 func TestConformance(t *testing.T) {
-	refreshtest.Conformance(t, vendortest.NewMerchenta, newClient, false)
+	refreshtest.Conformance(t, merchentatest.NewServer, newClient, false)
 }
 
 func TestFetchReadsISOExpiry(t *testing.T) {
-	srv := vendortest.NewMerchenta(vendortest.Options{Lifetime: 40 * time.Minute})
+	srv := merchentatest.NewServer(vendortest.Options{Lifetime: 40 * time.Minute})
 	defer srv.Close()
 	g, err := newClient(refreshtest.FastHTTP(nil)).Fetch(context.Background(), refreshtest.Request(srv))
 	if err != nil {
@@ -33,7 +34,7 @@ func TestFetchReadsISOExpiry(t *testing.T) {
 	if d := g.NotAfter.Sub(g.Date); d < 39*time.Minute || d > 41*time.Minute {
 		t.Errorf("exp from the token is %v after Date, want ~40m", d)
 	}
-	if g.Extras["advertiser"] != vendortest.MerchentaAdvertiser {
+	if g.Extras["advertiser"] != merchentatest.Advertiser {
 		t.Errorf("extras = %v", g.Extras)
 	}
 }
@@ -53,7 +54,7 @@ func TestDocumentedErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := vendortest.NewMerchenta(vendortest.Options{})
+			srv := merchentatest.NewServer(vendortest.Options{})
 			defer srv.Close()
 			if tt.fault != nil {
 				srv.Inject(*tt.fault)

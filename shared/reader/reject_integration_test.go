@@ -17,6 +17,7 @@ import (
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
+	"github.com/token-refresher/token-refresher/shared/fyber/fybertest"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
 )
 
@@ -78,7 +79,7 @@ func TestRejectCoalescesAgainstRefresher(t *testing.T) {
 	defer cancel()
 	moto := localaws.MotoForTest(t)
 	sm := motoSecrets(t)
-	vendor := vendortest.NewFyber(vendortest.Options{})
+	vendor := fybertest.NewServer(vendortest.Options{})
 	t.Cleanup(vendor.Close)
 
 	tokenID, credsID := secretName(t), secretName(t)+"-credentials"

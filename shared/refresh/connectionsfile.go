@@ -15,7 +15,7 @@ import (
 // environment (CONNECTIONS). The stack sets one or the other, never both;
 // it ships the file in a Lambda layer (docs/deploying.md, "How connections
 // scale"). The names are separated by commas or white space (one a line).
-const EnvConnectionsFile = "CONNECTIONS_FILE"
+const EnvConnectionsFile = vendors.EnvConnectionsFile
 
 // maxConnectionsFile bounds what is read: 32 KB is 1,000 names of the
 // longest length a connection may have, with separators.

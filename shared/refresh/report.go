@@ -13,15 +13,16 @@ import (
 
 // MetricsNamespace is the CloudWatch namespace of every metric, with the
 // dimension "Vendor" (the default connection) or "Vendor" and "Connection"
-// (a named connection).
-const MetricsNamespace = "TokenRefresher"
+// (a named connection). The names are the stack's too: package vendors
+// holds them once.
+const MetricsNamespace = vendors.MetricNamespace
 
 // Metric names, a public contract of the alarms and dashboard.
 const (
-	MetricSuccess       = "RefreshSuccess"
-	MetricFailure       = "RefreshFailure"
-	MetricUntilExpiry   = "SecondsUntilExpiry"
-	MetricVendorLatency = "VendorLatency"
+	MetricSuccess       = vendors.MetricRefreshSuccess
+	MetricFailure       = vendors.MetricRefreshFailure
+	MetricUntilExpiry   = vendors.MetricSecondsUntilExpiry
+	MetricVendorLatency = vendors.MetricVendorLatency
 )
 
 // report writes the run's log line and its metrics line.
@@ -105,9 +106,9 @@ func (m *metrics) add(name, unit string, v float64) {
 }
 
 func (m *metrics) line(now time.Time) ([]byte, error) {
-	dims := [][]string{{"Vendor"}}
+	dims := [][]string{{vendors.DimensionVendor}}
 	if m.connection != "" {
-		dims = [][]string{{"Vendor", "Connection"}}
+		dims = [][]string{{vendors.DimensionVendor, vendors.DimensionConnection}}
 	}
 	directives := []map[string]any{{
 		"Namespace":  MetricsNamespace,
@@ -119,10 +120,10 @@ func (m *metrics) line(now time.Time) ([]byte, error) {
 			"Timestamp":         now.UnixMilli(),
 			"CloudWatchMetrics": directives,
 		},
-		"Vendor": m.vendor,
+		vendors.DimensionVendor: m.vendor,
 	}
 	if m.connection != "" {
-		doc["Connection"] = m.connection
+		doc[vendors.DimensionConnection] = m.connection
 	}
 	for k, v := range m.values {
 		doc[k] = v

@@ -21,7 +21,7 @@ type Targets struct {
 //
 //	CREDENTIALS_SECRET_ID, TOKEN_SECRET_ID, REFRESH_SECRET_ID
 //	    the default connection's secrets (REFRESH_SECRET_ID for
-//	    authorization-code vendors only);
+//	    authorization-code vendors only, and read for no other);
 //	CONNECTIONS
 //	    the named connections, comma-separated: "acme,globex". Empty: the
 //	    default connection only;
@@ -39,9 +39,11 @@ type Targets struct {
 // Errors name the variable that is wrong.
 func LoadTargets(spec vendors.Spec, getenv func(string) string) (Targets, error) {
 	def := Target{
-		CredentialsSecretID: getenv("CREDENTIALS_SECRET_ID"),
-		TokenSecretID:       getenv("TOKEN_SECRET_ID"),
-		RefreshSecretID:     getenv("REFRESH_SECRET_ID"),
+		CredentialsSecretID: getenv(vendors.EnvCredentialsSecretID),
+		TokenSecretID:       getenv(vendors.EnvTokenSecretID),
+	}
+	if spec.AuthCode {
+		def.RefreshSecretID = getenv(vendors.EnvRefreshSecretID)
 	}
 	switch {
 	case def.CredentialsSecretID == "":
@@ -59,7 +61,7 @@ func LoadTargets(spec vendors.Spec, getenv func(string) string) (Targets, error)
 	if list == "" {
 		return t, nil
 	}
-	prefix := getenv("NAME_PREFIX")
+	prefix := getenv(vendors.EnvNamePrefix)
 	if prefix == "" {
 		suffix := "/" + spec.Name + "/" + vendors.RoleToken
 		if !strings.HasSuffix(def.TokenSecretID, suffix) {
@@ -68,7 +70,7 @@ func LoadTargets(spec vendors.Spec, getenv func(string) string) (Targets, error)
 		prefix = strings.TrimSuffix(def.TokenSecretID, suffix)
 	}
 	imported := map[string]string{}
-	if raw := strings.TrimSpace(getenv("CREDENTIALS_SECRET_IDS")); raw != "" {
+	if raw := strings.TrimSpace(getenv(vendors.EnvCredentialsSecretIDs)); raw != "" {
 		if err := json.Unmarshal([]byte(raw), &imported); err != nil {
 			return Targets{}, fmt.Errorf("%s: CREDENTIALS_SECRET_IDS is not a JSON object of connection names to secret ids", spec.Name)
 		}

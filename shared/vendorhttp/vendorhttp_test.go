@@ -432,3 +432,74 @@ func TestNeverSent(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodeToken(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		naming     Naming
+		want       TokenReply
+		wantErr    string
+		incomplete bool
+	}{
+		{"standard", `{"access_token":"tok-1","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-1","scope":"a b"}`, SnakeCase,
+			TokenReply{AccessToken: "tok-1", TokenType: "Bearer", ExpiresIn: 3600, RefreshToken: "rt-1", Scope: "a b"}, "", false},
+		{"expires_in as a numeric string", `{"access_token":"tok-1","expires_in":"3600"}`, SnakeCase, TokenReply{AccessToken: "tok-1", ExpiresIn: 3600}, "", false},
+		{"expires_in as a whole float", `{"access_token":"tok-1","expires_in":3600.0}`, SnakeCase, TokenReply{AccessToken: "tok-1", ExpiresIn: 3600}, "", false},
+		{"no expires_in", `{"access_token":"tok-1"}`, SnakeCase, TokenReply{AccessToken: "tok-1"}, "", false},
+		{"camel case", `{"accessToken":"tok-1","tokenType":"bearer","expiresIn":3600}`, CamelCase, TokenReply{AccessToken: "tok-1", TokenType: "bearer", ExpiresIn: 3600}, "", false},
+		{"other fields", `{"access_token":"tok-1","username":"u1","id":7}`, SnakeCase, TokenReply{AccessToken: "tok-1", Fields: map[string]string{"username": "u1"}}, "", false},
+		{"camel reply read as snake", `{"accessToken":"tok-1"}`, SnakeCase, TokenReply{Fields: map[string]string{"accessToken": "tok-1"}}, "reply has no access_token", true},
+		{"no token, a refresh token", `{"refresh_token":"rt-1"}`, SnakeCase, TokenReply{RefreshToken: "rt-1"}, "reply has no access_token", true},
+		{"negative", `{"access_token":"tok-1","expires_in":-1}`, SnakeCase, TokenReply{}, "negative expires_in", true},
+		{"expires_in not a number", `{"access_token":"tok-1","expires_in":"soon"}`, SnakeCase, TokenReply{}, `"expires_in" is not a whole number`, false},
+		{"expires_in fractional", `{"access_token":"tok-1","expires_in":1.5}`, SnakeCase, TokenReply{}, `"expires_in" is not a whole number`, false},
+		{"token not a string", `{"access_token":12}`, SnakeCase, TokenReply{}, `"access_token" is not a string`, false},
+		{"html", `<html>tok-1</html>`, SnakeCase, TokenReply{}, "not a JSON object", false},
+		{"empty", ` `, SnakeCase, TokenReply{}, "empty", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DecodeToken([]byte(tc.body), "application/json", tc.naming)
+			if tc.wantErr == "" && err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				if Incomplete(err) != tc.incomplete {
+					t.Errorf("Incomplete = %v, want %v", !tc.incomplete, tc.incomplete)
+				}
+				if strings.Contains(err.Error(), "tok-1") || strings.Contains(err.Error(), "rt-1") {
+					t.Errorf("err quotes the body: %v", err)
+				}
+			}
+			if got.AccessToken != tc.want.AccessToken || got.TokenType != tc.want.TokenType || got.ExpiresIn != tc.want.ExpiresIn ||
+				got.RefreshToken != tc.want.RefreshToken || got.Scope != tc.want.Scope || fmt.Sprint(got.Fields) != fmt.Sprint(tc.want.Fields) {
+				t.Errorf("reply = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzDecodeToken(f *testing.F) {
+	f.Add([]byte(`{"access_token":"eyJ.a.b","token_type":"Bearer","expires_in":86400}`), false)
+	f.Add([]byte(`{"accessToken":"eyJ.a.b","tokenType":"bearer","expiresIn":3600}`), true)
+	f.Add([]byte(`{"access_token":"x","expires_in":"3600"}`), false)
+	f.Add([]byte(`{"accessToken":123}`), true)
+	f.Add([]byte(`{"error":"internal_server_error"}`), false)
+	f.Add([]byte(`<html></html>`), false)
+	f.Add([]byte(`{"access_token":"x","expires_in":-1}`), false)
+	f.Fuzz(func(t *testing.T, body []byte, camel bool) {
+		n := SnakeCase
+		if camel {
+			n = CamelCase
+		}
+		r, err := DecodeToken(body, "application/json", n)
+		if err == nil && (r.AccessToken == "" || r.ExpiresIn < 0) {
+			t.Fatal("accepted a reply without a usable token")
+		}
+		if err != nil && len(body) > 20 && strings.Contains(err.Error(), string(body)) {
+			t.Fatal("error echoes the body")
+		}
+	})
+}

@@ -70,7 +70,59 @@ type Spec struct {
 	// authorization-code flow; it has a refresh-token secret, a signing-key
 	// secret and a callback function.
 	AuthCode bool
+	// ClientCredentials declares a textbook OAuth 2.0 client-credentials
+	// vendor: the row is its whole protocol, which package clientcreds
+	// speaks and package clientcreds/clientcredstest serves in tests. Nil
+	// for a vendor whose quirks need a package of its own (shared/<Name>).
+	ClientCredentials *ClientCredentials
+	// FieldValues lists, per credentials field, the only values the
+	// vendor documents for it; tools refuse any other. Nil: any value.
+	FieldValues map[string][]string
 }
+
+// ClientCredentials is how a textbook OAuth 2.0 client-credentials vendor
+// (RFC 6749, section 4.4) is called: POST the row's endpoint with the
+// client's credentials, get a standard token reply (vendorhttp.DecodeToken)
+// or a standard error body. The row's CredentialFields must include
+// client_id and client_secret.
+type ClientCredentials struct {
+	// Auth is where the client authenticates.
+	Auth Auth
+	// NoGrantType leaves grant_type=client_credentials out of the request,
+	// for a vendor that documents a request without it (HasOffers).
+	NoGrantType bool
+	// Params are parameters of every request, fixed by the vendor
+	// ("audience", "scope"), sent next to the credentials.
+	Params map[string]string
+	// CredentialParams are credentials fields sent as request parameters
+	// of the same name (HasOffers' audience).
+	CredentialParams []string
+	// Publish are credentials fields published next to the token in the
+	// token secret, under their own names (HasOffers' integrator_id,
+	// which apps send with every call).
+	Publish []string
+	// CamelCase: the reply spells its fields accessToken, tokenType and
+	// expiresIn (Fyber) instead of the standard snake case.
+	CamelCase bool
+	// Errors gives, per documented error code, the sentence an operator
+	// reads in place of the vendor's own description.
+	Errors map[string]string
+}
+
+// Auth is where a client-credentials request carries client_id and
+// client_secret.
+type Auth string
+
+const (
+	// AuthBasic sends them as HTTP Basic authentication, the rest of the
+	// request as a form body (RFC 6749's recommended way).
+	AuthBasic Auth = "basic"
+	// AuthForm sends them as fields of a form body.
+	AuthForm Auth = "form"
+	// AuthJSON sends them, and every other parameter, as fields of a JSON
+	// object body.
+	AuthJSON Auth = "json"
+)
 
 // FunctionName is the folder under functions/ that holds the refresher.
 func (s Spec) FunctionName() string { return s.Name }
@@ -103,6 +155,9 @@ func quarter(lifetime time.Duration) time.Duration { return lifetime / 4 }
 
 var table = []Spec{
 	{
+		// HasOffers documents a JSON body without grant_type, with the
+		// audience from the credentials; apps also need the IntegratorId
+		// on every call, so it is published next to the token.
 		Name:             HasOffers,
 		Title:            "HasOffers / TUNE Integrator API",
 		Lifetime:         24 * time.Hour,
@@ -111,6 +166,14 @@ var table = []Spec{
 		URLEnv:           "TOKEN_URL",
 		DefaultURL:       "https://integrator-auth.hasoffers.com/authorize",
 		CredentialFields: []string{"client_id", "client_secret", "audience", "integrator_id"},
+		ClientCredentials: &ClientCredentials{
+			Auth:             AuthJSON,
+			NoGrantType:      true,
+			CredentialParams: []string{"audience"},
+			Publish:          []string{"integrator_id"},
+		},
+		// "Making Calls to the Integrator API": "audience":"BrandAPI".
+		FieldValues: map[string][]string{"audience": {"BrandAPI"}},
 	},
 	{
 		Name:             Invoca,
@@ -132,6 +195,16 @@ var table = []Spec{
 		URLEnv:           "TOKEN_URL",
 		DefaultURL:       "https://reporting.fyber.com/auth/v1/token",
 		CredentialFields: []string{"client_id", "client_secret"},
+		ClientCredentials: &ClientCredentials{
+			Auth:      AuthJSON,
+			CamelCase: true,
+			Errors: map[string]string{
+				"unsupported_grant_type": "grant_type was refused (it must be client_credentials)",
+				"invalid_request":        "request refused as malformed: missing or invalid client_id or client_secret",
+				"invalid_client":         "credentials not found, incorrect, disabled or revoked: check client_id and client_secret",
+				"internal_server_error":  "unexpected error on Digital Turbine's side",
+			},
+		},
 	},
 	{
 		Name:             Merchenta,
@@ -165,6 +238,16 @@ var table = []Spec{
 func All() []Spec {
 	out := make([]Spec, len(table))
 	copy(out, table)
+	return out
+}
+
+// Names returns the vendors' names, in table order: what help texts and
+// usage list, so that a new row appears there too.
+func Names() []string {
+	out := make([]string, len(table))
+	for i, s := range table {
+		out[i] = s.Name
+	}
 	return out
 }
 

@@ -9,7 +9,8 @@ const SandboxAccount = "sandbox"
 // AddAccount makes the server accept another set of credentials, named
 // name, as a vendor account does: the fields are those of the vendor's
 // credentials secret (Credentials shows them). Tokens issued for it are
-// recorded as issued to name (IssuedTo). Fyber, Merchenta and HasOffers.
+// recorded as issued to name (IssuedTo), by a server whose token handler
+// finds the account with Account.
 func (s *Server) AddAccount(name string, creds map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,15 +1,19 @@
 package vendortest
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"time"
 )
 
-// This file is the API a vendor package builds its own test server with,
-// outside this package: the same pieces the five servers here use.
+// This file is the API a vendor's test package builds its test server
+// with:
 //
-//	func NewZenith(opts vendortest.Options) *vendortest.Server {
-//		s := vendortest.NewBase("zenith", opts, time.Hour, zenithErrorBody)
+//	func NewServer(opts vendortest.Options) *vendortest.Server {
+//		s := vendortest.NewBase("example", opts, time.Hour, errorBody)
 //		s.SetTokenPath("/oauth2/token")
 //		s.HandleFunc("/oauth2/token", s.TokenEndpoint(func(w http.ResponseWriter, r *http.Request) { ... }))
 //		return s.Start()
@@ -76,7 +80,38 @@ func (s *Server) ExpiresIn() int64 { return s.expiresIn() }
 
 // JWT signs claims as an HS256 JSON Web Token with the server's own random
 // key.
-func (s *Server) JWT(claims map[string]any) string { return s.jwt(claims) }
+func (s *Server) JWT(claims map[string]any) string {
+	enc := base64.RawURLEncoding
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		panic("vendortest: encode claims: " + err.Error())
+	}
+	signed := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString(payload)
+	mac := hmac.New(sha256.New, s.key)
+	mac.Write([]byte(signed))
+	return signed + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+// CountAuthorize counts one request to an authorization dialogue, which
+// Stats reports as authorize_requests.
+func (s *Server) CountAuthorize() {
+	s.mu.Lock()
+	s.authorizes++
+	s.mu.Unlock()
+}
+
+// Extend attaches a vendor test package's own view of s (a type that
+// embeds s and adds the vendor's state and methods), so that the package
+// finds it again from a server vendortest.New started; Extension returns
+// it (nil when none was attached). Call Extend before Start.
+func (s *Server) Extend(v any) { s.ext = v }
+
+// Extension returns what Extend attached, or nil.
+func (s *Server) Extension() any { return s.ext }
+
+// Equal compares a presented credential with the expected one in constant
+// time.
+func Equal(got, want string) bool { return equal(got, want) }
 
 // TokenState is what the vendor's API makes of an access token.
 type TokenState int

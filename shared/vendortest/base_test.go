@@ -153,11 +153,11 @@ func TestServerBuiltOutsideThePackage(t *testing.T) {
 // server belongs, by TestSixthVendor in internal/vendorcheck: every vendor
 // of this module's table has one.
 func TestNewRefusesAnUnknownName(t *testing.T) {
-	_, err := vendortest.New("zenith", vendortest.Options{})
-	if err == nil || !strings.Contains(err.Error(), `no test server for "zenith": it is not a vendor of the table`) {
+	_, err := vendortest.New("no-such-vendor", vendortest.Options{})
+	if err == nil || !strings.Contains(err.Error(), `no test server for "no-such-vendor": it is not a vendor of the table`) {
 		t.Errorf("New of a name neither registered nor in the table: %v", err)
 	}
-	if vendortest.Credentials("zenith") != nil {
+	if vendortest.Credentials("no-such-vendor") != nil {
 		t.Error("an unregistered vendor has credentials")
 	}
 }
@@ -194,7 +194,7 @@ func TestRegister(t *testing.T) {
 		})
 	}
 	got := vendortest.Registered()
-	for _, want := range []string{"admitad", "fyber", "hasoffers", "invoca", "merchenta", exampleVendor} {
+	for _, want := range []string{exampleVendor} {
 		if !strings.Contains(strings.Join(got, " "), want) {
 			t.Errorf("Registered() = %v, lacks %s", got, want)
 		}

@@ -1,7 +1,10 @@
-// Package vendortest runs fake vendors: in-process HTTP servers, bound to
-// 127.0.0.1 only, that speak the documented token protocols of HasOffers,
-// Fyber, Merchenta, Invoca and Admitad, including their documented error
-// replies, and that can be told to fail.
+// Package vendortest is the machinery of fake vendors: in-process HTTP
+// servers, bound to 127.0.0.1 only, that speak a vendor's documented token
+// protocol, including its documented error replies, and that can be told
+// to fail. It knows no vendor: each vendor's test package,
+// shared/<vendor>/<vendor>test (as net/http/httptest sits beside
+// net/http), builds its server from the pieces here (NewBase and the
+// helpers of base.go) and registers it from init.
 //
 // Unit tests of the vendor clients, integration tests (the real Lambda
 // binaries under aws-lambda-rie calling them over HTTP) and `make dev` (the
@@ -11,52 +14,9 @@
 //
 // New(vendor, opts) starts the test server registered for a vendor of the
 // table (package vendors) and Credentials(vendor) returns the sandbox
-// credentials it accepts. The five servers above register themselves; a new
-// vendor's package builds its own with NewBase and the exported helpers
-// (see base.go) in a file excluded from Lambda builds (//go:build
-// !lambda.norpc) and calls Register from init. Package vendortest/all,
-// generated from the table, imports every vendor package, so a program that
-// imports it finds every vendor's server. docs/adding-a-vendor.md walks
-// through it.
-//
-// # What each fake speaks
-//
-//   - HasOffers: POST /authorize with JSON {client_id, client_secret,
-//     audience} answers {access_token (a JWT with numeric iat/exp),
-//     token_type "Bearer", expires_in 86400}. Wrong credentials or audience:
-//     401; a body that is not JSON: 400. GET /Apiv3/json with a Bearer token
-//     and IntegratorId answers a Network-API-shaped reply (400 without
-//     IntegratorId, 401 for a bad token, 404 for an unknown integrator).
-//     The documentation lists error messages, not the shape of the body; the
-//     fake sends {"error": <code>, "message": <documented message>}.
-//   - Fyber: POST /auth/v1/token with JSON {grant_type, client_id,
-//     client_secret} answers {accessToken (a JWT with numeric iat/exp),
-//     tokenType "bearer", expiresIn 3600}; errors are 400
-//     {"error":"unsupported_grant_type"|"invalid_request"|"invalid_client"}
-//     and 500 {"error":"internal_server_error"}. POST /api/v1/report checks a
-//     Bearer token.
-//   - Merchenta: GET /v3/oauth/accessToken?username=&password=&advertiser=
-//     answers {"status":"success","data":{"accessToken":T}} where T is
-//     JWT-shaped with ISO-8601 times without a zone and a 64-hex-digit
-//     signature, one hour apart. Wrong username or password: 401 AUTH001; an
-//     advertiser the user may not act for: 403 AUTH003. Any other GET under
-//     /v3/ checks the Bearer token (401 AUTH001).
-//   - Invoca: no token endpoint. GET
-//     /api/<version>/networks/transactions/<network_id>.csv checks the token
-//     sent as "Authorization: <token>" (a "Bearer" prefix is refused) or as
-//     ?oauth_token=: 200 with a one-row CSV, 401 for an unknown or revoked
-//     token, 403 for a token that lacks rights (see Server.Forbid) or another
-//     network. The shape of Invoca's error body is not documented; the fake
-//     sends {"errors":{"class":..., "invalid_data":...}}.
-//   - Admitad: GET /api/authorize/ (also the older /authorize/) approves at
-//     once, standing in for the person who clicks Allow, and redirects to
-//     redirect_uri with code and state, or with error and
-//     error_description. POST /token/ (form-encoded) serves
-//     grant_type=authorization_code (HTTP Basic client_id:client_secret
-//     required), refresh_token (client_id and client_secret in the body) and
-//     client_credentials. Every refresh rotates: the used refresh token is
-//     dead afterwards; access tokens issued earlier stay valid until they
-//     expire. GET /me/ checks a Bearer token.
+// credentials it accepts. Package internal/testservers, generated from the
+// table, imports every vendor's test package, so a program that imports it
+// finds every vendor's server. docs/adding-a-vendor.md walks through it.
 //
 // Access tokens, refresh tokens and codes come from crypto/rand and are
 // distinct. Options.Lifetime scales expires_in and exp (make dev speeds time
@@ -65,8 +25,9 @@
 //
 // # Faults
 //
-// Server.Inject queues a Fault for the next token requests (for Invoca: the
-// validation requests; for Admitad: POST /token/). Faults are served in the
+// Server.Inject queues a Fault for the next token requests (the requests
+// to the handler wrapped by TokenEndpoint: for a vendor of static tokens,
+// the validation requests). Faults are served in the
 // order they were queued. A fault may delay the reply, answer a status with
 // the vendor's documented error body (or a given body), add a Retry-After
 // header, or close the connection without answering.
@@ -87,8 +48,7 @@
 //	                 "issued", "valid", "pending_faults"}: counts only, never
 //	                 a token.
 //
-// Admitad's server also answers POST /_deny (DenyNext) and POST
-// /_revoke_grant (RevokeGrant).
+// A vendor's test package may add control endpoints of its own.
 //
 // # Safety
 //

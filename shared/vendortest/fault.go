@@ -16,8 +16,8 @@ import (
 // Status with Body. With Status 0 the normal reply follows the delay and
 // header.
 //
-// Go's HTTP client resends an idempotent request (GET: Merchenta, Invoca,
-// Admitad's authorize) once when a reused connection is closed before any
+// Go's HTTP client resends an idempotent request (a GET token or
+// validation request) once when a reused connection is closed before any
 // answer; that resend is a new token request and uses up Count too.
 type Fault struct {
 	// Status is the HTTP status to answer with; 0 means no status fault
@@ -36,7 +36,7 @@ type Fault struct {
 	// Drop closes the connection without answering: the client sees a
 	// network error.
 	Drop bool
-	// AfterReply lets the server do its normal work first (Admitad rotates
+	// AfterReply lets the server do its normal work first (it rotates
 	// the refresh token), then serves the fault instead of the normal
 	// reply: the reply is lost after the vendor acted on the request.
 	// With Status 0 and no Drop, the normal reply is the one served,

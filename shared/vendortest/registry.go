@@ -9,12 +9,12 @@ import (
 )
 
 // The registry maps a vendor's name to its test server and sandbox
-// credentials. The five servers of this package register themselves; a
-// vendor package registers its own from an init function in a file built
-// only outside Lambda builds (//go:build !lambda.norpc). Package
-// vendortest/all imports every vendor package of the table, so a program
-// that imports it (make dev, make bench, the integration tests) finds every
-// vendor's server through New.
+// credentials. A vendor's test package (shared/<vendor>/<vendor>test)
+// registers its server from an init function; package internal/testservers
+// imports every vendor's test package (and registers the generic server of
+// every vendor declared by a row alone), so a program that imports it (make
+// dev, make bench, the integration tests) finds every vendor's server
+// through New.
 var (
 	registryMu sync.RWMutex
 	registry   = map[string]registration{}
@@ -53,8 +53,8 @@ func New(vendor string, opts Options) (srv *Server, err error) {
 		return nil, fmt.Errorf("vendortest: no test server for %q: it is not a vendor of the table (shared/vendors)", vendor)
 	}
 	if !ok {
-		return nil, fmt.Errorf("vendortest: vendor %s has no test server: add one in shared/%s that calls vendortest.Register from init "+
-			"(see docs/adding-a-vendor.md), then run go generate ./shared/vendortest/all so programs import it", vendor, vendor)
+		return nil, fmt.Errorf("vendortest: vendor %s has no test server: add one in shared/%s/%stest that calls vendortest.Register from init "+
+			"(see docs/adding-a-vendor.md), then run go generate ./internal/testservers so programs import it", vendor, vendor, vendor)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -87,16 +87,9 @@ func Registered() []string {
 }
 
 // Credentials returns the sandbox credentials vendor's test server accepts,
-// as the fields of the vendor's credentials secret:
-//
-//	hasoffers: client_id, client_secret, audience, integrator_id
-//	fyber:     client_id, client_secret
-//	merchenta: username, password, advertiser
-//	invoca:    api_token
-//	admitad:   client_id, client_secret, scope, expected_username
-//
-// and, for a vendor whose package registers its own server, what it passed
-// to Register. An unregistered vendor returns nil. The map is a fresh copy.
+// as the fields of the vendor's credentials secret: what its test package
+// passed to Register. An unregistered vendor returns nil. The map is a
+// fresh copy.
 func Credentials(vendor string) map[string]string {
 	registryMu.RLock()
 	defer registryMu.RUnlock()

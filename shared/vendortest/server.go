@@ -1,7 +1,6 @@
 package vendortest
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,9 +16,9 @@ import (
 
 // Options configure a fake vendor.
 type Options struct {
-	// Lifetime of issued access tokens; 0 means the vendor's documented
-	// lifetime (HasOffers 24h, Fyber 1h, Merchenta 1h, Admitad 7 days;
-	// Invoca's tokens never expire and ignore it).
+	// Lifetime of issued access tokens; 0 means the lifetime the vendor
+	// documents (given to NewBase). A server of tokens that never expire
+	// ignores it.
 	Lifetime time.Duration
 	// Now is the fake's clock; nil means time.Now. It dates tokens, decides
 	// expiry and sets the Date header of every reply.
@@ -37,7 +35,7 @@ type Server struct {
 	ts        *httptest.Server
 	mux       *http.ServeMux
 	handler   http.Handler
-	tokenPath string // path (and for Invoca, query) of TokenURL
+	tokenPath string // path (and query, if any) of TokenURL
 	lifetime  time.Duration
 	now       func() time.Time
 	errBody   func(status int) string
@@ -53,7 +51,7 @@ type Server struct {
 	issued     []string
 	accounts   map[string]map[string]string
 
-	adm *admitadState // only for Admitad
+	ext any // the vendor package's own view of the server (Extend)
 }
 
 type accessToken struct {
@@ -125,8 +123,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // URL is the base URL, e.g. http://127.0.0.1:41234.
 func (s *Server) URL() string { return s.ts.URL }
 
-// TokenURL is the full URL a refresher's TOKEN_URL (Invoca: VALIDATE_URL)
-// is set to.
+// TokenURL is the full URL a refresher's endpoint variable (the row's
+// URLEnv) is set to.
 func (s *Server) TokenURL() string { return s.ts.URL + s.tokenPath }
 
 // TokenPath is TokenURL without the scheme and host, for a Handler mounted
@@ -190,8 +188,8 @@ func (s *Server) TokenRequests() int {
 	return s.requests
 }
 
-// Issued returns the access tokens issued so far, oldest first (for
-// Invoca: the sandbox token and those added by NewAPIToken).
+// Issued returns the access tokens issued so far, oldest first (for a
+// vendor of static tokens: those recorded with Record).
 func (s *Server) Issued() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -227,7 +225,7 @@ func (s *Server) Revoke(tok string) {
 }
 
 // Forbid marks an access token as lacking rights: the API answers 403
-// for it (Invoca: a token made by a user without access to the network).
+// for it (a token made by a user without access to the resource).
 func (s *Server) Forbid(tok string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -267,12 +265,6 @@ func (s *Server) check(tok string) tokenState {
 	return s.checkLocked(tok)
 }
 
-// record stores a newly issued access token; it reports false if tok was
-// issued before (the caller draws again).
-func (s *Server) record(tok string, expires time.Time) bool {
-	return s.recordFor(SandboxAccount, tok, expires)
-}
-
 // recordFor is record for a token issued to account.
 func (s *Server) recordFor(account, tok string, expires time.Time) bool {
 	s.mu.Lock()
@@ -292,136 +284,6 @@ func (s *Server) expiresIn() int64 {
 		n = 1
 	}
 	return n
-}
-
-// tokenEndpoint wraps a vendor's token (or validation) handler: it counts
-// the request and serves the next queued fault, if any.
-func (s *Server) tokenEndpoint(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		f, faulted := s.take()
-		if !faulted {
-			next(w, r)
-			return
-		}
-		var rec *httptest.ResponseRecorder
-		if f.AfterReply || len(f.OmitFields) > 0 {
-			rec = httptest.NewRecorder()
-			next(rec, r)
-			if len(f.OmitFields) > 0 && !f.AfterReply {
-				writeOmitting(w, rec, f.OmitFields)
-				return
-			}
-		}
-		if f.Delay > 0 && !s.sleep(r.Context(), f.Delay) {
-			if r.Context().Err() == nil { // server closing
-				drop(w)
-			}
-			return
-		}
-		if f.Drop {
-			drop(w)
-			return
-		}
-		if f.RetryAfter != "" {
-			w.Header().Set("Retry-After", f.RetryAfter)
-		}
-		if f.Status == 0 && rec != nil {
-			// The vendor acted at once; its answer arrives after Delay.
-			writeRecorded(w, rec)
-			return
-		}
-		if f.Status == 0 {
-			next(w, r)
-			return
-		}
-		body := f.Body
-		if body == "" && f.Status >= 300 {
-			body = s.errBody(f.Status)
-		}
-		writeRaw(w, f.Status, body)
-	}
-}
-
-// writeRecorded sends a recorded reply as it was.
-func writeRecorded(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(rec.Code)
-	_, _ = w.Write(rec.Body.Bytes())
-}
-
-// writeOmitting sends the recorded reply without the given JSON fields.
-func writeOmitting(w http.ResponseWriter, rec *httptest.ResponseRecorder, fields []string) {
-	var body map[string]any
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-		panic("vendortest: omit_fields on a reply that is not a JSON object")
-	}
-	for _, f := range fields {
-		delete(body, f)
-	}
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-	b, _ := json.Marshal(body)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(rec.Code)
-	w.Write(b)
-}
-
-// take counts a token request and pops the fault that applies to it.
-func (s *Server) take() (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests++
-	if len(s.faults) == 0 {
-		return Fault{}, false
-	}
-	f := s.faults[0]
-	s.faults[0].Count--
-	if s.faults[0].Count <= 0 {
-		s.faults = s.faults[1:]
-	}
-	return f, true
-}
-
-// sleep waits d; it reports false if the request or the server ended first.
-func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-s.done:
-		return false
-	}
-}
-
-// drop closes the connection without an answer.
-func drop(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler) // HTTP/2 or a recorder: abort the stream
-	}
-	conn.Close()
-}
-
-func (s *Server) handleFault(w http.ResponseWriter, r *http.Request) {
-	var f Fault
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err := dec.Decode(&f); err != nil {
-		http.Error(w, "vendortest: decode fault: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	s.Inject(f)
-	writeJSON(w, http.StatusOK, map[string]int{"pending_faults": s.PendingFaults()})
-}
-
-func (s *Server) handleClearFaults(w http.ResponseWriter, r *http.Request) {
-	s.ClearFaults()
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // Stats are the counts GET /_stats reports.

@@ -1,15 +1,17 @@
-// Command zenith is the Zenith Ads token refresher Lambda function.
+// Command zenith is the Zenith Ads token refresher Lambda function. The
+// vendor is a row of the vendor table (shared/vendors); package
+// clientcreds speaks it.
 package main
 
 import (
+	"github.com/token-refresher/token-refresher/shared/clientcreds"
 	"github.com/token-refresher/token-refresher/shared/lambdafn"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
-	"github.com/token-refresher/token-refresher/shared/zenith"
 )
 
 func main() {
-	lambdafn.Main(zenith.Name, func(lambdafn.Config, *secretstore.Store) (refresh.Vendor, error) {
-		return &zenith.Client{}, nil
+	lambdafn.Main("zenith", func(c lambdafn.Config, _ *secretstore.Store) (refresh.Vendor, error) {
+		return clientcreds.New(c.Spec)
 	})
 }
