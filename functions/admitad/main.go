@@ -12,6 +12,6 @@ import (
 
 func main() {
 	lambdafn.Main(admitad.Name, func(_ lambdafn.Config, store *secretstore.Store) (refresh.Vendor, error) {
-		return &admitad.Client{Store: store}, nil
+		return refresh.WithState(&admitad.Client{Store: store}), nil
 	}, admitad.ErrorRules...)
 }

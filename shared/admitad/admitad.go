@@ -161,8 +161,6 @@ type Client struct {
 	SaveTimeout time.Duration
 }
 
-var _ refresh.Vendor = (*Client)(nil)
-
 // Result is a token reply with the timing the refresh core needs.
 type Result struct {
 	Reply

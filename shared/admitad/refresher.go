@@ -24,9 +24,9 @@ const (
 	maxSaveShare = 0.4
 )
 
-// Fetch is one scheduled refresh: it reads the refresh token from the
-// refresh-token secret (req.Target.RefreshSecretID), trades it for a new
-// pair, saves the new refresh token FIRST (compare-and-swap against the
+// FetchWith is one refresh with the state Peek read (the refresh path
+// runs it through refresh.WithState): it trades the refresh token of the
+// refresh-token secret (req.Target.RefreshSecretID) for a new pair, saves the new refresh token FIRST (compare-and-swap against the
 // version it read, retried until the run's deadline) and only then returns
 // the access token for the refresh core to publish.
 //
@@ -52,8 +52,8 @@ const (
 //
 // No error contains a token or the client secret; every such value is also
 // registered with req.Hide.
-func (c *Client) Fetch(ctx context.Context, req *refresh.Request) (*refresh.Grant, error) {
-	g, err := c.fetch(ctx, req)
+func (c *Client) FetchWith(ctx context.Context, req *refresh.Request, st *RunState) (*refresh.Grant, error) {
+	g, err := c.fetch(ctx, req, st)
 	return g, forConnection(err, req.Target.Connection)
 }
 
@@ -75,13 +75,9 @@ func forConnection(err error, conn string) error {
 	return &markedError{msg: msg, errs: []error{err}}
 }
 
-func (c *Client) fetch(ctx context.Context, req *refresh.Request) (*refresh.Grant, error) {
-	st, ok := req.State.(*state)
-	if !ok {
-		var err error
-		if st, err = c.read(ctx, req); err != nil {
-			return nil, err
-		}
+func (c *Client) fetch(ctx context.Context, req *refresh.Request, st *RunState) (*refresh.Grant, error) {
+	if st == nil {
+		return nil, errors.New("admitad: refresh: no state read (run the client through refresh.WithState)")
 	}
 	id := req.Target.RefreshSecretID
 	req.Hide(st.conn.RefreshToken)
@@ -150,19 +146,22 @@ func (c *Client) fetch(ctx context.Context, req *refresh.Request) (*refresh.Gran
 // when the record holds it. A refresh token saved as pending makes the run
 // fetch (MustFetch): refreshing with it is what makes it current. Never
 // connected: an error wrapping ErrNotConnected and ErrReconnect.
-func (c *Client) Peek(ctx context.Context, req *refresh.Request) (refresh.Record, error) {
+func (c *Client) Peek(ctx context.Context, req *refresh.Request) (*RunState, refresh.Record, error) {
 	st, err := c.read(ctx, req)
 	if err != nil {
-		return refresh.Record{}, forConnection(err, req.Target.Connection)
+		return nil, refresh.Record{}, forConnection(err, req.Target.Connection)
 	}
-	req.State = st
 	if st.pending != nil {
 		req.Hide(st.pending.RefreshToken, st.pending.Access.AccessToken)
-		return refresh.Record{MustFetch: true}, nil
+		return st, refresh.Record{MustFetch: true}, nil
 	}
 	req.Hide(st.conn.RefreshToken, st.conn.Access.AccessToken)
-	return refresh.Record{Token: recorded(st.conn, req.Target.Connection)}, nil
+	return st, refresh.Record{Token: recorded(st.conn, req.Target.Connection)}, nil
 }
+
+// RunState is what a run read of the refresh-token secret: the current
+// connection and a pending one to recover, if any.
+type RunState = state
 
 // recorded is the access token a connection's record describes, as it
 // was published; nil when nothing usable is recorded.
@@ -187,7 +186,7 @@ func recorded(c Connection, connection string) *token.Token {
 	return t
 }
 
-var _ refresh.Peeker = (*Client)(nil)
+var _ refresh.Stateful[*RunState] = (*Client)(nil)
 
 // read is readState with the errors of a run.
 func (c *Client) read(ctx context.Context, req *refresh.Request) (*state, error) {

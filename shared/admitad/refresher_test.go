@@ -26,7 +26,7 @@ func (e *env) run(t *testing.T, ctx context.Context, api secretstore.API, endpoi
 	}
 	r := &refresh.Refresher{
 		Spec:         vendors.MustLookup(vendors.Admitad),
-		Vendor:       &admitad.Client{HTTP: fastHTTP, Store: &secretstore.Store{API: api}},
+		Vendor:       refresh.WithState(&admitad.Client{HTTP: fastHTTP, Store: &secretstore.Store{API: api}}),
 		Store:        e.store,
 		Endpoint:     endpoint,
 		FunctionName: "admitad",

@@ -9,23 +9,30 @@ import (
 	"github.com/token-refresher/token-refresher/shared/token"
 )
 
-// recordingVendor is a Peeker whose record is set by the test.
+// recordingVendor is a Stateful vendor whose record is set by the test;
+// its state is the number of the run that peeked it.
 type recordingVendor struct {
-	rec   Record
-	calls int
-	grant func() (*Grant, error)
+	rec    Record
+	peeks  int
+	calls  int
+	grant  func() (*Grant, error)
+	states []int
 }
 
-func (v *recordingVendor) Peek(context.Context, *Request) (Record, error) { return v.rec, nil }
+func (v *recordingVendor) Peek(context.Context, *Request) (int, Record, error) {
+	v.peeks++
+	return v.peeks, v.rec, nil
+}
 
-func (v *recordingVendor) Fetch(context.Context, *Request) (*Grant, error) {
+func (v *recordingVendor) FetchWith(_ context.Context, _ *Request, state int) (*Grant, error) {
 	v.calls++
+	v.states = append(v.states, state)
 	return v.grant()
 }
 
-var _ Peeker = (*recordingVendor)(nil)
+var _ Stateful[int] = (*recordingVendor)(nil)
 
-// TestRecordVersusPublished: a Peeker's record of the token it last
+// TestRecordVersusPublished: a Stateful vendor's record of the token it last
 // obtained, against the token apps read. The published token decides; a
 // fresher recorded token that never reached the token secret is
 // published without a vendor call.
@@ -67,7 +74,7 @@ func TestRecordVersusPublished(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			v := &recordingVendor{rec: tc.rec, grant: f.grant}
-			f.r.Vendor = v
+			f.r.Vendor = WithState(v)
 			if tc.published != nil {
 				b, _ := json.Marshal(tc.published)
 				f.mem.current[tokenID] = string(b)
@@ -78,8 +85,13 @@ func TestRecordVersusPublished(t *testing.T) {
 			if err != nil || sum.Action != tc.action {
 				t.Fatalf("Run = %+v, %v; want %s", sum, err, tc.action)
 			}
-			if v.calls != tc.calls {
-				t.Errorf("vendor called %d times, want %d", v.calls, tc.calls)
+			if v.calls != tc.calls || v.peeks != 1 {
+				t.Errorf("vendor peeked %d times and called %d times, want once and %d", v.peeks, v.calls, tc.calls)
+			}
+			for _, st := range v.states {
+				if st != 1 {
+					t.Errorf("FetchWith got state %d, not the one Peek returned", st)
+				}
 			}
 			got := f.stored(t)
 			want := tc.want

@@ -76,9 +76,6 @@ type Request struct {
 	// Endpoint is the vendor URL to call (already checked).
 	Endpoint string
 
-	// State is the vendor's own, between Peek and Fetch of one run.
-	State any
-
 	// prefetched holds secrets the run read together with the
 	// credentials, by id.
 	prefetched map[string]secretstore.Result
@@ -87,10 +84,10 @@ type Request struct {
 	build func(*Grant) (token.Token, error)
 }
 
-// Token returns the token the refresher would publish for g, or why it
-// would refuse g: the same validation and expiry the run applies. A vendor
-// that records the published token in its own state (Admitad) calls it
-// before saving that state.
+// Token returns the token the run would publish for g, or why it would
+// refuse g: the same validation and expiry the run applies. A Stateful
+// vendor records that token with its state (before the run publishes it),
+// so that a later run can publish it if this run's write fails.
 func (r *Request) Token(g *Grant) (token.Token, error) {
 	if r.build == nil {
 		return token.Token{}, errors.New("refresh: request has no refresher")
@@ -100,30 +97,61 @@ func (r *Request) Token(g *Grant) (token.Token, error) {
 
 // Prefetched returns the current value of secret id if the run has read
 // it already, together with the credentials in one call, and reports
-// whether it has. A Peeker reads req.Target.RefreshSecretID through it
-// before it reads the secret itself.
+// whether it has. A Stateful vendor's Peek reads req.Target.RefreshSecretID
+// through it before it reads the secret itself.
 func (r *Request) Prefetched(id string) (secretstore.Result, bool) {
 	res, ok := r.prefetched[id]
 	return res, ok
 }
 
-// Peeker is a Vendor that keeps state of its own (Admitad's refresh-token
+// Stateful is a vendor that keeps state of its own (Admitad's refresh-token
 // secret, Target.RefreshSecretID), including a record of the token it last
-// obtained. The run reads that state and the token secret together, in
-// one call, and Peek finds its secret in Request.Prefetched; it may keep
-// what it read in req.State for Fetch.
+// obtained. S is what one run reads of that state. The run reads the state
+// secret and the token secret together, in one call (Peek finds its secret
+// in Request.Prefetched); Peek returns the state and what it records, and
+// if the run calls the vendor, FetchWith gets that same state. Run it with
+// WithState.
 //
 // The token secret decides, because it is what apps read: a run skips only
 // when the published token is fresh. When the record holds a newer token
 // than the one published (the last run's write of the token secret
 // failed), the run publishes the recorded token if it is still fresh, with
 // no vendor call, and calls the vendor otherwise.
-type Peeker interface {
-	Vendor
-	Peek(ctx context.Context, req *Request) (Record, error)
+type Stateful[S any] interface {
+	Peek(ctx context.Context, req *Request) (S, Record, error)
+	FetchWith(ctx context.Context, req *Request, state S) (*Grant, error)
 }
 
-// Record is what a Peeker's state says about the token it last obtained.
+// WithState makes a Stateful vendor a Vendor of the refresh path: each run
+// peeks once and fetches with what it peeked. Its Fetch, called outside a
+// run, peeks first.
+func WithState[S any](v Stateful[S]) Vendor { return withState[S]{v} }
+
+type withState[S any] struct{ v Stateful[S] }
+
+func (w withState[S]) Fetch(ctx context.Context, req *Request) (*Grant, error) {
+	st, _, err := w.v.Peek(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return w.v.FetchWith(ctx, req, st)
+}
+
+// peek is Peek, with FetchWith bound to the state it read.
+func (w withState[S]) peek(ctx context.Context, req *Request) (Record, VendorFunc, error) {
+	st, rec, err := w.v.Peek(ctx, req)
+	if err != nil {
+		return Record{}, nil, err
+	}
+	return rec, func(ctx context.Context, req *Request) (*Grant, error) { return w.v.FetchWith(ctx, req, st) }, nil
+}
+
+// peeker is what the run sees of a vendor made with WithState.
+type peeker interface {
+	peek(ctx context.Context, req *Request) (Record, VendorFunc, error)
+}
+
+// Record is what a Stateful vendor's state says about the token it last obtained.
 type Record struct {
 	// Token is that token as it would be published, AccessToken
 	// included; nil when the state records none (or not its value).
@@ -252,12 +280,13 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 	// The published token decides everything else: it is what apps read.
 	// Reading it is the only call a run that skips makes; a forced run, or
 	// a vendor whose token never expires, has nothing to decide and does
-	// not read it. A vendor that keeps its own state (Peeker) has it read
-	// in the same call.
-	p, peeker := r.Vendor.(Peeker)
+	// not read it. A vendor that keeps its own state (Stateful) has it
+	// read in the same call.
+	p, stateful := r.Vendor.(peeker)
+	fetch := r.Vendor.Fetch
 	var decide []string
 	switch {
-	case peeker:
+	case stateful:
 		decide = []string{target.RefreshSecretID, target.TokenSecretID}
 	case ev.Force && ev.RejectedFingerprint == "", !r.Spec.Expires() && ev.RejectedFingerprint == "":
 	default:
@@ -286,9 +315,9 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 		}
 	}
 	var rec Record
-	if peeker {
+	if stateful {
 		var err error
-		if rec, err = p.Peek(ctx, req); err != nil {
+		if rec, fetch, err = p.peek(ctx, req); err != nil {
 			return Summary{}, err
 		}
 		if rec.Token != nil {
@@ -363,7 +392,7 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 	req.Credentials = creds
 	callStart := r.now()
 	fctx, cancel := Reserve(ctx, PublishReserve, maxPublishShare)
-	g, err := r.Vendor.Fetch(fctx, req)
+	g, err := fetch(fctx, req)
 	if err != nil && cached && refusedCredentials(err) {
 		// The credentials came from this process's cache and the vendor
 		// refused them: an operator may have rotated them. Read them
@@ -377,7 +406,7 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 				sc.Add(v)
 			}
 			req.Credentials = fresh
-			g, err = r.Vendor.Fetch(fctx, req)
+			g, err = fetch(fctx, req)
 		}
 	}
 	cancel()
@@ -409,7 +438,7 @@ func (r *Refresher) run(ctx context.Context, target Target, ev Event, sc *Scrubb
 	return summarise(r.Spec.Name, res.action, &tok), nil
 }
 
-// unpublished returns the token a Peeker's record holds when the token
+// unpublished returns the token a Stateful vendor's record holds when the token
 // secret is behind it and it should be published now instead of calling
 // the vendor: the record is newer than the published token (or nothing
 // valid is published), it is not due for a refresh itself, and the run is

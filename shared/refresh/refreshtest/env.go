@@ -1,6 +1,8 @@
 package refreshtest
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,6 +17,9 @@ func contractValues(spec vendors.Spec, env []vendors.EnvVar) map[string]string {
 		switch v.Name {
 		case vendors.EnvConnections:
 			out[v.Name] = "acme"
+		case vendors.EnvConnectionsFile:
+			// Set instead of CONNECTIONS, never with it: EnvContract
+			// loads it on its own.
 		case vendors.EnvNamePrefix:
 			out[v.Name] = vendors.DefaultPrefix
 		case vendors.EnvCredentialsSecretIDs:
@@ -57,6 +62,29 @@ func EnvContract(t *testing.T, spec vendors.Spec, env []vendors.EnvVar, load fun
 		}
 		if !declared {
 			t.Errorf("reads %s, which is not in the contract (package vendors): the stack never sets it", k)
+		}
+	}
+	for _, v := range env {
+		if v.Name != vendors.EnvConnectionsFile {
+			continue
+		}
+		// The long form of the connection list: a file in place of
+		// CONNECTIONS.
+		file := filepath.Join(t.TempDir(), "connections")
+		if err := os.WriteFile(file, []byte("acme\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		withFile := func(k string) string {
+			switch k {
+			case vendors.EnvConnections:
+				return ""
+			case vendors.EnvConnectionsFile:
+				return file
+			}
+			return values[k]
+		}
+		if err := load(withFile); err != nil {
+			t.Errorf("with %s in place of %s: %v", vendors.EnvConnectionsFile, vendors.EnvConnections, err)
 		}
 	}
 	for _, v := range env {
