@@ -146,6 +146,9 @@ func (h *Callback) authorize(ctx context.Context, r *request) events.APIGatewayV
 	return resp
 }
 
+// callback answers Admitad's redirect: it verifies the signed state against
+// the browser's cookie (refusing a replay), then hands a refusal to denied
+// and a code to connect.
 func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2HTTPResponse {
 	now := h.now()
 	code := r.query.Get("code")
@@ -187,33 +190,7 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 	// The state was good: from here on every answer ends the flow and
 	// clears the cookie.
 	if e := r.query.Get("error"); e != "" {
-		// Admitad's text is shown, so the client secret must be known to
-		// the scrubber first. Without it, only a documented code is shown.
-		creds, cerr := h.credentials(ctx, r)
-		if cerr == nil {
-			r.hide(creds.Get("client_secret"))
-		}
-		// Scrubbed while whole, then cut.
-		code := vendorhttp.Clean(r.scrub(e), vendorhttp.MaxCode)
-		desc := vendorhttp.Clean(r.scrub(r.query.Get("error_description")), 300)
-		if cerr != nil {
-			if e != "access_denied" && explanations[e] == "" {
-				code = "(not shown: the credentials could not be read to check it)"
-			}
-			desc = ""
-		}
-		r.attrs = append(r.attrs, slog.String("vendor_code", code))
-		lines := []string{"Admitad did not grant access. Nothing was stored."}
-		facts := []fact{{"Error", code}}
-		if desc != "" {
-			facts = append(facts, fact{"Description", desc})
-		}
-		if e == "access_denied" {
-			lines = append(lines, "Access was denied in the Admitad dialogue. To connect, start again with a new link and choose Allow.")
-		} else if x := explanations[e]; x != "" {
-			lines = append(lines, x+".")
-		}
-		return r.clearing(r.page(http.StatusBadRequest, "denied", nil, page{Title: "Admitad refused the connection", Lines: lines, Facts: facts}))
+		return h.denied(ctx, r, e)
 	}
 	if code == "" {
 		return r.clearing(r.page(http.StatusBadRequest, "refused", errors.New("admitad: callback: no code"), page{
@@ -221,6 +198,45 @@ func (h *Callback) callback(ctx context.Context, r *request) events.APIGatewayV2
 			Lines: []string{"Admitad's redirect carried neither a code nor an error. Nothing was stored."},
 		}))
 	}
+	return h.connect(ctx, r, st, code, now)
+}
+
+// denied answers Admitad's redirect with an error instead of a code: the
+// person refused, or Admitad did.
+func (h *Callback) denied(ctx context.Context, r *request, e string) events.APIGatewayV2HTTPResponse {
+	// Admitad's text is shown, so the client secret must be known to
+	// the scrubber first. Without it, only a documented code is shown.
+	creds, cerr := h.credentials(ctx, r)
+	if cerr == nil {
+		r.hide(creds.Get("client_secret"))
+	}
+	// Scrubbed while whole, then cut.
+	code := vendorhttp.Clean(r.scrub(e), vendorhttp.MaxCode)
+	desc := vendorhttp.Clean(r.scrub(r.query.Get("error_description")), 300)
+	if cerr != nil {
+		if e != "access_denied" && explanations[e] == "" {
+			code = "(not shown: the credentials could not be read to check it)"
+		}
+		desc = ""
+	}
+	r.attrs = append(r.attrs, slog.String("vendor_code", code))
+	lines := []string{"Admitad did not grant access. Nothing was stored."}
+	facts := []fact{{"Error", code}}
+	if desc != "" {
+		facts = append(facts, fact{"Description", desc})
+	}
+	if e == "access_denied" {
+		lines = append(lines, "Access was denied in the Admitad dialogue. To connect, start again with a new link and choose Allow.")
+	} else if x := explanations[e]; x != "" {
+		lines = append(lines, x+".")
+	}
+	return r.clearing(r.page(http.StatusBadRequest, "denied", nil, page{Title: "Admitad refused the connection", Lines: lines, Facts: facts}))
+}
+
+// connect completes a verified callback: it refuses a replay or an older
+// sign-in, exchanges the code, saves the refresh token with the record of
+// the access token, and only then publishes the access token.
+func (h *Callback) connect(ctx context.Context, r *request, st State, code string, now time.Time) events.APIGatewayV2HTTPResponse {
 	id := r.target.RefreshSecretID
 	conn, _, err := ReadConnection(ctx, h.Store, id)
 	switch {
