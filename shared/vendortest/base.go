@@ -92,6 +92,17 @@ func (s *Server) JWT(claims map[string]any) string {
 	return signed + "." + enc.EncodeToString(mac.Sum(nil))
 }
 
+// IssueJWT signs claims, with a fresh "jti" each try, until the token is
+// new, and records it as issued to account until expires.
+func (s *Server) IssueJWT(account string, claims map[string]any, expires time.Time) string {
+	for {
+		claims["jti"] = RandomHex(16)
+		if tok := s.JWT(claims); s.Record(account, tok, expires) {
+			return tok
+		}
+	}
+}
+
 // CountAuthorize counts one request to an authorization dialogue, which
 // Stats reports as authorize_requests.
 func (s *Server) CountAuthorize() {
