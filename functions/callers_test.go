@@ -11,11 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
-	"github.com/token-refresher/token-refresher/shared/fyber/fybertest"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
-	"github.com/token-refresher/token-refresher/shared/vendortest"
 )
 
 // TestRejectAliasRefusesForce: invoked through the reject alias (the
@@ -23,21 +21,9 @@ import (
 // refresher takes rejected tokens and refuses force, before touching
 // Secrets Manager or the vendor.
 func TestRejectAliasRefusesForce(t *testing.T) {
-	moto := localaws.MotoForTest(t)
 	ctx := context.Background()
-	sm, err := moto.SecretsManager(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := fybertest.NewServer(vendortest.Options{})
-	t.Cleanup(srv.Close)
-	credsID, tokID := "callers/"+t.Name()+"/credentials", "callers/"+t.Name()+"/token"
-	creds, _ := json.Marshal(vendortest.Credentials(vendors.Fyber))
-	for id, v := range map[string]string{credsID: string(creds), tokID: "Q7#generated-by-secrets-manager"} {
-		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(id), SecretString: aws.String(v)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f := newFyberFixture(t, "callers/"+t.Name())
+	moto, sm, srv, credsID, tokID := f.moto, f.sm, f.srv, f.credsID, f.tokID
 	env := append(moto.Env(), "CREDENTIALS_SECRET_ID="+credsID, "TOKEN_SECRET_ID="+tokID, "TOKEN_URL="+srv.TokenURL(), "AWS_LAMBDA_FUNCTION_TIMEOUT=20")
 	direct := localaws.FunctionForTest(t, vendors.Fyber, append(env, "AWS_LAMBDA_FUNCTION_NAME=token-refresher-fyber"))
 	alias := localaws.FunctionForTest(t, vendors.Fyber, append(env, "AWS_LAMBDA_FUNCTION_NAME=token-refresher-fyber:"+vendors.RejectAlias))

@@ -7,11 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/token-refresher/token-refresher/internal/localaws"
-	"github.com/token-refresher/token-refresher/shared/fyber/fybertest"
 	"github.com/token-refresher/token-refresher/shared/lambdafn"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
@@ -21,21 +17,9 @@ import (
 // of failure with its documented errorType, never a Go type name such as
 // wrapError.
 func TestErrorTypes(t *testing.T) {
-	moto := localaws.MotoForTest(t)
 	ctx := context.Background()
-	sm, err := moto.SecretsManager(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := fybertest.NewServer(vendortest.Options{})
-	t.Cleanup(srv.Close)
-	credsID, tokID := "errtypes/fyber/credentials", "errtypes/fyber/token"
-	creds, _ := json.Marshal(vendortest.Credentials(vendors.Fyber))
-	for id, v := range map[string]string{credsID: string(creds), tokID: "Q7#generated-by-secrets-manager"} {
-		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(id), SecretString: aws.String(v)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f := newFyberFixture(t, "errtypes/fyber")
+	moto, srv, credsID, tokID := f.moto, f.srv, f.credsID, f.tokID
 	env := append(moto.Env(), "TOKEN_SECRET_ID="+tokID, "TOKEN_URL="+srv.TokenURL(), "AWS_LAMBDA_FUNCTION_TIMEOUT=20", "AWS_LAMBDA_FUNCTION_NAME=token-refresher-fyber")
 	fn := localaws.FunctionForTest(t, vendors.Fyber, append(env, "CREDENTIALS_SECRET_ID="+credsID))
 	noCreds := localaws.FunctionForTest(t, vendors.Fyber, append(env, "CREDENTIALS_SECRET_ID=errtypes/fyber/absent"))
