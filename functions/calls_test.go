@@ -21,7 +21,6 @@ import (
 	"github.com/token-refresher/token-refresher/shared/admitad"
 	"github.com/token-refresher/token-refresher/shared/refresh"
 	"github.com/token-refresher/token-refresher/shared/secretstore"
-	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
 )
@@ -134,11 +133,7 @@ func (e *countEnv) age() {
 func ageToken(t *testing.T, sm *secretsmanager.Client, tokID string) {
 	t.Helper()
 	ctx := context.Background()
-	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(tokID), VersionStage: aws.String("AWSCURRENT")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := token.Parse(aws.ToString(out.SecretString))
+	tok, err := publishedToken(t, sm, tokID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,11 +247,7 @@ func (e *admEnv) connect() {
 // token apps read: the one in the token secret.
 func reportsPublished(t *testing.T, sm *secretsmanager.Client, tokID, name string, s refresh.Summary) {
 	t.Helper()
-	out, err := sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(tokID), VersionStage: aws.String("AWSCURRENT")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := token.Parse(aws.ToString(out.SecretString))
+	tok, err := publishedToken(t, sm, tokID)
 	if err != nil {
 		t.Fatalf("%s: the token secret holds no token: %v", name, err)
 	}

@@ -159,11 +159,7 @@ func (e *admEnv) recovers() {
 	if c := e.stored(); !e.srv.RefreshTokenValid(c.RefreshToken) {
 		e.t.Fatal("the stored refresh token is not valid at Admitad after the next run")
 	}
-	out, err := e.sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(e.tokID), VersionStage: aws.String("AWSCURRENT")})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	tok, err := token.Parse(aws.ToString(out.SecretString))
+	tok, err := publishedToken(e.t, e.sm, e.tokID)
 	if err != nil || tok.Fingerprint != s.Fingerprint || !e.srv.Valid(tok.AccessToken) {
 		e.t.Fatalf("published token %v, %v; want the one the run reported", tok.Fingerprint, err)
 	}

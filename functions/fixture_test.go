@@ -10,6 +10,7 @@ import (
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/shared/fyber/fybertest"
+	"github.com/token-refresher/token-refresher/shared/token"
 	"github.com/token-refresher/token-refresher/shared/vendors"
 	"github.com/token-refresher/token-refresher/shared/vendortest"
 )
@@ -42,4 +43,16 @@ func newFyberFixture(t *testing.T, prefix string) *fyberFixture {
 		}
 	}
 	return f
+}
+
+// publishedToken returns the token apps read from secret tokID (its
+// AWSCURRENT version, named explicitly: see docs/contract.md on moto), or
+// why the value is not a token.
+func publishedToken(t *testing.T, sm *secretsmanager.Client, tokID string) (token.Token, error) {
+	t.Helper()
+	out, err := sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(tokID), VersionStage: aws.String("AWSCURRENT")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token.Parse(aws.ToString(out.SecretString))
 }

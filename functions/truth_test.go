@@ -8,15 +8,11 @@ package functions_test
 // token that may have been used, and reports only what is true.
 
 import (
-	"context"
 	"encoding/json"
 	"math"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/token-refresher/token-refresher/internal/smfault"
 	"github.com/token-refresher/token-refresher/shared/admitad"
@@ -30,11 +26,7 @@ import (
 // none.
 func (e *admEnv) published() *token.Token {
 	e.t.Helper()
-	out, err := e.sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(e.tokID), VersionStage: aws.String("AWSCURRENT")})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	tok, err := token.Parse(aws.ToString(out.SecretString))
+	tok, err := publishedToken(e.t, e.sm, e.tokID)
 	if err != nil {
 		return nil
 	}
