@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -121,26 +119,5 @@ func checkGuard(t *testing.T, root, dir string, want int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logGuardResult(t, res)
-}
-
-// logGuardResult logs what passed and the explained exceptions, and fails
-// on unexplained failures and unused exceptions.
-func logGuardResult(t *testing.T, res cfnguard.Result) {
-	t.Helper()
-	var passed []string
-	for c, n := range res.Passed {
-		passed = append(passed, fmt.Sprintf("%s×%d", c, n))
-	}
-	sort.Strings(passed)
-	t.Logf("Control Tower controls passed: %s", strings.Join(passed, " "))
-	for _, e := range res.Explained {
-		t.Logf("explained exception: %s", e)
-	}
-	for _, f := range res.Unexplained {
-		t.Errorf("Control Tower control fails without an explained exception: %s", f)
-	}
-	for _, e := range res.Unused {
-		t.Errorf("exception explains no failure (remove it, or give it a reason): %s", e)
-	}
+	res.Report(t)
 }

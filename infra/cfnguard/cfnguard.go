@@ -107,6 +107,35 @@ type Result struct {
 // OK reports whether nothing is unexplained and no exception is unused.
 func (r Result) OK() bool { return len(r.Unexplained) == 0 && len(r.Unused) == 0 }
 
+// TestLog is the part of *testing.T that Report writes to.
+type TestLog interface {
+	Helper()
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+}
+
+// Report logs the controls that passed (with how many templates each
+// applied to) and the explained exceptions, and fails t on every
+// unexplained failure and every unused exception.
+func (r Result) Report(t TestLog) {
+	t.Helper()
+	var passed []string
+	for c, n := range r.Passed {
+		passed = append(passed, fmt.Sprintf("%s×%d", c, n))
+	}
+	sort.Strings(passed)
+	t.Logf("Control Tower controls passed: %s", strings.Join(passed, " "))
+	for _, e := range r.Explained {
+		t.Logf("explained exception: %s", e)
+	}
+	for _, f := range r.Unexplained {
+		t.Errorf("Control Tower control fails without an explained exception: %s", f)
+	}
+	for _, e := range r.Unused {
+		t.Errorf("exception explains no failure (remove it, or give it a reason): %s", e)
+	}
+}
+
 // Templates returns the *.template.json files of a cloud assembly folder
 // (cdk.out): the root stacks and every nested stack.
 func Templates(dir string) ([]string, error) {

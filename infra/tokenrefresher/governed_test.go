@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -350,7 +349,7 @@ func TestGuardInProcess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			logGuard(t, res)
+			res.Report(t)
 			for _, e := range res.Explained {
 				if tc.vpc && e.Control == guardFunctionVpc.Control {
 					t.Errorf("exception in a VPC: %s", e)
@@ -370,27 +369,6 @@ func newTestAppIn(dir string) awscdk.App {
 		ctx[k] = v
 	}
 	return awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
-}
-
-// logGuard logs the controls that passed and the explained exceptions,
-// and fails on unexplained failures and unused exceptions.
-func logGuard(t *testing.T, res cfnguard.Result) {
-	t.Helper()
-	var passed []string
-	for c := range res.Passed {
-		passed = append(passed, c)
-	}
-	sort.Strings(passed)
-	t.Logf("passed: %s", strings.Join(passed, " "))
-	for _, e := range res.Explained {
-		t.Logf("explained exception: %s", e)
-	}
-	for _, f := range res.Unexplained {
-		t.Errorf("unexplained: %s", f)
-	}
-	for _, e := range res.Unused {
-		t.Errorf("exception explains no failure: %s", e)
-	}
 }
 
 // TestBuildFromSourceFailureStopsSynth: with no AssetDir the construct
