@@ -16,23 +16,14 @@ import (
 // TestCDKCLISynthOffline runs the CDK CLI's synth on cdk.json exactly as an
 // operator would, with every proxy pointed at a closed port so that any
 // network attempt would fail. The CLI is installed by
-// `npm install --prefix .tools/cdk aws-cdk@2.1148.1` (or named by CDK_CLI);
+// `scripts/install-tools.sh cdk` (or named by CDK_CLI);
 // without it the test is skipped, unless REQUIRE_CDK_CLI is set.
 func TestCDKCLISynthOffline(t *testing.T) {
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli := os.Getenv("CDK_CLI")
-	if cli == "" {
-		cli = filepath.Join(root, ".tools", "cdk", "node_modules", ".bin", "cdk")
-	}
-	if _, err := os.Stat(cli); err != nil {
-		if os.Getenv("REQUIRE_CDK_CLI") != "" {
-			t.Fatalf("CDK CLI not found at %s: %v", cli, err)
-		}
-		t.Skipf("CDK CLI not installed at %s (npm install --prefix .tools/cdk aws-cdk@2.1148.1)", cli)
-	}
+	cli := cdkCLI(t, root)
 
 	// Both ways a deployment synthesizes: environment-agnostic (no AWS
 	// credentials), and with the account and region that `cdk deploy`
@@ -60,15 +51,7 @@ func synthWithCLI(t *testing.T, cli, root string, env []string) {
 	cmd := exec.CommandContext(ctx, cli, "synth", "--no-notices", "--no-version-reporting", "-q",
 		"-c", "assetDir="+testAssetDir, "-c", `connections={"merchenta":["acme"],"admitad":["eu"]}`, "-o", out)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(),
-		"CDK_DISABLE_CLI_TELEMETRY=true",
-		"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"HTTP_PROXY=http://127.0.0.1:9", "HTTPS_PROXY=http://127.0.0.1:9",
-		"http_proxy=http://127.0.0.1:9", "https_proxy=http://127.0.0.1:9",
-		"NO_PROXY=", "no_proxy=",
-	)
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = append(offlineEnv(), env...)
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
