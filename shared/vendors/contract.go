@@ -43,6 +43,16 @@ const (
 	// EnvRefresherFunctionName is the refresher a callback function
 	// invokes after a connect.
 	EnvRefresherFunctionName = "REFRESHER_FUNCTION_NAME"
+	// EnvConnectionLanes is the number of lanes (2 to MaxLanes) that run
+	// a vendor's named connections in parallel: one function each, with
+	// a reserved concurrency of 1, serving the connections LaneOf gives
+	// it. Set on the vendor's function and on every lane; unset, the
+	// function runs every connection itself, one run at a time.
+	EnvConnectionLanes = "CONNECTION_LANES"
+	// EnvConnectionLane is a lane function's own lane, 0 to lanes-1. The
+	// vendor's function (which has none) hands each run of a named
+	// connection to its lane and waits for the reply.
+	EnvConnectionLane = "CONNECTION_LANE"
 )
 
 // EnvVar is a variable of a function's environment.
@@ -54,9 +64,15 @@ type EnvVar struct {
 
 // RefresherEnv lists the variables spec's refresher function reads, apart
 // from FunctionEnvironment and the AWS runtime's own (AWS_*): its
-// secrets, its endpoint (the row's URLEnv, which defaults to DefaultURL)
-// and its named connections.
+// secrets, its endpoint (the row's URLEnv, which defaults to DefaultURL),
+// its named connections and their lanes.
 func RefresherEnv(spec Spec) []EnvVar {
+	return append(connectionEnv(spec), EnvVar{EnvConnectionLanes, false}, EnvVar{EnvConnectionLane, false})
+}
+
+// connectionEnv lists what every function of spec that serves its
+// connections reads: the refresher and the callback.
+func connectionEnv(spec Spec) []EnvVar {
 	env := []EnvVar{
 		{EnvCredentialsSecretID, true},
 		{EnvTokenSecretID, true},
@@ -71,14 +87,14 @@ func RefresherEnv(spec Spec) []EnvVar {
 }
 
 // CallbackEnv lists the variables the callback function of an
-// authorization-code vendor reads: the refresher's, and its signing key,
+// authorization-code vendor reads: the refresher's but the lanes, and its signing key,
 // the authorization dialogue, its own URL and the refresher to invoke.
 // Nil for a vendor without a callback.
 func CallbackEnv(spec Spec) []EnvVar {
 	if !spec.AuthCode {
 		return nil
 	}
-	return append(RefresherEnv(spec),
+	return append(connectionEnv(spec),
 		EnvVar{EnvSigningKeySecretID, true},
 		EnvVar{EnvAuthorizeURL, false},
 		EnvVar{EnvCallbackURL, false},

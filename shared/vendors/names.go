@@ -1,6 +1,11 @@
 package vendors
 
-import "fmt"
+import (
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"time"
+)
 
 // DefaultPrefix is the name prefix of a deployment that sets none: secrets
 // are token-refresher/<vendor>/..., functions token-refresher-<vendor>.
@@ -87,7 +92,68 @@ func SecretTags(vendor, connection, role string) map[string]string {
 // <prefix>-<folder>.
 func FunctionName(prefix, folder string) string { return prefix + "-" + folder }
 
+// MaxLanes is the most lanes a vendor's named connections may run in
+// (EnvConnectionLanes): each lane reserves one unit of the account's
+// concurrency, and Lambda keeps 100 of an account's units unreserved.
+const MaxLanes = 50
+
+// LaneOf is the lane, among lanes, of a named connection: a hash of its
+// name (FNV-1a), so a connection keeps its lane whatever other
+// connections are added or removed. With fewer than two lanes every
+// connection is in lane 0.
+func LaneOf(connection string, lanes int) int {
+	if lanes < 2 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(connection))
+	return int(h.Sum32() % uint32(lanes))
+}
+
+// LaneFunctionName is the name of lane of the vendor function named
+// function: <function>-lane-<lane>.
+func LaneFunctionName(function string, lane int) string {
+	return function + "-lane-" + strconv.Itoa(lane)
+}
+
 // RejectAlias is the alias of every refresher function that apps may
 // invoke: its invocations report a rejected token and never force a
 // refresh. Operators invoke the function itself.
 const RejectAlias = "reject"
+
+// ScheduleOffset is where, within a period of every, the schedule of a
+// named connection fires when its vendor runs in lanes: a whole number of
+// minutes from a hash of the name. The hash is salted so that it does not
+// follow LaneOf: the connections of one lane spread over the whole
+// period instead of sharing a few of its minutes.
+func ScheduleOffset(connection string, every time.Duration) time.Duration {
+	minutes := int64(every / time.Minute)
+	if minutes < 2 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte("schedule\x00" + connection))
+	return time.Duration(h.Sum64()%uint64(minutes)) * time.Minute
+}
+
+// ScheduleCron is the EventBridge Scheduler cron expression that fires
+// every period at offset (ScheduleOffset) past the start of the hour or
+// of the day, in UTC: cron(7/15 * * * ? *) for 15 minutes at 7,
+// cron(40 1/6 * * ? *) for 6 hours at 1 h 40 min, cron(40 9 * * ? *) for a
+// day at 9 h 40 min. False for a period cron cannot repeat evenly (one
+// that does not divide an hour or a day); such a schedule keeps its rate.
+func ScheduleCron(every, offset time.Duration) (string, bool) {
+	if every < time.Minute || every%time.Minute != 0 || offset < 0 || offset >= every || offset%time.Minute != 0 {
+		return "", false
+	}
+	m := int64(offset / time.Minute)
+	switch {
+	case every < time.Hour && time.Hour%every == 0:
+		return fmt.Sprintf("cron(%d/%d * * * ? *)", m, int64(every/time.Minute)), true
+	case every == 24*time.Hour:
+		return fmt.Sprintf("cron(%d %d * * ? *)", m%60, m/60), true
+	case every%time.Hour == 0 && (24*time.Hour)%every == 0:
+		return fmt.Sprintf("cron(%d %d/%d * * ? *)", m%60, m/60, int64(every/time.Hour)), true
+	}
+	return "", false
+}

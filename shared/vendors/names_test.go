@@ -1,6 +1,7 @@
 package vendors
 
 import (
+	"fmt"
 	"go/parser"
 	"go/token"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // connectionRE is the definition validConnection implements.
@@ -104,5 +106,73 @@ func TestNoRegexpAtInit(t *testing.T) {
 				t.Errorf("%s imports regexp", name)
 			}
 		}
+	}
+}
+
+func TestLaneOf(t *testing.T) {
+	// The lane is part of a deployment: the stack routes a connection's
+	// schedule to it and the vendor's function hands the connection's
+	// other runs to it. These values must never change.
+	for _, tc := range []struct {
+		name  string
+		lanes int
+		want  int
+	}{
+		{"acme", 0, 0}, {"acme", 1, 0},
+		{"acme", 10, 5}, {"c0", 10, 8}, {"c999", 10, 5}, {"acme", 50, 15},
+	} {
+		if got := LaneOf(tc.name, tc.lanes); got != tc.want {
+			t.Errorf("LaneOf(%q, %d) = %d, want %d", tc.name, tc.lanes, got, tc.want)
+		}
+	}
+	seen := map[int]int{}
+	for i := range 1000 {
+		seen[LaneOf(fmt.Sprintf("c%d", i), 10)]++
+	}
+	for lane := range 10 {
+		if n := seen[lane]; n < 70 || n > 130 {
+			t.Errorf("lane %d of 10 holds %d of 1,000 connections", lane, n)
+		}
+	}
+	if got := LaneFunctionName("token-refresher-fyber", 3); got != "token-refresher-fyber-lane-3" {
+		t.Errorf("LaneFunctionName = %q", got)
+	}
+}
+
+func TestScheduleSpread(t *testing.T) {
+	for _, tc := range []struct {
+		every, offset time.Duration
+		want          string
+		ok            bool
+	}{
+		{15 * time.Minute, 7 * time.Minute, "cron(7/15 * * * ? *)", true},
+		{15 * time.Minute, 0, "cron(0/15 * * * ? *)", true},
+		{6 * time.Hour, 100 * time.Minute, "cron(40 1/6 * * ? *)", true},
+		{24 * time.Hour, 9*time.Hour + 40*time.Minute, "cron(40 9 * * ? *)", true},
+		{7 * time.Minute, time.Minute, "", false},
+		{5 * time.Hour, time.Minute, "", false},
+		{15 * time.Minute, 15 * time.Minute, "", false},
+		{15 * time.Minute, 30 * time.Second, "", false},
+	} {
+		got, ok := ScheduleCron(tc.every, tc.offset)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("ScheduleCron(%s, %s) = %q, %v; want %q, %v", tc.every, tc.offset, got, ok, tc.want, tc.ok)
+		}
+	}
+	// Offsets are whole minutes inside the period, and one lane's
+	// connections use most of the period's minutes.
+	slots := map[time.Duration]bool{}
+	for i := range 1000 {
+		name := fmt.Sprintf("c%d", i)
+		off := ScheduleOffset(name, 15*time.Minute)
+		if off < 0 || off >= 15*time.Minute || off%time.Minute != 0 {
+			t.Fatalf("ScheduleOffset(%q) = %s", name, off)
+		}
+		if LaneOf(name, 5) == 0 {
+			slots[off] = true
+		}
+	}
+	if len(slots) < 14 {
+		t.Errorf("lane 0 of 5 fires in %d of 15 minutes", len(slots))
 	}
 }
