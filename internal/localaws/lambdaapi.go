@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -37,6 +38,14 @@ type LambdaFunction struct {
 	// cannot see the alias it was invoked through, so a check that the
 	// function makes on its invoked ARN in AWS is made here instead.
 	Aliases map[string]func(payload []byte) error
+	// ReservedConcurrency, when above zero, is how many invocations of
+	// the function may run at once, as Lambda's reserved concurrency: a
+	// RequestResponse invoke beyond it is answered 429
+	// TooManyRequestsException (reason
+	// ReservedFunctionConcurrentInvocationLimitExceeded) and not run; an
+	// Event invoke waits for a free unit, as Lambda's retries of a
+	// throttled asynchronous event would get one.
+	ReservedConcurrency int
 }
 
 // LambdaAPI is an http.Handler serving the Lambda Invoke API,
@@ -56,6 +65,7 @@ type LambdaFunction struct {
 //	unknown function or qualifier        404 ResourceNotFoundException
 //	payload is not JSON                  400 InvalidRequestContentException
 //	payload too large                    413 RequestTooLargeException
+//	reserved concurrency in use          429 TooManyRequestsException
 //	bad invocation type or name          400 InvalidParameterValueException
 //	the emulator failed                  500 ServiceException
 //
@@ -65,6 +75,12 @@ type LambdaFunction struct {
 // LambdaAPI is safe for concurrent use if its Invokers are.
 type LambdaAPI struct {
 	fns map[string]LambdaFunction
+	// units holds, per function with a reserved concurrency, one token
+	// per invocation running.
+	units map[string]chan struct{}
+
+	mu        sync.Mutex
+	throttles map[string]int
 	// Region is the region in the ARNs of error messages (default Region).
 	Region string
 	// OnAsyncDone, if not nil, gets the outcome of each Event invocation.
@@ -79,11 +95,22 @@ const LambdaInvokePath = "POST /2015-03-31/functions/{name}/invocations"
 
 // NewLambdaAPI serves fns, keyed by function name.
 func NewLambdaAPI(fns map[string]LambdaFunction) *LambdaAPI {
-	m := make(map[string]LambdaFunction, len(fns))
+	a := &LambdaAPI{fns: make(map[string]LambdaFunction, len(fns)), units: map[string]chan struct{}{}, throttles: map[string]int{}}
 	for k, v := range fns {
-		m[k] = v
+		a.fns[k] = v
+		if v.ReservedConcurrency > 0 {
+			a.units[k] = make(chan struct{}, v.ReservedConcurrency)
+		}
 	}
-	return &LambdaAPI{fns: m}
+	return a
+}
+
+// Throttles is how many RequestResponse invokes of the function named
+// name were refused because its reserved concurrency was in use.
+func (a *LambdaAPI) Throttles(name string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.throttles[name]
 }
 
 // Names returns the functions served, sorted.
@@ -179,10 +206,15 @@ func (a *LambdaAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	units := a.units[name]
 	if invType == "Event" {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 			defer cancel()
+			if units != nil {
+				units <- struct{}{}
+				defer func() { <-units }()
+			}
 			res, err := fn.Invoker.Invoke(ctx, payload)
 			if a.OnAsyncDone != nil {
 				a.OnAsyncDone(name, res, err)
@@ -190,6 +222,22 @@ func (a *LambdaAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}()
 		w.WriteHeader(http.StatusAccepted)
 		return
+	}
+	if units != nil {
+		select {
+		case units <- struct{}{}:
+			defer func() { <-units }()
+		default:
+			a.mu.Lock()
+			a.throttles[name]++
+			a.mu.Unlock()
+			w.Header().Set("X-Amzn-ErrorType", "TooManyRequestsException")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			b, _ := json.Marshal(map[string]string{"Type": "User", "message": "Rate Exceeded.", "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"})
+			_, _ = w.Write(b)
+			return
+		}
 	}
 	res, err := fn.Invoker.Invoke(r.Context(), payload)
 	switch {

@@ -248,3 +248,72 @@ func TestParseFunctionName(t *testing.T) {
 		}
 	}
 }
+
+// TestLambdaAPIReservedConcurrency: with a reserved concurrency of 1, a
+// RequestResponse invoke while another runs is throttled as Lambda
+// throttles it, and an Event invoke waits for the unit.
+func TestLambdaAPIReservedConcurrency(t *testing.T) {
+	started := make(chan string, 4)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	running, most := 0, 0
+	api := NewLambdaAPI(map[string]LambdaFunction{
+		"tr-lane": {ReservedConcurrency: 1, Invoker: invokerFunc(func(_ context.Context, p []byte) (Result, error) {
+			mu.Lock()
+			running++
+			most = max(most, running)
+			mu.Unlock()
+			started <- string(p)
+			<-release
+			mu.Lock()
+			running--
+			mu.Unlock()
+			return Result{Payload: p}, nil
+		})},
+		"tr-free": {Invoker: invokerFunc(func(_ context.Context, p []byte) (Result, error) { return Result{Payload: p}, nil })},
+	})
+	done := make(chan string, 4)
+	api.OnAsyncDone = func(name string, res Result, err error) { done <- string(res.Payload) }
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	client := lambdaClient(srv.URL)
+	ctx := context.Background()
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("tr-lane"), Payload: []byte(`{"n":1}`)})
+		first <- err
+	}()
+	if got := <-started; got != `{"n":1}` {
+		t.Fatalf("first invoke ran with %s", got)
+	}
+	_, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("tr-lane"), Payload: []byte(`{"n":2}`)})
+	var tm *ltypes.TooManyRequestsException
+	if !errors.As(err, &tm) || tm.Reason != ltypes.ThrottleReasonReservedFunctionConcurrentInvocationLimitExceeded {
+		t.Fatalf("invoke while busy: %v, want TooManyRequestsException", err)
+	}
+	if n := api.Throttles("tr-lane"); n != 1 {
+		t.Errorf("Throttles = %d, want 1", n)
+	}
+	if _, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("tr-free"), Payload: []byte(`{}`)}); err != nil {
+		t.Errorf("a function without a reserved concurrency: %v", err)
+	}
+	if _, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("tr-lane"), InvocationType: ltypes.InvocationTypeEvent, Payload: []byte(`{"n":3}`)}); err != nil {
+		t.Fatalf("Event while busy: %v", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("first invoke: %v", err)
+	}
+	if got := <-started; got != `{"n":3}` {
+		t.Errorf("the Event invoke ran with %s", got)
+	}
+	if got := <-done; got != `{"n":3}` {
+		t.Errorf("the Event invoke replied %s", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most != 1 {
+		t.Errorf("%d invocations ran at once, want 1", most)
+	}
+}

@@ -48,6 +48,12 @@ const (
 	// ErrorTypeSecretsManagerRefused: Secrets Manager refused a call
 	// (access denied, a secret that does not exist, a bad request).
 	ErrorTypeSecretsManagerRefused = "SecretsManagerRefused"
+	// ErrorTypeLaneUnavailable: the vendor's function could not hand a
+	// named connection's run to the connection's lane (it stayed busy
+	// until the deadline, or could not be invoked); the run did not
+	// happen. A run that the lane made and that failed keeps the lane's
+	// own errorType.
+	ErrorTypeLaneUnavailable = "LaneUnavailable"
 	// ErrorTypeRefreshFailed: any other failure of a run (a vendor reply
 	// that fails validation, a token too large to store, ...).
 	ErrorTypeRefreshFailed = "RefreshFailed"
@@ -58,7 +64,7 @@ const (
 var ErrorTypes = []string{
 	ErrorTypeInvalidEvent, ErrorTypeForceRefused, ErrorTypeUnknownConnection, ErrorTypeCredentialsMissing,
 	ErrorTypeNotConnected, ErrorTypeReconnectRequired, ErrorTypeVendorRejected, ErrorTypeVendorUnavailable,
-	ErrorTypeSecretsManagerUnavailable, ErrorTypeSecretsManagerRefused, ErrorTypeRefreshFailed,
+	ErrorTypeSecretsManagerUnavailable, ErrorTypeSecretsManagerRefused, ErrorTypeLaneUnavailable, ErrorTypeRefreshFailed,
 }
 
 // ErrorRule gives errors that match Err (errors.Is) the errorType Type. A
@@ -88,6 +94,10 @@ func ErrorType(err error, rules ...ErrorRule) string {
 	var te *typedError
 	if errors.As(err, &te) {
 		return te.typ
+	}
+	var re *relayedError
+	if errors.As(err, &re) {
+		return re.typ
 	}
 	for _, r := range rules {
 		if errors.Is(err, r.Err) {

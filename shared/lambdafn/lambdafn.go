@@ -62,6 +62,8 @@ type Config struct {
 	Endpoint string
 	// FunctionName is AWS_LAMBDA_FUNCTION_NAME.
 	FunctionName string
+	// Lanes is where the function stands among its vendor's lanes.
+	Lanes Lanes
 }
 
 // LoadConfig reads the configuration of spec's refresher from getenv.
@@ -80,6 +82,12 @@ func LoadConfig(spec vendors.Spec, getenv func(string) string) (Config, error) {
 		// Lambda sets the bare name; an emulator started for an alias
 		// may carry ":<alias>", which is not part of the name.
 		FunctionName: strings.SplitN(getenv("AWS_LAMBDA_FUNCTION_NAME"), ":", 2)[0],
+	}
+	if c.Lanes, err = loadLanes(getenv); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", spec.Name, err)
+	}
+	if c.Lanes.On() && !c.Lanes.IsLane() && c.FunctionName == "" {
+		return Config{}, fmt.Errorf("%s: %s is set but AWS_LAMBDA_FUNCTION_NAME is not: the lanes' names derive from it", spec.Name, vendors.EnvConnectionLanes)
 	}
 	if c.Endpoint == "" {
 		c.Endpoint = spec.DefaultURL
@@ -117,6 +125,8 @@ type Handler struct {
 	cfg       Config
 	refresher *refresh.Refresher
 	log       *slog.Logger
+	// lambda hands runs to the lanes (the vendor's function, lanes on).
+	lambda LambdaInvoker
 }
 
 // NewHandler builds everything an invocation needs, once.
@@ -135,9 +145,18 @@ func NewHandler(ctx context.Context, spec vendors.Spec, getenv func(string) stri
 		return nil, err
 	}
 	log := NewLogger(out)
+	var lc LambdaInvoker
+	if cfg.Lanes.On() && !cfg.Lanes.IsLane() {
+		c, err := NewLambdaClient(awsCfg, getenv)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", spec.Name, err)
+		}
+		lc = c
+	}
 	return &Handler{
-		cfg: cfg,
-		log: log,
+		cfg:    cfg,
+		log:    log,
+		lambda: lc,
 		refresher: &refresh.Refresher{
 			Spec:         spec,
 			Vendor:       v,
@@ -187,6 +206,17 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (refresh.Summ
 	target, err := h.cfg.Targets.Lookup(h.cfg.Spec.Name, ev.Connection)
 	if err != nil {
 		return refresh.Summary{}, typed(ErrorTypeUnknownConnection, err)
+	}
+	if lanes := h.cfg.Lanes; lanes.On() {
+		if err := lanes.check(h.cfg.Spec.Name, ev.Connection); err != nil {
+			r.Log.Warn("refused", "vendor", h.cfg.Spec.Name, "reason", err.Error())
+			return refresh.Summary{}, typed(ErrorTypeUnknownConnection, err)
+		}
+		if named := target.Connection != "" && target.Connection != vendors.DefaultConnection; named && !lanes.IsLane() {
+			h := *h
+			h.log = r.Log
+			return h.hand(ctx, raw, target.Connection, vendors.LaneOf(target.Connection, lanes.Count))
+		}
 	}
 	return r.Run(ctx, target, ev)
 }

@@ -24,6 +24,10 @@ func contractValues(spec vendors.Spec, env []vendors.EnvVar) map[string]string {
 			out[v.Name] = vendors.DefaultPrefix
 		case vendors.EnvCredentialsSecretIDs:
 			out[v.Name] = `{"acme":"ops/acme"}`
+		case vendors.EnvConnectionLanes:
+			out[v.Name] = "4"
+		case vendors.EnvConnectionLane:
+			out[v.Name] = "1"
 		case spec.URLEnv, vendors.EnvAuthorizeURL, vendors.EnvCallbackURL:
 			out[v.Name] = "https://vendor.example/" + strings.ToLower(v.Name)
 		case vendors.EnvCredentialsSecretID:
@@ -36,6 +40,8 @@ func contractValues(spec vendors.Spec, env []vendors.EnvVar) map[string]string {
 			out[v.Name] = vendors.SecretName(vendors.DefaultPrefix, spec.Name, "", vendors.RoleSigningKey)
 		}
 	}
+	// Lambda sets it in every function.
+	out["AWS_LAMBDA_FUNCTION_NAME"] = vendors.FunctionName(vendors.DefaultPrefix, spec.Name)
 	return out
 }
 
@@ -89,7 +95,9 @@ func EnvContract(t *testing.T, spec vendors.Spec, env []vendors.EnvVar, load fun
 	}
 	for _, v := range env {
 		without := func(k string) string {
-			if k == v.Name {
+			// A lane's number means nothing without the number of lanes:
+			// the stack sets both or neither.
+			if k == v.Name || (v.Name == vendors.EnvConnectionLanes && k == vendors.EnvConnectionLane) {
 				return ""
 			}
 			return values[k]

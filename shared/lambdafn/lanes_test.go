@@ -1,0 +1,392 @@
+package lambdafn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/token-refresher/token-refresher/internal/localaws"
+	"github.com/token-refresher/token-refresher/shared/clientcreds"
+	"github.com/token-refresher/token-refresher/shared/refresh"
+	"github.com/token-refresher/token-refresher/shared/secretstore"
+	"github.com/token-refresher/token-refresher/shared/vendors"
+)
+
+func TestLoadLanes(t *testing.T) {
+	for _, tc := range []struct {
+		name, lanes, lane string
+		want             Lanes
+		err              string
+	}{
+		{name: "off", want: Lanes{Lane: -1}},
+		{name: "the vendor's function", lanes: "10", want: Lanes{Count: 10, Lane: -1}},
+		{name: "a lane", lanes: "10", lane: "9", want: Lanes{Count: 10, Lane: 9}},
+		{name: "lane 0", lanes: "2", lane: "0", want: Lanes{Count: 2, Lane: 0}},
+		{name: "one lane is no lanes", lanes: "1", err: "CONNECTION_LANES=\"1\" is not a number of lanes from 2 to 50"},
+		{name: "too many", lanes: "51", err: "CONNECTION_LANES=\"51\""},
+		{name: "not a number", lanes: "ten", err: "CONNECTION_LANES=\"ten\""},
+		{name: "lane out of range", lanes: "4", lane: "4", err: "CONNECTION_LANE=\"4\" is not a lane from 0 to 3"},
+		{name: "negative lane", lanes: "4", lane: "-1", err: "CONNECTION_LANE=\"-1\""},
+		{name: "a lane without lanes", lane: "0", err: "CONNECTION_LANE is set but CONNECTION_LANES is not"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{vendors.EnvConnectionLanes: tc.lanes, vendors.EnvConnectionLane: tc.lane}
+			got, err := loadLanes(func(k string) string { return env[k] })
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("loadLanes = %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+	t.Run("the vendor's function needs its name", func(t *testing.T) {
+		env := map[string]string{
+			"CREDENTIALS_SECRET_ID": "token-refresher/fyber/credentials", "TOKEN_SECRET_ID": "token-refresher/fyber/token",
+			vendors.EnvConnectionLanes: "3",
+		}
+		_, err := LoadConfig(vendors.MustLookup(vendors.Fyber), func(k string) string { return env[k] })
+		if err == nil || !strings.Contains(err.Error(), "AWS_LAMBDA_FUNCTION_NAME") {
+			t.Fatalf("err = %v, want one naming AWS_LAMBDA_FUNCTION_NAME", err)
+		}
+	})
+}
+
+// invoker is a lane function in process.
+type invoker func(ctx context.Context, payload []byte) (localaws.Result, error)
+
+func (f invoker) Invoke(ctx context.Context, p []byte) (localaws.Result, error) { return f(ctx, p) }
+
+// laneRig is a fyber function of three lanes: the vendor's function (or a
+// lane) built by NewHandler, its lanes served by a real Lambda Invoke API
+// on loopback, and a Secrets Manager endpoint that counts calls and fails
+// them (a run handed to a lane must make none).
+type laneRig struct {
+	api     *localaws.LambdaAPI
+	env     map[string]string
+	smCalls atomic.Int64
+
+	mu      sync.Mutex
+	invoked map[string][]string // lane function -> payloads
+	reply   func(lane string, payload []byte) (localaws.Result, error)
+}
+
+const rigLanes = 3
+
+// rigConnections has a connection in every lane of three.
+var rigConnections = []string{"acme", "globex", "initech", "umbrella", "hooli", "stark"}
+
+func newLaneRig(t *testing.T) *laneRig {
+	t.Helper()
+	rig := &laneRig{invoked: map[string][]string{}}
+	rig.reply = func(_ string, p []byte) (localaws.Result, error) {
+		var ev refresh.Event
+		_ = json.Unmarshal(p, &ev)
+		b, _ := json.Marshal(refresh.Summary{Vendor: vendors.Fyber, Connection: ev.Connection, Action: refresh.ActionRefreshed, Fingerprint: "0123456789abcdef"})
+		return localaws.Result{Payload: b}, nil
+	}
+	fns := map[string]localaws.LambdaFunction{}
+	lanes := map[int]bool{}
+	for _, c := range rigConnections {
+		lanes[vendors.LaneOf(c, rigLanes)] = true
+	}
+	if len(lanes) != rigLanes {
+		t.Fatalf("the rig's connections use %d of %d lanes", len(lanes), rigLanes)
+	}
+	for i := range rigLanes {
+		name := vendors.LaneFunctionName("token-refresher-fyber", i)
+		fns[name] = localaws.LambdaFunction{ReservedConcurrency: 1, Invoker: invoker(func(_ context.Context, p []byte) (localaws.Result, error) {
+			rig.mu.Lock()
+			rig.invoked[name] = append(rig.invoked[name], string(p))
+			reply := rig.reply
+			rig.mu.Unlock()
+			return reply(name, p)
+		})}
+	}
+	rig.api = localaws.NewLambdaAPI(fns)
+	lam := httptest.NewServer(rig.api)
+	t.Cleanup(lam.Close)
+	sm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rig.smCalls.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("X-Amzn-ErrorType", "AccessDeniedException")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"__type":"AccessDeniedException","message":"denied"}`))
+	}))
+	t.Cleanup(sm.Close)
+	rig.env = map[string]string{
+		"AWS_REGION":                       "eu-west-1",
+		"AWS_ACCESS_KEY_ID":                "test",
+		"AWS_SECRET_ACCESS_KEY":            "test",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.URL,
+		"AWS_ENDPOINT_URL_LAMBDA":          lam.URL,
+		"AWS_LAMBDA_FUNCTION_NAME":         "token-refresher-fyber",
+		"CREDENTIALS_SECRET_ID":            "token-refresher/fyber/credentials",
+		"TOKEN_SECRET_ID":                  "token-refresher/fyber/token",
+		"NAME_PREFIX":                      "token-refresher",
+		"CONNECTIONS":                      strings.Join(rigConnections, ","),
+		vendors.EnvConnectionLanes:         "3",
+		"TOKEN_URL":                        "http://127.0.0.1:1/auth/v1/token",
+	}
+	return rig
+}
+
+// handler builds the function with extra environment over the rig's.
+func (rig *laneRig) handler(t *testing.T, set map[string]string) *Handler {
+	t.Helper()
+	env := map[string]string{}
+	for k, v := range rig.env {
+		env[k] = v
+	}
+	for k, v := range set {
+		env[k] = v
+	}
+	h, err := NewHandler(context.Background(), vendors.MustLookup(vendors.Fyber), func(k string) string { return env[k] },
+		func(c Config, _ *secretstore.Store) (refresh.Vendor, error) { return clientcreds.New(c.Spec) }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (rig *laneRig) invocations() map[string][]string {
+	rig.mu.Lock()
+	defer rig.mu.Unlock()
+	out := map[string][]string{}
+	for k, v := range rig.invoked {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
+// viaAlias is the context of an invocation through the function's
+// qualifier (the reject alias), as Lambda gives it.
+func viaAlias(qualifier string) context.Context {
+	return lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
+		AwsRequestID:       "req-1",
+		InvokedFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:token-refresher-fyber" + qualifier,
+	})
+}
+
+func TestTheVendorFunctionHandsNamedConnectionsToTheirLanes(t *testing.T) {
+	for _, tc := range []struct {
+		name, event, qualifier string
+	}{
+		{name: "scheduled", event: `{"connection":"%s"}`},
+		{name: "forced by an operator", event: `{"connection":"%s","force":true}`},
+		{name: "rejected through the alias", event: `{"connection":"%s","rejected_fingerprint":"0123456789abcdef"}`, qualifier: ":" + vendors.RejectAlias},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rig := newLaneRig(t)
+			h := rig.handler(t, nil)
+			for _, conn := range rigConnections {
+				payload := strings.ReplaceAll(tc.event, "%s", conn)
+				sum, err := h.Invoke(viaAlias(tc.qualifier), json.RawMessage(payload))
+				if err != nil || sum.Connection != conn || sum.Action != refresh.ActionRefreshed || sum.Fingerprint != "0123456789abcdef" {
+					t.Fatalf("%s: %+v, %v", conn, sum, err)
+				}
+				lane := vendors.LaneFunctionName("token-refresher-fyber", vendors.LaneOf(conn, rigLanes))
+				got := rig.invocations()[lane]
+				if len(got) == 0 || got[len(got)-1] != payload {
+					t.Errorf("%s: lane %s got %q, want the event %s as sent", conn, lane, got, payload)
+				}
+			}
+			total := 0
+			for _, p := range rig.invocations() {
+				total += len(p)
+			}
+			if total != len(rigConnections) {
+				t.Errorf("%d lane invocations for %d runs", total, len(rigConnections))
+			}
+			if n := rig.smCalls.Load(); n != 0 {
+				t.Errorf("the vendor's function made %d Secrets Manager calls for runs it handed on", n)
+			}
+		})
+	}
+}
+
+// smFailure stands for either errorType of a failed Secrets Manager call:
+// the rig's Secrets Manager fails every call.
+const smFailure = "SecretsManager*"
+
+func TestTheVendorFunctionKeepsWhatIsItsOwn(t *testing.T) {
+	rig := newLaneRig(t)
+	h := rig.handler(t, nil)
+	for _, tc := range []struct {
+		name, event, qualifier, errorType string
+		smCalls                           bool
+	}{
+		{name: "the default connection runs here", event: `{}`, errorType: smFailure, smCalls: true},
+		{name: "default by name", event: `{"connection":"default"}`, errorType: smFailure, smCalls: true},
+		{name: "an unknown connection is refused", event: `{"connection":"wayne"}`, errorType: ErrorTypeUnknownConnection},
+		{name: "force through the alias is refused", event: `{"connection":"acme","force":true}`, qualifier: ":" + vendors.RejectAlias, errorType: ErrorTypeForceRefused},
+		{name: "an invalid event is refused", event: `{"connection":"acme","rejected_fingerprint":"nope"}`, errorType: ErrorTypeInvalidEvent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := rig.smCalls.Load()
+			_, err := h.Invoke(viaAlias(tc.qualifier), json.RawMessage(tc.event))
+			if got := ErrorType(err); got != tc.errorType && (tc.errorType != smFailure || !strings.HasPrefix(got, "SecretsManager")) {
+				t.Fatalf("errorType %q (%v), want %q", got, err, tc.errorType)
+			}
+			if made := rig.smCalls.Load() > before; made != tc.smCalls {
+				t.Errorf("Secrets Manager called: %v, want %v", made, tc.smCalls)
+			}
+			if n := len(rig.invocations()); n != 0 {
+				t.Errorf("a lane was invoked: %v", rig.invocations())
+			}
+		})
+	}
+}
+
+func TestALaneRunsOnlyItsOwnConnections(t *testing.T) {
+	rig := newLaneRig(t)
+	for lane := range rigLanes {
+		h := rig.handler(t, map[string]string{vendors.EnvConnectionLane: string(rune('0' + lane)), "AWS_LAMBDA_FUNCTION_NAME": vendors.LaneFunctionName("token-refresher-fyber", lane)})
+		for _, conn := range append([]string{"default"}, rigConnections...) {
+			before := rig.smCalls.Load()
+			_, err := h.Invoke(context.Background(), json.RawMessage(`{"connection":"`+conn+`"}`))
+			own := conn != "default" && vendors.LaneOf(conn, rigLanes) == lane
+			switch {
+			case own && !strings.HasPrefix(ErrorType(err), "SecretsManager"):
+				// Its own connection runs: the rig's Secrets Manager refuses.
+				t.Errorf("lane %d, %s: %v, want its run to reach Secrets Manager", lane, conn, err)
+			case !own && (ErrorType(err) != ErrorTypeUnknownConnection || !errors.Is(err, ErrWrongLane)):
+				t.Errorf("lane %d, %s: %v, want UnknownConnection", lane, conn, err)
+			case !own && rig.smCalls.Load() != before:
+				t.Errorf("lane %d, %s: refused after a Secrets Manager call", lane, conn)
+			}
+		}
+	}
+	if n := len(rig.invocations()); n != 0 {
+		t.Errorf("a lane handed a run on: %v", rig.invocations())
+	}
+}
+
+func TestALaneFailureKeepsItsErrorType(t *testing.T) {
+	rig := newLaneRig(t)
+	h := rig.handler(t, nil)
+	for _, tc := range []struct {
+		name      string
+		result    localaws.Result
+		errorType string
+		message   string
+	}{
+		{
+			name:      "the lane's error",
+			result:    localaws.Result{Payload: []byte(`{"errorType":"VendorRejected","errorMessage":"fyber: connection acme: HTTP 401 invalid_client"}`), ErrorType: "VendorRejected", ErrorMessage: "fyber: connection acme: HTTP 401 invalid_client"},
+			errorType: ErrorTypeVendorRejected, message: "fyber: connection acme: HTTP 401 invalid_client",
+		},
+		{
+			name:      "a lane that timed out",
+			result:    localaws.Result{Payload: []byte(`{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 60.00 seconds"}`), ErrorType: "Sandbox.Timedout", ErrorMessage: "Task timed out after 60.00 seconds"},
+			errorType: "Sandbox.Timedout", message: "Task timed out after 60.00 seconds",
+		},
+		{
+			name:      "a reply that is not a run's",
+			result:    localaws.Result{Payload: []byte(`"hello"`)},
+			errorType: ErrorTypeLaneUnavailable, message: "replied with something that is not a run's reply",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rig.mu.Lock()
+			rig.reply = func(string, []byte) (localaws.Result, error) { return tc.result, nil }
+			rig.mu.Unlock()
+			_, err := h.Invoke(context.Background(), json.RawMessage(`{"connection":"acme"}`))
+			le, ok := LambdaError(err).(messages.InvokeResponse_Error)
+			if !ok || le.Type != tc.errorType || !strings.Contains(le.Message, tc.message) {
+				t.Fatalf("Lambda error %+v, want %s with %q", le, tc.errorType, tc.message)
+			}
+		})
+	}
+}
+
+// TestABusyLaneIsWaitedFor: a lane runs one connection at a time; the
+// vendor's function retries a throttled hand-over until the lane is free,
+// and gives up, with LaneUnavailable, at its deadline.
+func TestABusyLaneIsWaitedFor(t *testing.T) {
+	rig := newLaneRig(t)
+	h := rig.handler(t, nil)
+	conn := "acme"
+	lane := vendors.LaneFunctionName("token-refresher-fyber", vendors.LaneOf(conn, rigLanes))
+	// The lane is busy with a run of another connection of its own.
+	other := ""
+	for _, c := range rigConnections {
+		if c != conn && vendors.LaneOf(c, rigLanes) == vendors.LaneOf(conn, rigLanes) {
+			other = c
+		}
+	}
+	if other == "" {
+		t.Fatal("the rig has no two connections in one lane")
+	}
+	release := make(chan struct{})
+	busy := make(chan struct{})
+	rig.mu.Lock()
+	inner := rig.reply
+	rig.reply = func(lane string, p []byte) (localaws.Result, error) {
+		if bytes.Contains(p, []byte(`"`+other+`"`)) {
+			close(busy)
+			<-release
+		}
+		return inner(lane, p)
+	}
+	rig.mu.Unlock()
+	holder := make(chan error, 1)
+	go func() {
+		_, err := h.Invoke(context.Background(), json.RawMessage(`{"connection":"`+other+`"}`))
+		holder <- err
+	}()
+	<-busy
+
+	t.Run("given up at the deadline", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_, err := h.Invoke(ctx, json.RawMessage(`{"connection":"`+conn+`"}`))
+		if ErrorType(err) != ErrorTypeLaneUnavailable || !strings.Contains(err.Error(), lane) {
+			t.Fatalf("err = %v (%s), want LaneUnavailable naming %s", err, ErrorType(err), lane)
+		}
+		if rig.api.Throttles(lane) == 0 {
+			t.Error("the lane never refused a hand-over")
+		}
+	})
+	t.Run("waited for", func(t *testing.T) {
+		before := rig.api.Throttles(lane)
+		done := make(chan error, 1)
+		go func() {
+			_, err := h.Invoke(context.Background(), json.RawMessage(`{"connection":"`+conn+`"}`))
+			done <- err
+		}()
+		deadline := time.Now().Add(30 * time.Second)
+		for rig.api.Throttles(lane) <= before {
+			if time.Now().After(deadline) {
+				t.Fatal("the hand-over was never throttled")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		close(release)
+		if err := <-holder; err != nil {
+			t.Fatalf("the run that held the lane: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("the waiting run: %v", err)
+		}
+		got := rig.invocations()[lane]
+		if last := got[len(got)-1]; last != `{"connection":"`+conn+`"}` {
+			t.Errorf("the lane's last run was %s", last)
+		}
+	})
+}
