@@ -27,8 +27,8 @@ import (
 func TestLoadLanes(t *testing.T) {
 	for _, tc := range []struct {
 		name, lanes, lane string
-		want             Lanes
-		err              string
+		want              Lanes
+		err               string
 	}{
 		{name: "off", want: Lanes{Lane: -1}},
 		{name: "the vendor's function", lanes: "10", want: Lanes{Count: 10, Lane: -1}},
