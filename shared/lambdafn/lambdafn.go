@@ -14,13 +14,16 @@
 //	                       secrets
 //	CONNECTIONS_FILE       instead of CONNECTIONS, a file listing them, for
 //	                       more than fit in the 4 KB environment
+//	CONNECTION_LANES       the named connections run in this many lanes
+//	                       (lanes.go); CONNECTION_LANE is a lane's own
 //
 // plus the AWS SDK's own variables that apply in Lambda, read by AWSConfig:
 // AWS_REGION (else AWS_DEFAULT_REGION); AWS_ACCESS_KEY_ID,
 // AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else
 // AWS_CONTAINER_CREDENTIALS_FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN
 // or AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE; AWS_ENDPOINT_URL_SECRETS_MANAGER
-// (else AWS_ENDPOINT_URL) unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true;
+// (else AWS_ENDPOINT_URL) unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true,
+// and AWS_ENDPOINT_URL_LAMBDA in a vendor's function with lanes;
 // AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT; AWS_MAX_ATTEMPTS,
 // AWS_RETRY_MODE. Shared config files, profiles and instance metadata are
 // not read.

@@ -122,9 +122,10 @@ func handBackoffDelay(attempt int) time.Duration {
 
 // NewLambdaClient builds the Lambda client of the vendor's function from
 // AWSConfig's config and the environment: AWS_ENDPOINT_URL_LAMBDA (else
-// AWS_ENDPOINT_URL) unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true, and
-// the retry rules above in place of the standard retryer's three
-// attempts.
+// AWS_ENDPOINT_URL) unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true,
+// AWS_USE_FIPS_ENDPOINT and AWS_USE_DUALSTACK_ENDPOINT as for Secrets
+// Manager, and the retry rules above in place of the standard retryer's
+// three attempts.
 func NewLambdaClient(cfg aws.Config, getenv func(string) string) (*lambda.Client, error) {
 	ignore, err := envBool(getenv, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 	if err != nil {
@@ -139,9 +140,32 @@ func NewLambdaClient(cfg aws.Config, getenv func(string) string) (*lambda.Client
 	} else {
 		cfg.BaseEndpoint = nil
 	}
+	fips, err := envBool(getenv, "AWS_USE_FIPS_ENDPOINT")
+	if err != nil {
+		return nil, err
+	}
+	dualStack, err := envBool(getenv, "AWS_USE_DUALSTACK_ENDPOINT")
+	if err != nil {
+		return nil, err
+	}
+	if endpoint != "" && (fips == "true" || dualStack == "true") {
+		return nil, fmt.Errorf("AWS_USE_FIPS_ENDPOINT or AWS_USE_DUALSTACK_ENDPOINT=true cannot be used with AWS_ENDPOINT_URL_LAMBDA: the SDK has no FIPS or dual-stack form of a custom endpoint")
+	}
 	return lambda.NewFromConfig(cfg, func(o *lambda.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
+		}
+		switch fips {
+		case "true":
+			o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
+		case "false":
+			o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateDisabled
+		}
+		switch dualStack {
+		case "true":
+			o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled
+		case "false":
+			o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateDisabled
 		}
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = handAttempts

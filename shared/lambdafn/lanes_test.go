@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
 	"github.com/token-refresher/token-refresher/shared/clientcreds"
@@ -390,3 +392,61 @@ func TestABusyLaneIsWaitedFor(t *testing.T) {
 		}
 	})
 }
+
+func TestNewLambdaClient(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string // the endpoint the client calls, or the error
+		err  bool
+	}{
+		{name: "its own variable", env: map[string]string{"AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:4001"}, want: "http://127.0.0.1:4001"},
+		{name: "the general one", env: map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:4002"}, want: "http://127.0.0.1:4002"},
+		{name: "its own first", env: map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:4002", "AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:4001"}, want: "http://127.0.0.1:4001"},
+		{name: "both ignored", env: map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:4002", "AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:4001", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}, want: "https://lambda.eu-west-1.amazonaws.com"},
+		{name: "FIPS", env: map[string]string{"AWS_USE_FIPS_ENDPOINT": "true"}, want: "https://lambda-fips.eu-west-1.amazonaws.com"},
+		{name: "not a URL", env: map[string]string{"AWS_ENDPOINT_URL_LAMBDA": "127.0.0.1:4001"}, want: "AWS_ENDPOINT_URL_LAMBDA", err: true},
+		{name: "FIPS with a custom endpoint", env: map[string]string{"AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:4001", "AWS_USE_FIPS_ENDPOINT": "true"}, want: "AWS_USE_FIPS_ENDPOINT", err: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			getenv := func(k string) string { return env[k] }
+			cfg, err := AWSConfig(getenv)
+			if err != nil {
+				if tc.err && strings.Contains(err.Error(), tc.want) {
+					return
+				}
+				t.Fatal(err)
+			}
+			c, err := NewLambdaClient(cfg, getenv)
+			if tc.err {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Where the client would send an invoke, without sending it.
+			var got string
+			_, _ = c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("f")}, func(o *lambda.Options) {
+				o.Retryer = aws.NopRetryer{}
+				o.HTTPClient = httpDoer(func(r *http.Request) (*http.Response, error) {
+					got = r.URL.Scheme + "://" + r.URL.Host
+					return nil, errors.New("not sent")
+				})
+			})
+			if got != tc.want {
+				t.Errorf("endpoint %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+type httpDoer func(*http.Request) (*http.Response, error)
+
+func (f httpDoer) Do(r *http.Request) (*http.Response, error) { return f(r) }
