@@ -47,7 +47,7 @@ type vendorGate struct {
 	// mostPerConn and mostPerLane are the most requests seen at once
 	// for one connection and in one lane; mostTotal in all.
 	mostPerConn, mostPerLane, mostTotal int
-	calls                                map[string]int
+	calls                               map[string]int
 }
 
 func newVendorGate(t *testing.T, upstream string, lanes int, ids map[string]string) (*vendorGate, string) {
