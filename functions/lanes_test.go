@@ -309,6 +309,22 @@ func TestLanes(t *testing.T) {
 		}
 	})
 
+	t.Run("a handed run costs what a run costs", func(t *testing.T) {
+		// docs/performance.md: a warm forced run is 2 Secrets Manager
+		// calls; handing it to the lane adds none.
+		lane := vendors.LaneFunctionName(front, vendors.LaneOf(c, lanes))
+		for _, fn := range []string{lane, front} {
+			proxy.ResetCalls()
+			s, typ, msg := invoke(fn, `{"connection":"`+c+`","force":true}`)
+			if typ != "" || s.Action != refresh.ActionRefreshed {
+				t.Fatalf("forced run through %s: %+v %s %s", fn, s, typ, msg)
+			}
+			if calls := proxy.Calls(); len(calls) != 2 {
+				t.Errorf("forced run through %s: %d Secrets Manager calls, want 2: %v", fn, len(calls), calls)
+			}
+		}
+	})
+
 	t.Run("lanes run at once", func(t *testing.T) {
 		gate.close()
 		schedule(a)
