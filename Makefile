@@ -57,7 +57,7 @@ bench: dev-tools simulate synth-scale ## Measure bootstrap size, cold start, war
 	go run ./cmd/bench $(BENCH_FLAGS)
 
 .PHONY: simulate
-simulate: ## Simulate 10, 100 and 1,000 connections of one vendor, today and queued (simulated time, seconds); writes bench/scale.md.
+simulate: ## Simulate 10, 100 and 1,000 connections of one vendor, today, queued and in lanes (simulated time, about half a minute); writes bench/scale.md.
 	go test -count=1 -run '^TestCurve$$' ./internal/scalesim -curve -curve-out $(CURDIR)/bench/scale.md
 
 .PHONY: synth-scale

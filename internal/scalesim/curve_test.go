@@ -18,13 +18,19 @@ var (
 // CurveDuration is how long each point of the curve simulates.
 const CurveDuration = 3 * time.Hour
 
-// CurveConcurrency is the proposed design's cap in the curve: the
-// documented default MaximumConcurrency (docs/deploying.md).
+// CurveConcurrency is the queued design's cap in the curve: the
+// MaximumConcurrency it proposed.
 const CurveConcurrency = 10
 
+// CurveLanes is the lanes design's number of lanes in the curve: the
+// recommended default (docs/deploying.md).
+const CurveLanes = 10
+
 // TestCurve measures lateness and expired tokens for N = 10, 100, 1,000
-// connections of Fyber and a vendor answering in 0.1, 1 and 10 s, today
-// and in the proposed design. It runs only with -curve: make simulate.
+// connections of Fyber and a vendor answering in 0.1, 1 and 10 s, today,
+// queued and in lanes; at 1,000 connections also with 2, 5 and 20 lanes,
+// and 30 at 10 s. The lanes rows carry two bursts of rejects of connection c0 from
+// three apps, through the front. It runs only with -curve: make simulate.
 func TestCurve(t *testing.T) {
 	if !*curve {
 		t.Skip("the scale curve runs with -curve (make simulate, make bench)")
@@ -35,10 +41,13 @@ func TestCurve(t *testing.T) {
 	latencies := []time.Duration{100 * time.Millisecond, time.Second, 9950 * time.Millisecond}
 	for _, n := range []int{10, 100, 1000} {
 		for _, lat := range latencies {
-			for _, d := range []Design{Today, Queued} {
+			for _, d := range []Design{Today, Queued, Lanes} {
 				cfg := Config{Design: d, Connections: n, VendorLatency: lat, Duration: CurveDuration, Seed: 1}
-				if d == Queued {
+				switch d {
+				case Queued:
 					cfg.Concurrency = CurveConcurrency
+				case Lanes:
+					cfg.Lanes, cfg.Reports = CurveLanes, rejectBursts(0)
 				}
 				start := time.Now()
 				res := simulate(t, cfg)
@@ -58,6 +67,14 @@ func TestCurve(t *testing.T) {
 		{Design: Today, Connections: 1000, VendorLatency: 100 * time.Millisecond, Stagger: true},
 		{Design: Today, Connections: 1000, VendorLatency: time.Second, Stagger: true},
 	}
+	// The number of lanes at 1,000 connections: fewer and more than the
+	// default, and the first with no event dropped at 10 s.
+	for _, l := range []int{2, 5, 20} {
+		for _, lat := range latencies {
+			extra = append(extra, Config{Design: Lanes, Connections: 1000, VendorLatency: lat, Lanes: l, Reports: rejectBursts(0)})
+		}
+	}
+	extra = append(extra, Config{Design: Lanes, Connections: 1000, VendorLatency: 9950 * time.Millisecond, Lanes: 30, Reports: rejectBursts(0)})
 	for _, cfg := range extra {
 		cfg.Duration, cfg.Seed = CurveDuration, 1
 		start := time.Now()
@@ -81,8 +98,8 @@ func TestCurve(t *testing.T) {
 // Table is the curve as Markdown.
 func Table(rows []Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| design | N | vendor answers in | a run done after its schedule fired, at most | × period | events dropped | tokens expired (time expired) | no token at the end | runs | vendor calls | Secrets Manager calls (most in one second) | most runs at once | simulated in |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| design | N | vendor answers in | a run done after its schedule's time, at most | × period | events dropped | tokens expired (time expired) | no token at the end | runs | vendor calls | throttled attempts | Secrets Manager calls (most in one second) | most runs at once | most runs of one connection at once | reject-caused vendor calls (shortest gap) | reports lost: front busy / lane busy to the front's deadline | simulated in |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		b.WriteString(row(r))
 		b.WriteString("\n")
@@ -93,8 +110,11 @@ func Table(rows []Result) string {
 func row(r Result) string {
 	c := r.Config
 	design := "today (reserved concurrency 1)"
-	if c.Design == Queued {
+	switch c.Design {
+	case Queued:
 		design = fmt.Sprintf("queued, C = %d", c.Concurrency)
+	case Lanes:
+		design = fmt.Sprintf("lanes, L = %d (largest %d connections)", c.Lanes, r.LargestLane)
 	}
 	late := r.MaxLateness.Round(100 * time.Millisecond).String()
 	if r.Incomplete {
@@ -104,10 +124,18 @@ func row(r Result) string {
 	if r.Expired > 0 {
 		expired += fmt.Sprintf(" (%s)", r.ExpiredFor.Round(time.Second))
 	}
-	if c.Stagger {
+	if c.Stagger && c.Design != Lanes {
 		design += ", schedules spread over the period"
 	}
-	return fmt.Sprintf("| %s | %d | %s | %s | %.2f | %d of %d | %s | %d | %d | %d | %d (%d) | %d | %s |",
+	rejects, lost := "–", "–"
+	if len(c.Reports) > 0 {
+		rejects = fmt.Sprintf("%d (%s)", r.RejectCalls, r.MinRejectGap.Round(time.Second))
+		if r.RejectCalls < 2 {
+			rejects = fmt.Sprintf("%d", r.RejectCalls)
+		}
+		lost = fmt.Sprintf("%d / %d", r.ReportsLost, r.HandoffsTimedOut)
+	}
+	return fmt.Sprintf("| %s | %d | %s | %s | %.2f | %d of %d | %s | %d | %d | %d | %d | %d (%d) | %d | %d | %s | %s | %s |",
 		design, c.Connections, c.VendorLatency, late, r.LatenessOfPeriod(), r.Dropped, r.Events, expired, r.NoToken,
-		r.Runs, r.VendorCalls, r.SecretsCalls, r.PeakSecretsPerSecond, r.MaxConcurrent, r.Wall.Round(10*time.Millisecond))
+		r.Runs, r.VendorCalls, r.Throttles, r.SecretsCalls, r.PeakSecretsPerSecond, r.MaxConcurrent, r.MaxOverlap, rejects, lost, r.Wall.Round(10*time.Millisecond))
 }

@@ -1,6 +1,6 @@
 // Package scalesim simulates one vendor's refresher serving many
-// connections, to measure how the two ways of running their invocations
-// scale (docs/performance.md, "How connections scale"):
+// connections, to measure how the ways of running their invocations scale
+// (docs/performance.md, "How connections scale"):
 //
 //   - Today: the function has a reserved concurrency of 1. EventBridge
 //     Scheduler invokes it asynchronously, one event per connection and
@@ -9,11 +9,22 @@
 //     minutes, each wait drawn in [d/2, d]: Lambda documents the range,
 //     not the jitter), and dropped once older than the function's
 //     MaximumEventAgeInSeconds (the vendor's period).
-//   - Queued (the proposed design): the schedules send to an SQS FIFO
-//     queue with the connection as the message group; an event source
-//     mapping with MaximumConcurrency C runs at most C invocations at a
-//     time and never two of one message group. Reports of rejected tokens
-//     go to the connection's group too, deduplicated by fingerprint.
+//   - Queued (a design that was considered): the schedules send to an SQS
+//     FIFO queue with the connection as the message group; an event
+//     source mapping with MaximumConcurrency C runs at most C invocations
+//     at a time and never two of one message group. Reports of rejected
+//     tokens go to the connection's group too, deduplicated by
+//     fingerprint.
+//   - Lanes (the chosen design): L lane functions per vendor, each with a
+//     reserved concurrency of 1 and so each exactly today's function for
+//     the connections vendors.LaneOf gives it. A connection's schedule
+//     fires at vendors.ScheduleOffset past the start of every period, plus
+//     a delay drawn in EventBridge Scheduler's flexible time window of a
+//     minute. Reports of rejected tokens go to the vendor's own function
+//     (the front, reserved concurrency 1: an app's SDK retries its 429s a
+//     couple of times), which hands the run to the connection's lane with
+//     a synchronous invoke, retried while the lane is busy until the
+//     front's own deadline.
 //
 // Everything else is the real code: shared/refresh.Refresher with its
 // decision logic, shared/fyber's client over vendorhttp, the targets from
@@ -22,6 +33,10 @@
 // testing/synctest bubble, where time.Sleep and timers advance a virtual
 // clock once every goroutine is blocked, so three hours of 1,000
 // connections take seconds and no run depends on the machine's speed.
+// Every random draw comes from Config.Seed; which of several goroutines
+// woken at the same simulated instant takes a free function is up to the
+// Go scheduler, as it is up to Lambda, so Today's figures (and, less,
+// Lanes') may vary a little from run to run.
 package scalesim
 
 import (
@@ -31,6 +46,7 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,11 +69,18 @@ const (
 	// Queued: an SQS FIFO queue, message group = connection, consumed by
 	// an event source mapping with MaximumConcurrency.
 	Queued
+	// Lanes: Config.Lanes functions of reserved concurrency 1, a
+	// connection's runs in its lane (vendors.LaneOf), schedules spread
+	// over the period (vendors.ScheduleOffset), reports through the front.
+	Lanes
 )
 
 func (d Design) String() string {
-	if d == Queued {
+	switch d {
+	case Queued:
 		return "queued"
+	case Lanes:
+		return "lanes"
 	}
 	return "today"
 }
@@ -70,18 +93,47 @@ const (
 )
 
 // functionTimeout and reportMargin are the deployed function's timeout and
-// what lambdafn keeps back from it.
+// what lambdafn keeps back from it; frontTimeout is the timeout of the
+// vendor's function when it hands runs to lanes (Lanes).
 const (
 	functionTimeout = 60 * time.Second
 	reportMargin    = 750 * time.Millisecond
+	frontTimeout    = 180 * time.Second
 )
 
+// The front's synchronous invoke of a busy lane is retried after a wait
+// drawn in [0, d] (full jitter), d from 200 ms doubling to 2 s, until the
+// front's deadline.
+const (
+	handoffFirstRetry = 200 * time.Millisecond
+	handoffMaxRetry   = 2 * time.Second
+)
+
+// An app's AWS SDK (the standard retryer) makes up to 3 attempts of an
+// invoke that is throttled, waiting a draw in [0, min(1 s × 2^i, 20 s))
+// before retry i (from 0).
+const (
+	sdkAttempts   = 3
+	sdkFirstRetry = time.Second
+	sdkMaxRetry   = 20 * time.Second
+)
+
+// flexWindow is EventBridge Scheduler's flexible time window of the lanes'
+// schedules: each firing comes a delay drawn in [0, flexWindow) after its
+// time.
+const flexWindow = time.Minute
+
 // Report is a burst of rejects: at At, Apps apps each report the token of
-// Connection they hold (the one current at At).
+// Connection they hold (the one current at At). With AtRefresh they report
+// instead a second after the connection's next vendor call from At begins,
+// the token that call is replacing: apps refused at a rotation, whose
+// reports find the connection's run under way. Reports are sent in the
+// order given, an AtRefresh one holding back those after it.
 type Report struct {
 	At         time.Duration
 	Connection int
 	Apps       int
+	AtRefresh  bool
 }
 
 // Config is one simulation.
@@ -96,12 +148,16 @@ type Config struct {
 	SecretsLatency time.Duration
 	// Concurrency is the queue's MaximumConcurrency (Queued only).
 	Concurrency int
+	// Lanes is the number of lane functions (Lanes only, at least 1).
+	Lanes int
 	// Duration is how long schedules fire; the runs they started are then
 	// let finish.
 	Duration time.Duration
 	// Stagger spreads the connections' schedules evenly over the period
 	// instead of firing them all at once (the worst case, and what one
-	// deployment that creates every schedule gives).
+	// deployment that creates every schedule gives). Lanes always spread
+	// them, by vendors.ScheduleOffset and the flexible time window, and
+	// ignore it.
 	Stagger bool
 	Seed    uint64
 	Reports []Report
@@ -125,10 +181,12 @@ type Result struct {
 	// one second: Secrets Manager allows 100 BatchGetSecretValue and 50
 	// writes a second per account and region, for all vendors together.
 	PeakSecretsPerSecond int
-	// MaxLateness is the longest time from a schedule firing to the end
+	// MaxLateness is the longest time from a schedule's time to the end
 	// of the run it asked for: with every schedule firing at once, when
-	// the last connection of a period is done. Incomplete is true when
-	// some event never ran (dropped), so its lateness is unbounded.
+	// the last connection of a period is done. A lanes schedule's time is
+	// its offset in the period, before the flexible window's delay.
+	// Incomplete is true when some event never ran (dropped), so its
+	// lateness is unbounded.
 	MaxLateness time.Duration
 	Incomplete  bool
 	// Expired counts the times a connection's published token expired
@@ -146,6 +204,13 @@ type Result struct {
 	// connection (0 when no connection had two).
 	RejectCalls  int
 	MinRejectGap time.Duration
+	// ReportsLost counts reports that never reached a run because the
+	// function the app invokes (Today's, Lanes' front) stayed busy
+	// through the app's attempts; HandoffsTimedOut those the front took
+	// but could not hand to the connection's lane before its deadline.
+	ReportsLost, HandoffsTimedOut int
+	// LargestLane is the most connections one lane serves (Lanes).
+	LargestLane int
 	// Wall is what the simulation cost in real time (set by the caller).
 	Wall time.Duration
 }
@@ -172,6 +237,9 @@ type sim struct {
 	expiresAt  map[string]time.Time
 	lastReject map[string]time.Time
 	tokenSeq   int
+	// calling has a channel for a connection whose next vendor call an
+	// AtRefresh report waits for; the call closes it.
+	calling map[string]chan struct{}
 }
 
 // Run simulates cfg. It must run inside a testing/synctest bubble.
@@ -182,10 +250,14 @@ func Run(cfg Config) (Result, error) {
 	if cfg.Design == Queued && cfg.Concurrency < 1 {
 		return Result{}, fmt.Errorf("scalesim: the queued design needs a concurrency")
 	}
+	if cfg.Design == Lanes && (cfg.Lanes < 1 || cfg.Lanes > vendors.MaxLanes) {
+		return Result{}, fmt.Errorf("scalesim: the lanes design needs 1 to %d lanes, not %d", vendors.MaxLanes, cfg.Lanes)
+	}
 	spec := vendors.MustLookup(vendors.Fyber)
 	s := &sim{
 		cfg: cfg, spec: spec, start: time.Now(), sm: newMemSecrets(cfg.SecretsLatency),
 		inRun: map[string]int{}, expiresAt: map[string]time.Time{}, lastReject: map[string]time.Time{},
+		calling: map[string]chan struct{}{},
 	}
 	s.end = s.start.Add(cfg.Duration)
 	s.res.Config = cfg
@@ -217,6 +289,8 @@ func Run(cfg Config) (Result, error) {
 	switch cfg.Design {
 	case Queued:
 		s.runQueued()
+	case Lanes:
+		s.runLanes()
 	default:
 		s.runToday()
 	}
@@ -233,6 +307,13 @@ func Run(cfg Config) (Result, error) {
 			s.res.ExpiredFor += s.end.Sub(exp)
 		}
 	}
+	if cfg.Design == Lanes {
+		size := make([]int, cfg.Lanes)
+		for _, n := range s.names {
+			size[vendors.LaneOf(n, cfg.Lanes)]++
+		}
+		s.res.LargestLane = slices.Max(size)
+	}
 	s.res.SecretsCalls = s.sm.Calls()
 	s.res.PeakSecretsPerSecond = s.sm.PeakPerSecond()
 	return s.res, nil
@@ -245,27 +326,53 @@ type event struct {
 	at      time.Time
 	ev      refresh.Event
 	dedupID string
+	seq     int // a report's number, for its random draws
 }
 
-// ticks calls fire for every tick of every connection's schedule until
-// Duration, in time order.
-func (s *sim) ticks(fire func(event)) {
+// firing is one schedule's event and when it reaches Lambda: at its time,
+// or a lanes schedule's delay in the flexible window later.
+type firing struct {
+	e  event
+	to time.Time
+}
+
+// schedule is every firing of every connection's schedule whose time is
+// before the end of Duration, in the order they reach Lambda.
+func (s *sim) schedule() []firing {
 	every := s.spec.Every
 	n := len(s.names)
+	flex := mrand.New(mrand.NewPCG(s.cfg.Seed, 0x666c6578)) // "flex"
+	var out []firing
 	for k := 0; s.start.Add(time.Duration(k) * every).Before(s.end); k++ {
 		for i, name := range s.names {
 			at := s.start.Add(time.Duration(k) * every)
-			if s.cfg.Stagger {
+			to := at
+			switch {
+			case s.cfg.Design == Lanes:
+				at = at.Add(vendors.ScheduleOffset(name, every))
+				to = at.Add(time.Duration(flex.Int64N(int64(flexWindow))))
+			case s.cfg.Stagger:
 				at = at.Add(every * time.Duration(i) / time.Duration(n))
+				to = at
 			}
-			if d := time.Until(at); d > 0 {
-				time.Sleep(d)
-			}
-			s.mu.Lock()
-			s.res.Events++
-			s.mu.Unlock()
-			fire(event{conn: name, tick: k, at: at})
+			out = append(out, firing{e: event{conn: name, tick: k, at: at}, to: to})
 		}
+	}
+	slices.SortStableFunc(out, func(a, b firing) int { return a.to.Compare(b.to) })
+	return out
+}
+
+// ticks calls fire for every firing of the schedules, when it reaches
+// Lambda.
+func (s *sim) ticks(fire func(event)) {
+	for _, f := range s.schedule() {
+		if d := time.Until(f.to); d > 0 {
+			time.Sleep(d)
+		}
+		s.mu.Lock()
+		s.res.Events++
+		s.mu.Unlock()
+		fire(f.e)
 	}
 }
 
@@ -334,40 +441,69 @@ func (s *sim) invoke(r *refresh.Refresher, e event) {
 	}
 }
 
+// function is a Lambda function with a reserved concurrency of 1: one
+// execution environment, running one invocation at a time with its own
+// warm refresher. An invoke that finds it busy is throttled.
+type function struct {
+	busy sync.Mutex
+	r    *refresh.Refresher
+}
+
+func (s *sim) newFunction() *function { return &function{r: s.newRefresher()} }
+
+// throttled counts a throttled attempt.
+func (s *sim) throttled() {
+	s.mu.Lock()
+	s.res.Throttles++
+	s.mu.Unlock()
+}
+
+// lost counts a report the app could not deliver.
+func (s *sim) lost() {
+	s.mu.Lock()
+	s.res.ReportsLost++
+	s.mu.Unlock()
+}
+
+// deliverAsync is Lambda's asynchronous invoke of fn with e: retried with
+// backoff while fn is busy, dropped once the next retry would pass the
+// maximum event age (the vendor's period).
+func (s *sim) deliverAsync(fn *function, e event) {
+	rng := mrand.New(mrand.NewPCG(s.cfg.Seed, uint64(e.tick)<<32|uint64(len(e.conn))<<24|uint64(hash(e.conn))))
+	maxAge := s.spec.Every // MaximumEventAgeInSeconds: the vendor's period
+	wait := asyncFirstRetry
+	for {
+		if fn.busy.TryLock() {
+			s.invoke(fn.r, e)
+			fn.busy.Unlock()
+			return
+		}
+		d := wait/2 + time.Duration(rng.Int64N(int64(wait/2)+1))
+		s.mu.Lock()
+		s.res.Throttles++
+		if time.Since(e.at)+d > maxAge {
+			s.res.Dropped++
+			s.res.Incomplete = true
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		time.Sleep(d)
+		wait = min(2*wait, asyncMaxRetry)
+	}
+}
+
 // runToday: one execution environment (reserved concurrency 1), every
 // event an asynchronous invoke that Lambda retries while throttled.
 func (s *sim) runToday() {
-	r := s.newRefresher()
-	var busy sync.Mutex
+	fn := s.newFunction()
 	var wg sync.WaitGroup
-	maxAge := s.spec.Every // MaximumEventAgeInSeconds: the vendor's period
-	deliver := func(e event) {
-		defer wg.Done()
-		rng := mrand.New(mrand.NewPCG(s.cfg.Seed, uint64(e.tick)<<32|uint64(len(e.conn))<<24|uint64(hash(e.conn))))
-		wait := asyncFirstRetry
-		for {
-			if busy.TryLock() {
-				s.invoke(r, e)
-				busy.Unlock()
-				return
-			}
-			d := wait/2 + time.Duration(rng.Int64N(int64(wait/2)+1))
-			s.mu.Lock()
-			s.res.Throttles++
-			if time.Since(e.at)+d > maxAge {
-				s.res.Dropped++
-				s.res.Incomplete = true
-				s.mu.Unlock()
-				return
-			}
-			s.mu.Unlock()
-			time.Sleep(d)
-			wait = min(2*wait, asyncMaxRetry)
-		}
-	}
 	fire := func(e event) {
 		wg.Add(1)
-		go deliver(e)
+		go func() {
+			defer wg.Done()
+			s.deliverAsync(fn, e)
+		}()
 	}
 	// A report is a synchronous invoke of the reject alias: refused
 	// (429) when the function is busy, never retried by Lambda.
@@ -375,14 +511,13 @@ func (s *sim) runToday() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !busy.TryLock() {
-				s.mu.Lock()
-				s.res.Throttles++
-				s.mu.Unlock()
+			if !fn.busy.TryLock() {
+				s.throttled()
+				s.lost()
 				return
 			}
-			s.invoke(r, e)
-			busy.Unlock()
+			s.invoke(fn.r, e)
+			fn.busy.Unlock()
 		}()
 	}
 	wg.Add(1)
@@ -392,6 +527,98 @@ func (s *sim) runToday() {
 	}()
 	s.ticks(fire)
 	wg.Wait()
+}
+
+// runLanes: Config.Lanes functions of reserved concurrency 1, each
+// invoked asynchronously by the schedules of its connections as today's
+// function is; reports reach the front, which hands them to the lanes.
+func (s *sim) runLanes() {
+	lanes := make([]*function, s.cfg.Lanes)
+	for i := range lanes {
+		lanes[i] = s.newFunction()
+	}
+	laneOf := func(conn string) *function { return lanes[vendors.LaneOf(conn, len(lanes))] }
+	front := &sync.Mutex{}
+	var wg sync.WaitGroup
+	fire := func(e event) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.deliverAsync(laneOf(e.conn), e)
+		}()
+	}
+	report := func(e event) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.sendReport(front, e, func() { s.handOff(laneOf(e.conn), e, &wg) })
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.reports(report)
+	}()
+	s.ticks(fire)
+	wg.Wait()
+}
+
+// sendReport is an app's synchronous invoke of the front with its AWS
+// SDK: a 429 while the front is busy is retried up to sdkAttempts in all;
+// the front, once it has the report, stays busy until handle returns.
+func (s *sim) sendReport(front *sync.Mutex, e event, handle func()) {
+	rng := mrand.New(mrand.NewPCG(s.cfg.Seed, 0x61707073<<32|uint64(e.seq))) // "apps"
+	for i := range sdkAttempts {
+		if front.TryLock() {
+			handle()
+			front.Unlock()
+			return
+		}
+		s.throttled()
+		if i == sdkAttempts-1 {
+			s.lost()
+			return
+		}
+		d := min(sdkFirstRetry<<i, sdkMaxRetry)
+		time.Sleep(time.Duration(rng.Int64N(int64(d))))
+	}
+}
+
+// handOff is the front's synchronous invoke of e's lane: retried with
+// full jitter while the lane is throttled, up to the front's deadline
+// (its timeout less the report margin), which also bounds its wait for the
+// lane's reply. A lane run outlives a front that stopped waiting, as an
+// invocation outlives its caller; wg counts it.
+func (s *sim) handOff(lane *function, e event, wg *sync.WaitGroup) {
+	rng := mrand.New(mrand.NewPCG(s.cfg.Seed, 0x66726f6e<<32|uint64(e.seq))) // "fron"
+	deadline := time.NewTimer(frontTimeout - reportMargin)
+	defer deadline.Stop()
+	end := time.Now().Add(frontTimeout - reportMargin)
+	wait := handoffFirstRetry
+	for !lane.busy.TryLock() {
+		s.throttled()
+		d := time.Duration(rng.Int64N(int64(wait) + 1))
+		if time.Now().Add(d).After(end) {
+			s.mu.Lock()
+			s.res.HandoffsTimedOut++
+			s.mu.Unlock()
+			return
+		}
+		time.Sleep(d)
+		wait = min(2*wait, handoffMaxRetry)
+	}
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(done)
+		s.invoke(lane.r, e)
+		lane.busy.Unlock()
+	}()
+	select {
+	case <-done:
+	case <-deadline.C:
+	}
 }
 
 func hash(s string) uint32 {
@@ -404,11 +631,24 @@ func hash(s string) uint32 {
 
 // reports sends the configured reject bursts, in time order.
 func (s *sim) reports(fire func(event)) {
+	seq := 0
 	for _, rp := range s.cfg.Reports {
 		if d := time.Until(s.start.Add(rp.At)); d > 0 {
 			time.Sleep(d)
 		}
 		name := s.names[rp.Connection]
+		if rp.AtRefresh {
+			called := make(chan struct{})
+			s.mu.Lock()
+			s.calling[name] = called
+			s.mu.Unlock()
+			select {
+			case <-called:
+				time.Sleep(time.Second)
+			case <-time.After(time.Until(s.end)):
+				continue
+			}
+		}
 		tg, _ := s.targets.Lookup(s.spec.Name, name)
 		s.sm.mu.Lock()
 		sec := s.sm.secrets[tg.TokenSecretID]
@@ -427,7 +667,8 @@ func (s *sim) reports(fire func(event)) {
 		// again (and refreshed) a minute after the last reject.
 		dedup := fmt.Sprintf("reject-%s-%d", fp, time.Now().Unix()/60)
 		for range rp.Apps {
-			fire(event{conn: name, tick: -1, at: time.Now(), ev: refresh.Event{RejectedFingerprint: fp}, dedupID: dedup})
+			seq++
+			fire(event{conn: name, tick: -1, at: time.Now(), ev: refresh.Event{RejectedFingerprint: fp}, dedupID: dedup, seq: seq})
 		}
 	}
 }
@@ -541,6 +782,10 @@ func (v *vendorTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	s := v.s
 	s.mu.Lock()
 	s.res.VendorCalls++
+	if called, ok := s.calling[in.ClientID]; ok {
+		close(called)
+		delete(s.calling, in.ClientID)
+	}
 	s.tokenSeq++
 	tok := fmt.Sprintf("sim-%s-%d", in.ClientID, s.tokenSeq)
 	s.mu.Unlock()
