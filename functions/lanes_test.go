@@ -140,6 +140,21 @@ func (c *countingInvoker) payloads() []string {
 	return append([]string(nil), c.got...)
 }
 
+// envPool is a function's execution environments: an invoke takes a free
+// one. LambdaAPI's reserved concurrency keeps invokes within their
+// number.
+type envPool chan *localaws.Function
+
+func (p envPool) Invoke(ctx context.Context, payload []byte) (localaws.Result, error) {
+	select {
+	case f := <-p:
+		defer func() { p <- f }()
+		return f.Invoke(ctx, payload)
+	case <-ctx.Done():
+		return localaws.Result{}, ctx.Err()
+	}
+}
+
 // TestLanes runs Fyber's function and two lanes as real bootstraps under
 // aws-lambda-rie, behind a Lambda Invoke API that applies their reserved
 // concurrency of 1, against moto_server: connections of different lanes
@@ -207,8 +222,14 @@ func TestLanes(t *testing.T) {
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=60",
 	)
 	fns := map[string]*countingInvoker{}
-	fns[front] = &countingInvoker{inner: localaws.FunctionForTest(t, vendors.Fyber, append(base,
-		"AWS_LAMBDA_FUNCTION_NAME="+front, "AWS_ENDPOINT_URL_LAMBDA="+lambdaAPI.URL))}
+	// The vendor's function runs in as many execution environments as it
+	// has lanes (one emulator serves one invoke at a time).
+	pool := make(envPool, lanes)
+	for range lanes {
+		pool <- localaws.FunctionForTest(t, vendors.Fyber, append(base,
+			"AWS_LAMBDA_FUNCTION_NAME="+front, "AWS_ENDPOINT_URL_LAMBDA="+lambdaAPI.URL))
+	}
+	fns[front] = &countingInvoker{inner: pool}
 	for i := range lanes {
 		name := vendors.LaneFunctionName(front, i)
 		fns[name] = &countingInvoker{inner: localaws.FunctionForTest(t, vendors.Fyber, append(base,
@@ -218,8 +239,9 @@ func TestLanes(t *testing.T) {
 	for name, inv := range fns {
 		served[name] = localaws.LambdaFunction{Invoker: inv, ReservedConcurrency: 1}
 	}
-	// Apps invoke the vendor's function through its reject alias.
-	served[front] = localaws.LambdaFunction{Invoker: fns[front], ReservedConcurrency: 1, Aliases: map[string]func([]byte) error{vendors.RejectAlias: nil}}
+	// Apps invoke the vendor's function through its reject alias; the
+	// stack gives it a reserved concurrency of one per lane.
+	served[front] = localaws.LambdaFunction{Invoker: fns[front], ReservedConcurrency: lanes, Aliases: map[string]func([]byte) error{vendors.RejectAlias: nil}}
 	api = localaws.NewLambdaAPI(served)
 	asyncDone := make(chan localaws.Result, 8)
 	api.OnAsyncDone = func(_ string, res localaws.Result, err error) {
@@ -296,16 +318,19 @@ func TestLanes(t *testing.T) {
 				t.Errorf("%s: lane %s ran %q", conn, lane, got)
 			}
 		}
-		// The default connection runs in the vendor's function itself.
-		before := [lanes]int{len(fns[vendors.LaneFunctionName(front, 0)].payloads()), len(fns[vendors.LaneFunctionName(front, 1)].payloads())}
+		// So does the default connection, in the lane of its name.
 		s, typ, msg := invoke(front, `{}`)
 		if typ != "" || s.Connection != vendors.DefaultConnection || s.Fingerprint != published(vendors.DefaultConnection) {
 			t.Fatalf("default: %+v %s %s", s, typ, msg)
 		}
-		for i := range lanes {
-			if n := len(fns[vendors.LaneFunctionName(front, i)].payloads()); n != before[i] {
-				t.Errorf("the default connection's run reached lane %d", i)
-			}
+		lane := vendors.LaneFunctionName(front, vendors.LaneOf(vendors.DefaultConnection, lanes))
+		if got := fns[lane].payloads(); len(got) == 0 || got[len(got)-1] != `{}` {
+			t.Errorf("default: lane %s ran %q", lane, got)
+		}
+		// The vendor's function ran nothing itself: every run it got was
+		// handed on (its own invocations are the lanes' runs above).
+		if n := len(fns[front].payloads()); n != 4 {
+			t.Errorf("the vendor's function was invoked %d times for 4 runs", n)
 		}
 	})
 
@@ -327,6 +352,7 @@ func TestLanes(t *testing.T) {
 
 	t.Run("lanes run at once", func(t *testing.T) {
 		gate.close()
+		defer gate.open() // also when the subtest fails
 		schedule(a)
 		schedule(c)
 		gate.waitFor(t, "both lanes to call the vendor", func(g *vendorGate) bool { return g.inFlight[a] == 1 && g.inFlight[c] == 1 })
@@ -334,10 +360,34 @@ func TestLanes(t *testing.T) {
 		awaitAsync(2)
 	})
 
+	t.Run("the vendor's function waits for lanes at once", func(t *testing.T) {
+		gate.close()
+		defer gate.open() // also when the subtest fails
+		done := make(chan string, 2)
+		for _, conn := range []string{a, c} {
+			go func() {
+				s, typ, msg := invoke(front, `{"connection":"`+conn+`","force":true}`)
+				if typ != "" || s.Action != refresh.ActionRefreshed {
+					done <- conn + ": " + typ + " " + msg
+					return
+				}
+				done <- ""
+			}()
+		}
+		gate.waitFor(t, "both operators' runs to call the vendor", func(g *vendorGate) bool { return g.inFlight[a] == 1 && g.inFlight[c] == 1 })
+		gate.open()
+		for range 2 {
+			if msg := <-done; msg != "" {
+				t.Error(msg)
+			}
+		}
+	})
+
 	t.Run("one connection's runs never overlap, whoever asks", func(t *testing.T) {
 		rejected := published(b)
 		frontThrottles := api.Throttles(vendors.LaneFunctionName(front, 0))
 		gate.close()
+		defer gate.open() // also when the subtest fails
 		schedule(a) // lane 0 is now busy with a
 		gate.waitFor(t, "a's scheduled run to call the vendor", func(g *vendorGate) bool { return g.inFlight[a] == 1 })
 		schedule(a) // a's next scheduled run waits for the lane
@@ -384,7 +434,7 @@ func TestLanes(t *testing.T) {
 		for _, tc := range []struct{ lane, conn string }{
 			{vendors.LaneFunctionName(front, 1), a},
 			{vendors.LaneFunctionName(front, 0), c},
-			{vendors.LaneFunctionName(front, 0), vendors.DefaultConnection},
+			{vendors.LaneFunctionName(front, 1-vendors.LaneOf(vendors.DefaultConnection, lanes)), vendors.DefaultConnection},
 		} {
 			proxy.ResetCalls()
 			_, typ, msg := invoke(tc.lane, `{"connection":"`+tc.conn+`"}`)

@@ -215,10 +215,14 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (refresh.Summ
 			r.Log.Warn("refused", "vendor", h.cfg.Spec.Name, "reason", err.Error())
 			return refresh.Summary{}, typed(ErrorTypeUnknownConnection, err)
 		}
-		if named := target.Connection != "" && target.Connection != vendors.DefaultConnection; named && !lanes.IsLane() {
+		if !lanes.IsLane() {
 			h := *h
 			h.log = r.Log
-			return h.hand(ctx, raw, target.Connection, vendors.LaneOf(target.Connection, lanes.Count))
+			conn := target.Connection
+			if conn == "" {
+				conn = vendors.DefaultConnection
+			}
+			return h.hand(ctx, raw, conn, vendors.LaneOf(conn, lanes.Count))
 		}
 	}
 	return r.Run(ctx, target, ev)

@@ -19,16 +19,18 @@ import (
 	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
-// Lanes run a vendor's named connections in parallel (docs/deploying.md,
-// "How connections scale"). Each lane is a function of its own with a
-// reserved concurrency of 1 that serves the connections vendors.LaneOf
-// gives it; their schedules invoke it directly. Every other run of a named
-// connection reaches the vendor's function (apps' rejects through the
-// reject alias, operators' forced runs, the connect callback), which hands
-// it to the connection's lane and relays the reply. So every run of a
-// connection, whoever asked for it, runs in the one function that runs
-// that connection, one at a time, as all of a vendor's runs did in one
-// function before lanes.
+// Lanes run a vendor's connections in parallel (docs/deploying.md, "How
+// connections scale"). Each lane is a function of its own with a reserved
+// concurrency of 1 that serves the connections vendors.LaneOf gives it
+// (the default connection hashes as "default"); their schedules invoke it
+// directly. Every other run reaches the vendor's function (apps' rejects
+// through the reject alias, operators' forced runs), which checks the
+// event and the connection, hands the run to the connection's lane and
+// relays the reply; it runs nothing itself. So every run of a connection,
+// whoever asked for it, runs in the one function that runs that
+// connection, one at a time, as all of a vendor's runs did in one
+// function before lanes, while the vendor's function can wait for several
+// lanes at once.
 
 // Lanes is where a function stands among its vendor's lanes.
 type Lanes struct {
@@ -73,8 +75,8 @@ func loadLanes(getenv func(string) string) (Lanes, error) {
 }
 
 // ErrWrongLane refuses, in a lane, a run of a connection that another
-// lane, or the vendor's function, runs. It is an UnknownConnection: the
-// function does not serve that connection.
+// lane runs. It is an UnknownConnection: the function does not serve that
+// connection.
 var ErrWrongLane = errors.New("this lane does not run that connection")
 
 // check refuses, in lane l, a connection that is not l's.
@@ -82,10 +84,10 @@ func (l Lanes) check(vendor, connection string) error {
 	if !l.IsLane() {
 		return nil
 	}
-	if connection == "" || connection == vendors.DefaultConnection {
-		return fmt.Errorf("%w: lane %d of %s runs named connections; the default connection runs in the vendor's function", ErrWrongLane, l.Lane, vendor)
-	}
 	if own := vendors.LaneOf(connection, l.Count); own != l.Lane {
+		if connection == "" {
+			connection = vendors.DefaultConnection
+		}
 		return fmt.Errorf("%w: connection %q of %s runs in lane %d, not in lane %d", ErrWrongLane, connection, vendor, own, l.Lane)
 	}
 	return nil

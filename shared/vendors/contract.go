@@ -44,14 +44,15 @@ const (
 	// invokes after a connect.
 	EnvRefresherFunctionName = "REFRESHER_FUNCTION_NAME"
 	// EnvConnectionLanes is the number of lanes (2 to MaxLanes) that run
-	// a vendor's named connections in parallel: one function each, with
-	// a reserved concurrency of 1, serving the connections LaneOf gives
-	// it. Set on the vendor's function and on every lane; unset, the
-	// function runs every connection itself, one run at a time.
+	// a vendor's connections in parallel: one function each, with a
+	// reserved concurrency of 1, serving the connections LaneOf gives it
+	// (the default connection as "default"). Set on the vendor's function
+	// and on every lane; unset, the function runs every connection itself,
+	// one run at a time.
 	EnvConnectionLanes = "CONNECTION_LANES"
 	// EnvConnectionLane is a lane function's own lane, 0 to lanes-1. The
-	// vendor's function (which has none) hands each run of a named
-	// connection to its lane and waits for the reply.
+	// vendor's function (which has none) hands each run to its
+	// connection's lane and waits for the reply.
 	EnvConnectionLane = "CONNECTION_LANE"
 )
 

@@ -97,13 +97,17 @@ func FunctionName(prefix, folder string) string { return prefix + "-" + folder }
 // concurrency, and Lambda keeps 100 of an account's units unreserved.
 const MaxLanes = 50
 
-// LaneOf is the lane, among lanes, of a named connection: a hash of its
-// name (FNV-1a), so a connection keeps its lane whatever other
-// connections are added or removed. With fewer than two lanes every
-// connection is in lane 0.
+// LaneOf is the lane, among lanes, of a connection: a hash of its name
+// (FNV-1a), so a connection keeps its lane whatever other connections are
+// added or removed. The default connection ("" too) hashes as its name,
+// DefaultConnection. With fewer than two lanes every connection is in
+// lane 0.
 func LaneOf(connection string, lanes int) int {
 	if lanes < 2 {
 		return 0
+	}
+	if connection == "" {
+		connection = DefaultConnection
 	}
 	h := fnv.New32a()
 	h.Write([]byte(connection))

@@ -120,6 +120,7 @@ func TestLaneOf(t *testing.T) {
 	}{
 		{"acme", 0, 0}, {"acme", 1, 0},
 		{"acme", 10, 5}, {"c0", 10, 8}, {"c999", 10, 5}, {"acme", 50, 15},
+		{"", 10, LaneOf(DefaultConnection, 10)}, {"", 1, 0},
 	} {
 		if got := LaneOf(tc.name, tc.lanes); got != tc.want {
 			t.Errorf("LaneOf(%q, %d) = %d, want %d", tc.name, tc.lanes, got, tc.want)
