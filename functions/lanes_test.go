@@ -388,7 +388,7 @@ func TestLanes(t *testing.T) {
 		frontThrottles := api.Throttles(vendors.LaneFunctionName(front, 0))
 		gate.close()
 		defer gate.open() // also when the subtest fails
-		schedule(a) // lane 0 is now busy with a
+		schedule(a)       // lane 0 is now busy with a
 		gate.waitFor(t, "a's scheduled run to call the vendor", func(g *vendorGate) bool { return g.inFlight[a] == 1 })
 		schedule(a) // a's next scheduled run waits for the lane
 		type reply struct {
