@@ -21,10 +21,10 @@
 //     fires at vendors.ScheduleOffset past the start of every period, plus
 //     a delay drawn in EventBridge Scheduler's flexible time window of a
 //     minute. Reports of rejected tokens go to the vendor's own function
-//     (the front, reserved concurrency 1: an app's SDK retries its 429s a
-//     couple of times), which hands the run to the connection's lane with
-//     a synchronous invoke, retried while the lane is busy until the
-//     front's own deadline.
+//     (the front, which runs nothing itself and has a reserved concurrency
+//     of L: an app's SDK retries its 429s a couple of times), which hands
+//     the run to the connection's lane with a synchronous invoke, retried
+//     while the lane is busy until the front's own deadline.
 //
 // Everything else is the real code: shared/refresh.Refresher with its
 // decision logic, shared/fyber's client over vendorhttp, the targets from
@@ -538,7 +538,9 @@ func (s *sim) runLanes() {
 		lanes[i] = s.newFunction()
 	}
 	laneOf := func(conn string) *function { return lanes[vendors.LaneOf(conn, len(lanes))] }
-	front := &sync.Mutex{}
+	// The front runs nothing itself: it has one unit of concurrency per
+	// lane, as the stack reserves it.
+	front := make(units, len(lanes))
 	var wg sync.WaitGroup
 	fire := func(e event) {
 		wg.Add(1)
@@ -563,10 +565,29 @@ func (s *sim) runLanes() {
 	wg.Wait()
 }
 
+// units is a function's reserved concurrency: TryLock takes a unit if one
+// is free.
+type units chan struct{}
+
+func (u units) TryLock() bool {
+	select {
+	case u <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (u units) Unlock() { <-u }
+
 // sendReport is an app's synchronous invoke of the front with its AWS
-// SDK: a 429 while the front is busy is retried up to sdkAttempts in all;
-// the front, once it has the report, stays busy until handle returns.
-func (s *sim) sendReport(front *sync.Mutex, e event, handle func()) {
+// SDK: a 429 while every unit of the front is busy is retried up to
+// sdkAttempts in all; the front's unit, once it has the report, stays
+// busy until handle returns.
+func (s *sim) sendReport(front interface {
+	TryLock() bool
+	Unlock()
+}, e event, handle func()) {
 	rng := mrand.New(mrand.NewPCG(s.cfg.Seed, 0x61707073<<32|uint64(e.seq))) // "apps"
 	for i := range sdkAttempts {
 		if front.TryLock() {
