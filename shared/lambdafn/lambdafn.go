@@ -129,7 +129,7 @@ type Handler struct {
 	refresher *refresh.Refresher
 	log       *slog.Logger
 	// lambda hands runs to the lanes (the vendor's function, lanes on).
-	lambda LambdaInvoker
+	lambda laneInvoker
 }
 
 // NewHandler builds everything an invocation needs, once.
@@ -148,9 +148,9 @@ func NewHandler(ctx context.Context, spec vendors.Spec, getenv func(string) stri
 		return nil, err
 	}
 	log := NewLogger(out)
-	var lc LambdaInvoker
+	var lc laneInvoker
 	if cfg.Lanes.On() && !cfg.Lanes.IsLane() {
-		c, err := NewLambdaClient(awsCfg, getenv)
+		c, err := newLambdaAPI(awsCfg, getenv)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", spec.Name, err)
 		}

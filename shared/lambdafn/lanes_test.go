@@ -3,8 +3,11 @@ package lambdafn
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/token-refresher/token-refresher/internal/localaws"
@@ -400,17 +404,18 @@ func TestABusyLaneIsWaitedFor(t *testing.T) {
 	})
 }
 
-func TestNewLambdaClient(t *testing.T) {
+func TestNewLambdaAPI(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
-		want string // the endpoint the client calls, or the error
+		want string // the endpoint, or what the error names
 		err  bool
 	}{
 		{name: "its own variable", env: map[string]string{"AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:4001"}, want: "http://127.0.0.1:4001"},
-		{name: "the general one", env: map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:4002"}, want: "http://127.0.0.1:4002"},
+		{name: "the general one", env: map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:4002/"}, want: "http://127.0.0.1:4002"},
 		{name: "its own first", env: map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:4002", "AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:4001"}, want: "http://127.0.0.1:4001"},
 		{name: "both ignored", env: map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:4002", "AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:4001", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}, want: "https://lambda.eu-west-1.amazonaws.com"},
+		{name: "the region's", want: "https://lambda.eu-west-1.amazonaws.com"},
 		{name: "FIPS", env: map[string]string{"AWS_USE_FIPS_ENDPOINT": "true"}, want: "https://lambda-fips.eu-west-1.amazonaws.com"},
 		{name: "not a URL", env: map[string]string{"AWS_ENDPOINT_URL_LAMBDA": "127.0.0.1:4001"}, want: "AWS_ENDPOINT_URL_LAMBDA", err: true},
 		{name: "FIPS with a custom endpoint", env: map[string]string{"AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:4001", "AWS_USE_FIPS_ENDPOINT": "true"}, want: "AWS_USE_FIPS_ENDPOINT", err: true},
@@ -428,7 +433,7 @@ func TestNewLambdaClient(t *testing.T) {
 				}
 				t.Fatal(err)
 			}
-			c, err := NewLambdaClient(cfg, getenv)
+			c, err := newLambdaAPI(cfg, getenv)
 			if tc.err {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("err = %v, want one naming %s", err, tc.want)
@@ -438,22 +443,110 @@ func TestNewLambdaClient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Where the client would send an invoke, without sending it.
-			var got string
-			_, _ = c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("f")}, func(o *lambda.Options) {
-				o.Retryer = aws.NopRetryer{}
-				o.HTTPClient = httpDoer(func(r *http.Request) (*http.Response, error) {
-					got = r.URL.Scheme + "://" + r.URL.Host
-					return nil, errors.New("not sent")
-				})
-			})
-			if got != tc.want {
-				t.Errorf("endpoint %q, want %q", got, tc.want)
+			if c.endpoint != tc.want {
+				t.Errorf("endpoint %q, want %q", c.endpoint, tc.want)
 			}
 		})
 	}
 }
 
-type httpDoer func(*http.Request) (*http.Response, error)
+// TestLambdaEndpoint: the endpoint derived from Secrets Manager's rules is
+// the one the SDK's Lambda client resolves, in every partition.
+func TestLambdaEndpoint(t *testing.T) {
+	regions := []string{"us-east-1", "eu-west-1", "ap-southeast-2", "sa-east-1", "ca-central-1", "me-central-1", "il-central-1",
+		"cn-north-1", "cn-northwest-1", "us-gov-west-1", "us-gov-east-1", "us-iso-east-1", "us-isob-east-1", "eu-isoe-west-1", "us-isof-south-1"}
+	for _, region := range regions {
+		for _, fips := range []bool{false, true} {
+			for _, dual := range []bool{false, true} {
+				want, werr := lambda.NewDefaultEndpointResolverV2().ResolveEndpoint(context.Background(), lambda.EndpointParameters{
+					Region: aws.String(region), UseFIPS: aws.Bool(fips), UseDualStack: aws.Bool(dual),
+				})
+				got, err := lambdaEndpoint(region, fips, dual)
+				switch {
+				case werr != nil && err == nil:
+					t.Errorf("%s fips=%v dual-stack=%v: %s, but the SDK has none: %v", region, fips, dual, got, werr)
+				case werr == nil && err != nil:
+					t.Errorf("%s fips=%v dual-stack=%v: %v, want %s", region, fips, dual, err, want.URI.String())
+				case werr == nil && got != strings.TrimSuffix(want.URI.String(), "/"):
+					t.Errorf("%s fips=%v dual-stack=%v: %s, want %s", region, fips, dual, got, want.URI.String())
+				}
+			}
+		}
+	}
+}
 
-func (f httpDoer) Do(r *http.Request) (*http.Response, error) { return f(r) }
+// TestInvokeIsSigned: the request carries a SigV4 signature for Lambda in
+// the function's region that matches the request as it arrived.
+func TestInvokeIsSigned(t *testing.T) {
+	const key, secret, session = "AKIDEXAMPLE", "wJalrXUtnFEMI-VALUE-K7MDENG", "session-VALUE-token"
+	var problem atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		problem.Store(checkSigV4(r, body, aws.Credentials{AccessKeyID: key, SecretAccessKey: secret, SessionToken: session}))
+		if r.URL.EscapedPath() != "/2015-03-31/functions/token-refresher-fyber-lane-3/invocations" || r.Header.Get("X-Amz-Invocation-Type") != "RequestResponse" {
+			problem.Store(fmt.Sprintf("request %s %s, invocation type %q", r.Method, r.URL.EscapedPath(), r.Header.Get("X-Amz-Invocation-Type")))
+		}
+		w.Header().Set("X-Amz-Function-Error", "Unhandled")
+		_, _ = w.Write([]byte(`{"errorType":"VendorRejected","errorMessage":"m"}`))
+	}))
+	defer srv.Close()
+	env := map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": session, "AWS_ENDPOINT_URL_LAMBDA": srv.URL}
+	cfg, err := AWSConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newLambdaAPI(cfg, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.invoke(context.Background(), "token-refresher-fyber-lane-3", []byte(`{"connection":"acme"}`))
+	if err != nil || out.FunctionError != "Unhandled" || string(out.Payload) != `{"errorType":"VendorRejected","errorMessage":"m"}` {
+		t.Fatalf("invoke = %+v, %v", out, err)
+	}
+	if p, _ := problem.Load().(string); p != "" {
+		t.Fatal(p)
+	}
+}
+
+// checkSigV4 signs again, with creds, a request made of what r's signature
+// says it signed, and compares; "" when they match.
+func checkSigV4(r *http.Request, body []byte, creds aws.Credentials) string {
+	auth := r.Header.Get("Authorization")
+	var scope, signed, sig string
+	for _, part := range strings.Split(strings.TrimPrefix(auth, "AWS4-HMAC-SHA256 "), ", ") {
+		k, v, _ := strings.Cut(part, "=")
+		switch k {
+		case "Credential":
+			scope = v
+		case "SignedHeaders":
+			signed = v
+		case "Signature":
+			sig = v
+		}
+	}
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 ") || !strings.HasSuffix(scope, "/eu-west-1/lambda/aws4_request") || !strings.HasPrefix(scope, creds.AccessKeyID+"/") {
+		return "Authorization " + auth + " is not SigV4 for lambda in eu-west-1"
+	}
+	if r.Header.Get("X-Amz-Security-Token") != creds.SessionToken {
+		return "no session token"
+	}
+	at, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	if err != nil {
+		return "X-Amz-Date: " + err.Error()
+	}
+	again, _ := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), bytes.NewReader(body))
+	for _, h := range strings.Split(signed, ";") {
+		if h != "host" && h != "content-length" {
+			again.Header.Set(h, r.Header.Get(h))
+		}
+	}
+	again.Header.Del("Authorization")
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, again, hex.EncodeToString(sum[:]), "lambda", "eu-west-1", at); err != nil {
+		return err.Error()
+	}
+	if !strings.HasSuffix(again.Header.Get("Authorization"), "Signature="+sig) {
+		return "the signature does not match the request"
+	}
+	return ""
+}
