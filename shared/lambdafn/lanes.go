@@ -48,7 +48,7 @@ type Lanes struct {
 	Lane int
 }
 
-// On reports whether the vendor's named connections run in lanes.
+// On reports whether the vendor's connections run in lanes.
 func (l Lanes) On() bool { return l.Count > 0 }
 
 // IsLane reports whether the function is one of the lanes.
