@@ -312,8 +312,9 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 		expression, window, in := awsscheduler.ScheduleExpression_Rate(scheduleRate(spec.Every)), awsscheduler.TimeWindow_Off(), ""
 		if lane := lanes[vendors.LaneOf(name, r.props.Lanes)]; lane != nil {
 			// addLanes grants the role the lanes, unqualified: the target
-			// would add each lane twice (and <lane>:*), a policy that
-			// outgrows IAM's 10,240 characters at 50 lanes.
+			// would add each lane twice (<lane> and <lane>:*) to the
+			// role's policy in the parent, which outgrows IAM's 10,240
+			// characters at 50 lanes.
 			target, role, in = lane.Function, r.SchedulerRole.WithoutPolicyUpdates(nil), fmt.Sprintf(" in lane %d", lane.Index)
 			window = awsscheduler.TimeWindow_Flexible(awscdk.Duration_Minutes(jsii.Number(1)))
 			if cron, ok := vendors.ScheduleCron(spec.Every, vendors.ScheduleOffset(name, spec.Every)); ok {

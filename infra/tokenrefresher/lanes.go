@@ -146,20 +146,23 @@ func addLanes(scope constructs.Construct, p lanesProps) (awscdk.NestedStack, []*
 	}
 
 	// The vendor's function hands each run of a named connection to its
-	// lane, and the schedules invoke the lanes: both may invoke exactly
-	// the lanes, unqualified (one ARN per lane keeps the policies far
-	// below IAM's size limit at 50 lanes).
+	// lane, and the schedules invoke the lanes: both roles may invoke
+	// exactly the lanes, unqualified, by a policy of the lanes' own stack
+	// (the parent's policies stay as they are, and one ARN per lane keeps
+	// the roles far below IAM's 10,240 characters of inline policy at 50
+	// lanes). The function changes to lanes once they exist.
 	arns := make([]*string, len(lanes))
 	for i, l := range lanes {
 		arns[i] = l.Function.FunctionArn()
 	}
-	for _, g := range []awsiam.IGrantable{r.Function, r.SchedulerRole} {
-		awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
-			Grantee:      g,
-			Actions:      jsii.Strings("lambda:InvokeFunction"),
-			ResourceArns: &arns,
-		})
-	}
+	awsiam.NewPolicy(ns, jsii.String("InvokeLanes"), &awsiam.PolicyProps{
+		Roles: &[]awsiam.IRole{r.Function.Role(), r.SchedulerRole},
+		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("lambda:InvokeFunction"),
+			Resources: &arns,
+		})},
+	})
+	r.Function.Node().AddDependency(ns)
 	return ns, lanes
 }
 
