@@ -743,3 +743,71 @@ func policySize(doc any, arn string) int {
 	b, _ := json.Marshal(resolve(doc))
 	return len(b)
 }
+
+// TestLaneFunctionNameTooLong: a lane whose function name would pass
+// Lambda's 64 characters is refused at synth, naming the function.
+func TestLaneFunctionNameTooLong(t *testing.T) {
+	spec := vendors.MustLookup(vendors.Fyber)
+	spec.Name = "a-vendor-name-of-27-letters"
+	dir := t.TempDir()
+	if err := writeDummyAssets(dir, []vendors.Spec{spec}); err != nil {
+		t.Fatal(err)
+	}
+	prefix := "a-name-prefix-of-30-characters"
+	want := vendors.LaneFunctionName(functionName(prefix, spec.FunctionName()), 0)
+	if len(want) <= 64 {
+		t.Fatalf("%s is not too long", want)
+	}
+	defer func() {
+		if r := fmt.Sprint(recover()); !strings.Contains(r, "ConnectionLanes") || !strings.Contains(r, want) || !strings.Contains(r, "64") {
+			t.Errorf("panic = %s", r)
+		}
+	}()
+	stack := awscdk.NewStack(newTestApp(), jsii.String("Host"), nil)
+	New(stack, "Tokens", &Props{
+		AssetDir: dir, Vendors: []vendors.Spec{spec}, NamePrefix: prefix, Dashboard: jsii.Bool(false),
+		Connections: map[string][]string{spec.Name: namesInLanes("c", 2, 1, 0, 1)}, ConnectionLanes: 2,
+	})
+}
+
+// TestTurningLanesOnReplacesNothing: a deployment with connections keeps
+// every resource, under the same logical id and type, when lanes are
+// turned on; its secrets and the parent's policies stay as they are (the
+// schedules, the secrets' guards and the vendor functions change in
+// place), and what is new is the lanes' stacks.
+func TestTurningLanesOnReplacesNothing(t *testing.T) {
+	off := synthStack(t, Props{Connections: testConnections})
+	on := synthStack(t, Props{Connections: testConnections, ConnectionLanes: testLanes})
+	docs := func(s synthesized) map[string]template {
+		out := map[string]template{"": s.parent}
+		for path, d := range s.nested {
+			out[path] = d
+		}
+		return out
+	}
+	onDocs := docs(on)
+	for path, d := range docs(off) {
+		got, ok := onDocs[path]
+		if !ok {
+			t.Errorf("stack %q is gone with lanes", path)
+			continue
+		}
+		for id, r := range d.Resources {
+			g, ok := got.Resources[id]
+			switch {
+			case !ok || g.Type != r.Type:
+				t.Errorf("%s %s (%s) is gone or changed type with lanes", path, id, r.Type)
+			case r.Type == "AWS::SecretsManager::Secret" || r.Type == "AWS::IAM::Policy" || r.Type == "AWS::IAM::Role":
+				if !reflect.DeepEqual(g, r) {
+					t.Errorf("%s %s (%s) changed with lanes", path, id, r.Type)
+				}
+			}
+		}
+	}
+	for path := range onDocs {
+		if _, ok := docs(off)[path]; !ok && !strings.HasSuffix(path, "Lanes") {
+			t.Errorf("new stack %q with lanes", path)
+		}
+	}
+}
+
