@@ -810,4 +810,3 @@ func TestTurningLanesOnReplacesNothing(t *testing.T) {
 		}
 	}
 }
-
