@@ -72,7 +72,8 @@ func laneRolePattern(prefix, vendor string) *string {
 
 // addLanes creates, in one nested stack <Vendor>Lanes, a lane function for
 // every lane that at least one of the vendor's named connections hashes
-// to (vendors.LaneOf), and lets the vendor's function invoke exactly them.
+// to (vendors.LaneOf), and lets the vendor's function and its schedules'
+// role invoke exactly them.
 //
 // A lane is the vendor function's bootstrap with its memory, architecture,
 // logging, VPC placement and retries, reserved concurrency 1, and the
@@ -87,8 +88,8 @@ func laneRolePattern(prefix, vendor string) *string {
 // by addConnections), nothing else.
 //
 // It panics when a lane's function name would be longer than Lambda's 64
-// characters, or when the nested stack would hold more resources than
-// maxResourcesPerShard.
+// characters (checkLanes, once the lanes' alarms are in, bounds the
+// stack's resources).
 func addLanes(scope constructs.Construct, p lanesProps) (awscdk.NestedStack, []*Lane) {
 	r := p.Refresher
 	spec, n := r.Spec, r.props.Lanes
