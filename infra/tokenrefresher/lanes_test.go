@@ -810,3 +810,42 @@ func TestTurningLanesOnReplacesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestLanesReadTheConnectionsLayer: when the names outgrow the
+// environment, every lane reads them from the vendor's connections layer,
+// as the vendor's function does.
+func TestLanesReadTheConnectionsLayer(t *testing.T) {
+	spec := vendors.MustLookup(vendors.Merchenta)
+	var names []string
+	for i := range 100 {
+		names = append(names, fmt.Sprintf("connection-with-a-long-name-%03d", i))
+	}
+	stack := awscdk.NewStack(newTestApp(), jsii.String("Host"), nil)
+	tr := New(stack, "Tokens", &Props{
+		AssetDir: testAssetDir, Vendors: []vendors.Spec{spec}, Dashboard: jsii.Bool(false),
+		Connections: map[string][]string{spec.Name: names}, ConnectionLanes: 2,
+	})
+	parent := parseTemplate(assertions.Template_FromStack(stack, nil))
+	front := parent.env(parent.find(t, "AWS::Lambda::Function", "FunctionName", functionName(DefaultNamePrefix, spec.FunctionName())))
+	layers := parent.ofType("AWS::Lambda::LayerVersion")
+	if front[vendors.EnvConnectionsFile] == nil || len(layers) != 1 {
+		t.Fatalf("front: %s = %v, layers %v", vendors.EnvConnectionsFile, front[vendors.EnvConnectionsFile], layers)
+	}
+	r := tr.Refreshers[0]
+	doc := parseTemplate(assertions.Template_FromStack(r.LanesStack, nil))
+	if len(r.Lanes) != 2 {
+		t.Fatalf("%d lanes", len(r.Lanes))
+	}
+	for _, l := range r.Lanes {
+		id := doc.find(t, "AWS::Lambda::Function", "FunctionName", vendors.LaneFunctionName(functionName(DefaultNamePrefix, spec.FunctionName()), l.Index))
+		env := doc.env(id)
+		if env[vendors.EnvConnectionsFile] != front[vendors.EnvConnectionsFile] || env[vendors.EnvConnections] != nil {
+			t.Errorf("lane %d: %s = %v, %s = %v", l.Index, vendors.EnvConnectionsFile, env[vendors.EnvConnectionsFile], vendors.EnvConnections, env[vendors.EnvConnections])
+		}
+		got, _ := doc.Resources[id].Properties["Layers"].([]any)
+		// A parameter of the lanes stack: the parent's layer.
+		if len(got) != 1 || !strings.Contains(firstRef(got[0]), exportID(spec.Name)+"ConnectionsLayer") {
+			t.Errorf("lane %d: layers %v, want the parent's %s", l.Index, got, layers[0])
+		}
+	}
+}
