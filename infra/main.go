@@ -16,6 +16,7 @@
 //	dashboard                     false leaves out the CloudWatch dashboard (default true)
 //	connections                   named connections per vendor: {"merchenta": ["acme", "globex"]} in cdk.json, or -c connections='{"merchenta":["acme"]}'
 //	connectionShards              nested stacks per vendor for its named connections (default 8; set before the first deploy of connections)
+//	connectionLanes               lanes that run each vendor's named connections in parallel (2 to 50; default 0, none)
 package main
 
 import (
@@ -59,6 +60,7 @@ func stackProps(app awscdk.App) *tokenrefresher.StackProps {
 			BreakGlassPrincipalArns: contextList(app, "breakGlassPrincipalArns"),
 			Dashboard:               jsii.Bool(contextBool(app, "dashboard", true)),
 			ConnectionShards:        contextInt(app, "connectionShards", 0),
+			ConnectionLanes:         contextInt(app, "connectionLanes", 0),
 		},
 	}
 	for _, spec := range specs {

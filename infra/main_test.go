@@ -175,6 +175,8 @@ func TestStackPropsFromContext(t *testing.T) {
 		"operatorPrincipalArns":                "arn:aws:iam::123456789012:role/ops",
 		"breakGlassPrincipalArns":              []any{"arn:aws:iam::123456789012:role/glass"},
 		"dashboard":                            "false",
+		"connectionShards":                     16,
+		"connectionLanes":                      "10",
 	}
 	p := stackProps(awscdk.NewApp(&awscdk.AppProps{Context: &ctx}))
 	want := map[string]any{
@@ -187,6 +189,8 @@ func TestStackPropsFromContext(t *testing.T) {
 		"BreakGlassPrincipalArns": reflect.DeepEqual(p.BreakGlassPrincipalArns, []string{"arn:aws:iam::123456789012:role/glass"}),
 		"Dashboard":               p.Dashboard != nil && !*p.Dashboard,
 		"Vendors":                 len(p.Vendors) == len(vendors.All()),
+		"ConnectionShards":        p.ConnectionShards == 16,
+		"ConnectionLanes":         p.ConnectionLanes == 10,
 	}
 	for field, ok := range want {
 		if ok != true {

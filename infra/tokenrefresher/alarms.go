@@ -105,14 +105,7 @@ func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) *Alarm
 	notify := a.notify
 
 	errorsAlarm := func(id, name string, fn awslambda.IFunction) {
-		a.Errors[name] = notify(functionErrors(fn, "Sum", 5*time.Minute).CreateAlarm(c, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
-			AlarmName:          jsii.String(props.NamePrefix + "-" + name + "-errors"),
-			AlarmDescription:   jsii.String(fmt.Sprintf("%s failed; its log group says why", name)),
-			Threshold:          jsii.Number(0),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-			EvaluationPeriods:  jsii.Number(1),
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		}))
+		a.Errors[name] = notify(newErrorsAlarm(c, id, props.NamePrefix, name, fn))
 	}
 
 	for _, r := range props.Refreshers {
@@ -137,6 +130,19 @@ func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) *Alarm
 		errorsAlarm(f.Name+"Errors", f.Name, f.Function)
 	}
 	return a
+}
+
+// newErrorsAlarm fires when the function named prefix-name fails at least
+// once in five minutes.
+func newErrorsAlarm(scope constructs.Construct, id, prefix, name string, fn awslambda.IFunction) awscloudwatch.Alarm {
+	return functionErrors(fn, "Sum", 5*time.Minute).CreateAlarm(scope, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
+		AlarmName:          jsii.String(prefix + "-" + name + "-errors"),
+		AlarmDescription:   jsii.String(fmt.Sprintf("%s failed; its log group says why", name)),
+		Threshold:          jsii.Number(0),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		EvaluationPeriods:  jsii.Number(1),
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
 }
 
 // newExpiryAlarm is the dead man's switch of an expiring vendor's

@@ -107,6 +107,7 @@ func NewAuthCodeConnect(scope constructs.Construct, id string, props *AuthCodeCo
 
 	// The refresher rotates the refresh token too.
 	r.Function.AddEnvironment(jsii.String(vendors.EnvRefreshSecretID), a.RefreshToken.SecretArn(), nil)
+	r.env[vendors.EnvRefreshSecretID] = *a.RefreshToken.SecretArn()
 	grantCompareAndSwap(a.RefreshToken, r.Function)
 
 	a.Api = awsapigatewayv2.NewHttpApi(c, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{

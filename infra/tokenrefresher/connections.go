@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -108,6 +109,39 @@ func secretPatternArn(scope constructs.Construct, prefix, vendor, role string) *
 // patterns of secretPatternArn and replicaPatternArns.
 const connectionPatternNagRegex = `/^Resource::arn:<AWS::Partition>:secretsmanager:(<AWS::Region>|[a-z]{2}(-[a-z]+)+-[0-9]):<AWS::AccountId>:secret:.*/\*/.*-\?\?\?\?\?\?$/`
 
+// grantConnectionSecrets grants g, by name pattern, the named connections'
+// secrets of spec with the actions of the default connection's grants:
+// read the credentials and the token, write the token and (an
+// authorization-code vendor) read, write and swap the refresh token. The
+// policy stays the same size however many connections there are.
+func grantConnectionSecrets(scope constructs.Construct, g awsiam.IGrantable, prefix string, spec vendors.Spec) {
+	creds := secretPatternArn(scope, prefix, spec.Name, vendors.RoleCredentials)
+	token := secretPatternArn(scope, prefix, spec.Name, vendors.RoleToken)
+	refresh := secretPatternArn(scope, prefix, spec.Name, vendors.RoleRefreshToken)
+	grant := func(actions []string, arns ...*string) {
+		awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{Grantee: g, Actions: jsii.Strings(actions...), ResourceArns: &arns})
+	}
+	read := []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+	grant(read, creds, token)
+	grant([]string{"secretsmanager:PutSecretValue", "secretsmanager:ListSecretVersionIds"}, token)
+	if spec.AuthCode {
+		grant(append(slices.Clone(read), "secretsmanager:PutSecretValue",
+			"secretsmanager:UpdateSecretVersionStage", "secretsmanager:ListSecretVersionIds"), refresh)
+	}
+}
+
+// suppressConnectionPatterns explains to cdk-nag the pattern grants of
+// grantConnectionSecrets on role.
+func suppressConnectionPatterns(role awsiam.IRole, prefix string, spec vendors.Spec) {
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("Named connections' secrets are granted by name pattern " + prefix + "/" + spec.Name +
+			"/*/<role>-??????: only this vendor's connection secrets of that role match, and the policy stays one " +
+			"statement per role however many connections there are."),
+		AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(connectionPatternNagRegex)}},
+	}}, jsii.Bool(true))
+}
+
 // connectionsProps is what addConnections needs of the deployment.
 type connectionsProps struct {
 	Refresher  *Refresher
@@ -139,6 +173,7 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 	env := map[string]string{EnvNamePrefix: props.NamePrefix}
 	// Names that fit in the environment go there, as they always have;
 	// more go to a layer the functions read at cold start.
+	var layer awslambda.LayerVersion
 	if list := strings.Join(names, ","); len(list) <= maxConnectionsEnv {
 		env[EnvConnections] = list
 	} else {
@@ -146,7 +181,7 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 		if props.Connect != nil {
 			fns = append(fns, props.Connect.Callback)
 		}
-		env[EnvConnectionsFile] = addConnectionsLayer(scope, spec, names, fns...)
+		env[EnvConnectionsFile], layer = addConnectionsLayer(scope, spec, names, fns...)
 	}
 	imported := map[string]string{}
 	for _, n := range names {
@@ -162,42 +197,38 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 	if props.Connect != nil {
 		functions = append(functions, props.Connect.Callback)
 	}
-	for k, v := range env {
-		r.Function.AddEnvironment(jsii.String(k), jsii.String(v), nil)
+	// In a stable order, so that the template's text is the same every
+	// synth.
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		r.Function.AddEnvironment(jsii.String(k), jsii.String(env[k]), nil)
 		if props.Connect != nil {
-			props.Connect.Callback.AddEnvironment(jsii.String(k), jsii.String(v), nil)
+			props.Connect.Callback.AddEnvironment(jsii.String(k), jsii.String(env[k]), nil)
 		}
 	}
 
-	// Grants by pattern: the named connections' secrets of this vendor,
-	// with the actions of the default connection's grants.
-	creds := secretPatternArn(scope, props.NamePrefix, spec.Name, vendors.RoleCredentials)
-	token := secretPatternArn(scope, props.NamePrefix, spec.Name, vendors.RoleToken)
-	refresh := secretPatternArn(scope, props.NamePrefix, spec.Name, vendors.RoleRefreshToken)
-	grant := func(g awsiam.IGrantable, actions []string, arns ...*string) {
-		awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{Grantee: g, Actions: jsii.Strings(actions...), ResourceArns: &arns})
-	}
-	read := []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
 	for _, fn := range functions {
-		grant(fn, read, creds, token)
-		grant(fn, []string{"secretsmanager:PutSecretValue", "secretsmanager:ListSecretVersionIds"}, token)
-		if spec.AuthCode {
-			grant(fn, append(slices.Clone(read), "secretsmanager:PutSecretValue",
-				"secretsmanager:UpdateSecretVersionStage", "secretsmanager:ListSecretVersionIds"), refresh)
-		}
+		grantConnectionSecrets(scope, fn, props.NamePrefix, spec)
 	}
 	roles := []awsiam.IRole{r.Function.Role()}
 	if props.Connect != nil {
 		roles = append(roles, props.Connect.Callback.Role())
 	}
 	for _, role := range roles {
-		cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
-			Id: jsii.String("AwsSolutions-IAM5"),
-			Reason: jsii.String("Named connections' secrets are granted by name pattern " + props.NamePrefix + "/" + spec.Name +
-				"/*/<role>-??????: only this vendor's connection secrets of that role match, and the policy stays one " +
-				"statement per role however many connections there are."),
-			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(connectionPatternNagRegex)}},
-		}}, jsii.Bool(true))
+		suppressConnectionPatterns(role, props.NamePrefix, spec)
+	}
+
+	// With lanes, the lanes run the connections: the secrets' guards let
+	// their roles (by path) through as well, and the schedules invoke them.
+	readers := roleArns(roles, props.BreakGlass...)
+	lanes := map[int]*Lane{}
+	if r.props.Lanes >= 2 {
+		r.LanesStack, r.Lanes = addLanes(scope, lanesProps{
+			Refresher: r, Names: names, NamePrefix: props.NamePrefix, Env: env, Layer: layer,
+		})
+		for _, l := range r.Lanes {
+			lanes[l.Index] = l
+		}
+		readers = append(readers, laneRolePattern(props.NamePrefix, spec.Name))
 	}
 
 	nShards := props.Shards
@@ -227,6 +258,9 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 			if props.Connect != nil {
 				conn.Credentials.GrantRead(props.Connect.Callback, nil)
 			}
+			if lane := lanes[vendors.LaneOf(name, r.props.Lanes)]; lane != nil {
+				conn.Credentials.GrantRead(lane.Function, nil)
+			}
 		} else {
 			conn.CredentialsName = vendors.SecretName(props.NamePrefix, spec.Name, name, vendors.RoleCredentials)
 			s := awssecretsmanager.NewSecret(c, jsii.String("Credentials"), &awssecretsmanager.SecretProps{
@@ -236,7 +270,7 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 			})
 			withoutValue(s)
 			conn.Credentials = s
-			guardReads(s, roleArns(roles, props.BreakGlass...))
+			guardReads(s, readers)
 			suppressRotation(s, credentialsRotationReason)
 		}
 		tagIfOwned(conn.Credentials, !conn.CredentialsImported, spec.Name, name, vendors.RoleCredentials)
@@ -259,8 +293,8 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 				RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 			})
 			tagSecret(conn.RefreshToken, spec.Name, name, vendors.RoleRefreshToken)
-			guardReads(conn.RefreshToken, roleArns(roles, props.BreakGlass...))
-			guardWrites(conn.RefreshToken, roleArns(roles, props.BreakGlass...), props.Deployers)
+			guardReads(conn.RefreshToken, readers)
+			guardWrites(conn.RefreshToken, readers, props.Deployers)
 			suppressRotation(conn.RefreshToken, refreshTokenRotationReason)
 		}
 
@@ -269,13 +303,31 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 			panic(fmt.Sprintf("tokenrefresher: props: connection %s/%s: schedule name %q is longer than 64 characters; use a shorter name prefix or connection name",
 				spec.Name, name, scheduleName))
 		}
+		// Without lanes every connection runs at the rate's own minute in
+		// the vendor's one function. A lane's connections are spread over
+		// the period instead (vendors.ScheduleOffset), so that runs of one
+		// lane seldom queue behind each other.
+		var target awslambda.IFunction = r.Function
+		var role awsiam.IRole = r.SchedulerRole
+		expression, window, in := awsscheduler.ScheduleExpression_Rate(scheduleRate(spec.Every)), awsscheduler.TimeWindow_Off(), ""
+		if lane := lanes[vendors.LaneOf(name, r.props.Lanes)]; lane != nil {
+			// addLanes grants the role the lanes, unqualified: the target
+			// would add each lane twice (<lane> and <lane>:*) to the
+			// role's policy in the parent, which outgrows IAM's 10,240
+			// characters at 50 lanes.
+			target, role, in = lane.Function, r.SchedulerRole.WithoutPolicyUpdates(nil), fmt.Sprintf(" in lane %d", lane.Index)
+			window = awsscheduler.TimeWindow_Flexible(awscdk.Duration_Minutes(jsii.Number(1)))
+			if cron, ok := vendors.ScheduleCron(spec.Every, vendors.ScheduleOffset(name, spec.Every)); ok {
+				expression = awsscheduler.ScheduleExpression_Expression(jsii.String(cron), nil)
+			}
+		}
 		conn.Schedule = awsscheduler.NewSchedule(c, jsii.String("Schedule"), &awsscheduler.ScheduleProps{
 			ScheduleName: jsii.String(scheduleName),
-			Description:  jsii.String(fmt.Sprintf("Runs the %s refresher for connection %s every %s", spec.Title, name, human(spec.Every))),
-			Schedule:     awsscheduler.ScheduleExpression_Rate(scheduleRate(spec.Every)),
-			TimeWindow:   awsscheduler.TimeWindow_Off(),
-			Target: awsschedulertargets.NewLambdaInvoke(r.Function, &awsschedulertargets.ScheduleTargetBaseProps{
-				Role:            r.SchedulerRole,
+			Description:  jsii.String(fmt.Sprintf("Runs the %s refresher for connection %s every %s%s", spec.Title, name, human(spec.Every), in)),
+			Schedule:     expression,
+			TimeWindow:   window,
+			Target: awsschedulertargets.NewLambdaInvoke(target, &awsschedulertargets.ScheduleTargetBaseProps{
+				Role:            role,
 				Input:           awsscheduler.ScheduleTargetInput_FromObject(map[string]any{"connection": name}),
 				DeadLetterQueue: r.DeadLetterQueue,
 				RetryAttempts:   jsii.Number(5),

@@ -32,11 +32,11 @@ const connectionsLayerDir = "token-refresher"
 
 // addConnectionsLayer ships the names of a vendor's connections as a
 // Lambda layer, one name a line, for functions whose CONNECTIONS would not
-// fit in Lambda's 4 KB of environment, and returns the path the functions
-// read them from (CONNECTIONS_FILE). The layer's content, and so its
-// version, changes only when the connections do; reading it costs a file
-// read at cold start and no AWS call.
-func addConnectionsLayer(scope constructs.Construct, spec vendors.Spec, names []string, fns ...awslambda.Function) string {
+// fit in Lambda's 4 KB of environment, adds it to fns, and returns the path
+// the functions read them from (CONNECTIONS_FILE) and the layer. The
+// layer's content, and so its version, changes only when the connections
+// do; reading it costs a file read at cold start and no AWS call.
+func addConnectionsLayer(scope constructs.Construct, spec vendors.Spec, names []string, fns ...awslambda.Function) (string, awslambda.LayerVersion) {
 	file := spec.Name + "-connections"
 	dir, err := os.MkdirTemp("", "token-refresher-connections-")
 	if err != nil {
@@ -56,5 +56,5 @@ func addConnectionsLayer(scope constructs.Construct, spec vendors.Spec, names []
 	for _, fn := range fns {
 		fn.AddLayers(layer)
 	}
-	return "/opt/" + connectionsLayerDir + "/" + file
+	return "/opt/" + connectionsLayerDir + "/" + file, layer
 }

@@ -54,4 +54,22 @@ func TestEnvironmentIsTheContract(t *testing.T) {
 			}
 		}
 	})
+	// With lanes: the vendor function (CONNECTION_LANES) and every lane
+	// (CONNECTION_LANES, CONNECTION_LANE) read all they get.
+	t.Run("lanes", func(t *testing.T) {
+		s := lanesStack(t)
+		for _, r := range s.stack.Refreshers {
+			spec := r.Spec
+			id := s.parent.find(t, "AWS::Lambda::Function", "FunctionName", functionName(DefaultNamePrefix, spec.FunctionName()))
+			checkEnvContract(t, spec.FunctionName(), s.parent.env(id), vendors.RefresherEnv(spec))
+			if _, named := testLaneConnections[spec.Name]; named && len(r.Lanes) == 0 {
+				t.Errorf("%s has no lanes", spec.Name)
+			}
+			for _, l := range r.Lanes {
+				_, doc := s.lanesOf(t, spec.Name)
+				name := vendors.LaneFunctionName(functionName(DefaultNamePrefix, spec.FunctionName()), l.Index)
+				checkEnvContract(t, name, doc.env(doc.find(t, "AWS::Lambda::Function", "FunctionName", name)), vendors.RefresherEnv(spec))
+			}
+		}
+	})
 }

@@ -20,7 +20,10 @@
 // its defaults, except for two it records on the resources as explained
 // exceptions (CloudFormation Metadata "guard", [GuardMetadataKey]): the
 // connect routes have no authorization type (CT.APIGATEWAY.PR.5) and,
-// without Props.Vpc, the functions are in no VPC (CT.LAMBDA.PR.3).
+// without Props.Vpc, the functions are in no VPC (CT.LAMBDA.PR.3). With
+// Props.ConnectionLanes, the lanes' log groups also record why the
+// template-level rule of CT.CLOUDWATCH.PR.3 cannot see their key: its ARN
+// comes from the parent stack as a parameter.
 //
 // # What a deployment holds
 //
@@ -33,7 +36,11 @@
 // callback function and an HTTP API. Per named connection (Props.Connections):
 // its own credentials, token and (Admitad) refresh-token secrets, a schedule
 // whose input names the connection and a dead man's switch, in nested
-// stacks sharded by a hash of the name. Once: managed policies for apps
+// stacks sharded by a hash of the name. With Props.ConnectionLanes, per
+// vendor with named connections: a nested stack of lane functions
+// <prefix>-<vendor>-lane-<i> (reserved concurrency 1 each, with an errors
+// alarm) that run the connections on their schedules, which are spread
+// over the period. Once: managed policies for apps
 // (reader, rejecter) and operators (tokenctl), an encrypted alarm topic
 // and, unless Props.Dashboard is false, a dashboard.
 //
@@ -68,8 +75,13 @@
 //     secretsmanager:GetSecretValue, in their resource policies, to every
 //     principal but the roles of the functions that use them, plus
 //     Props.OperatorPrincipalArns (signing keys only) and
-//     Props.BreakGlassPrincipalArns. Nothing else is denied, so
+//     Props.BreakGlassPrincipalArns; a named connection's secrets also
+//     admit the roles of its vendor's lanes, by their IAM path
+//     /<prefix>/lanes/<vendor>/<region>/. Nothing else is denied, so
 //     CloudFormation updates and write-only tools keep working.
+//   - A lane may use its vendor's named connections' secrets as the
+//     vendor's function may, and its own log group; only the vendor's
+//     function and its schedules' role may invoke it.
 //   - Apps get two managed policies: the reader reads token secrets and
 //     nothing else; the rejecter may invoke only the refreshers' "reject"
 //     aliases, which refuse {"force": true}, so no app can make a refresher

@@ -29,6 +29,12 @@ type goFunctionProps struct {
 	SourceDir string
 	// Folder is the function's folder under AssetDir (and under functions/).
 	Folder string
+	// Code, when set, is the function's code instead of functionCode's:
+	// functions of one stack that run the same bootstrap share it, so it
+	// is bundled once (a Code belongs to one stack).
+	Code awslambda.Code
+	// RolePath is the path of the function's role; "/" if empty.
+	RolePath string
 	// PhysicalName is the deployed function name.
 	PhysicalName string
 	Description  string
@@ -63,13 +69,20 @@ type goFunction struct {
 // It panics when the bootstrap file is missing or not a linux/arm64
 // executable, so a deployment never ships a function that cannot start.
 func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) goFunction {
-	code := functionCode(p.AssetDir, p.SourceDir, p.Folder)
+	code := p.Code
+	if code == nil {
+		code = functionCode(p.AssetDir, p.SourceDir, p.Folder)
+	}
 
 	logGroup := newLogGroup(scope, id+"Logs", "/aws/lambda/"+p.PhysicalName, p.Logs)
-	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+	roleProps := &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("Execution role of " + p.PhysicalName),
-	})
+	}
+	if p.RolePath != "" {
+		roleProps.Path = jsii.String(p.RolePath)
+	}
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), roleProps)
 	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee:      role,
 		Actions:      jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),

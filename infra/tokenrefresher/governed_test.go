@@ -240,8 +240,8 @@ func TestGuardExceptionsAreExplained(t *testing.T) {
 	}
 }
 
-// vpcStack is a deployment of every vendor, with a connection, in the
-// subnets of an existing VPC.
+// vpcStack is a deployment of every vendor, with a connection in 2 lanes,
+// in the subnets of an existing VPC.
 func vpcStack(app awscdk.App, securityGroup bool) awscdk.Stack {
 	stack := awscdk.NewStack(app, jsii.String("Host"), &awscdk.StackProps{
 		Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("eu-west-1")},
@@ -253,11 +253,12 @@ func vpcStack(app awscdk.App, securityGroup bool) awscdk.Stack {
 		PrivateSubnetRouteTableIds: jsii.Strings("rtb-0aaaaaaaaaaaaaaaa", "rtb-0bbbbbbbbbbbbbbbb"),
 	})
 	p := &Props{
-		AssetDir:    testAssetDir,
-		Vendors:     vendors.All(),
-		Connections: map[string][]string{vendors.Merchenta: {"acme"}},
-		Vpc:         vpc,
-		VpcSubnets:  &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
+		AssetDir:        testAssetDir,
+		Vendors:         vendors.All(),
+		Connections:     map[string][]string{vendors.Merchenta: {"acme"}},
+		ConnectionLanes: 2,
+		Vpc:             vpc,
+		VpcSubnets:      &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
 	}
 	if securityGroup {
 		p.SecurityGroups = []awsec2.ISecurityGroup{awsec2.SecurityGroup_FromSecurityGroupId(stack, jsii.String("Sg"),
@@ -275,6 +276,22 @@ func TestVpcPlacement(t *testing.T) {
 		t.Run(fmt.Sprintf("security group given %v", sg), func(t *testing.T) {
 			stack := vpcStack(newTestApp(), sg)
 			doc := parseTemplate(assertions.Template_FromStack(stack, nil))
+			// The lanes' functions are in a nested stack: take them in.
+			lanes := 0
+			for path, nested := range nestedTemplates(stack) {
+				for id, r := range nested.Resources {
+					switch r.Type {
+					case "AWS::Lambda::Function":
+						lanes++
+						fallthrough
+					case "AWS::EC2::SecurityGroup":
+						doc.Resources[path+"/"+id] = r
+					}
+				}
+			}
+			if lanes == 0 {
+				t.Error("no lane in the VPC deployment")
+			}
 			for _, id := range doc.ofType("AWS::Lambda::Function") {
 				vc, _ := doc.Resources[id].Properties["VpcConfig"].(map[string]any)
 				if !reflect.DeepEqual(vc["SubnetIds"], []any{"subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"}) {
@@ -302,9 +319,9 @@ func TestVpcPlacement(t *testing.T) {
 
 // TestGuardInProcess synthesizes deployments in-process and runs Control
 // Tower's rules on every template, nested stacks included: the stack of
-// this repository with connections, environment-agnostic and in a
-// concrete account and region, and a deployment in a VPC, where the
-// functions need no exception.
+// this repository with connections, environment-agnostic (with lanes) and
+// in a concrete account and region, and a deployment in a VPC (with
+// lanes), where the functions need no exception.
 func TestGuardInProcess(t *testing.T) {
 	tool, err := cfnguard.Find(filepath.Join(testRepoRoot, ".tools", "cfnguard"))
 	if err != nil {
@@ -320,16 +337,16 @@ func TestGuardInProcess(t *testing.T) {
 		templates int
 		vpc       bool
 	}{
-		{"no environment", func(app awscdk.App) {
-			NewStack(app, "TokenRefresher", &StackProps{Props: Props{AssetDir: testAssetDir, Vendors: vendors.All(), Connections: conns}})
-		}, 3, false},
+		{"no environment, lanes", func(app awscdk.App) {
+			NewStack(app, "TokenRefresher", &StackProps{Props: Props{AssetDir: testAssetDir, Vendors: vendors.All(), Connections: conns, ConnectionLanes: 2}})
+		}, 5, false},
 		{"123456789012/us-east-1", func(app awscdk.App) {
 			NewStack(app, "TokenRefresher", &StackProps{
 				StackProps: awscdk.StackProps{Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("us-east-1")}},
 				Props:      Props{AssetDir: testAssetDir, Vendors: vendors.All(), Connections: conns},
 			})
 		}, 3, false},
-		{"in a VPC", func(app awscdk.App) { vpcStack(app, false) }, 2, true},
+		{"in a VPC, lanes", func(app awscdk.App) { vpcStack(app, false) }, 3, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -54,6 +54,15 @@ var (
 			"/authorize needs a short-lived link signed with the signing-key secret, /callback a signed, unexpired " +
 			"state bound to a cookie.",
 	}
+	// A log group of a nested stack (a lane's) is encrypted with the
+	// deployment's log key, whose ARN reaches the stack as a parameter.
+	guardLogKeyParameter = GuardException{
+		Control: "CT.CLOUDWATCH.PR.3",
+		Rule:    "cloudwatch_log_group_encrypted_check",
+		Reason: "The log group is encrypted with the deployment's log key (KmsKeyId), whose ARN this nested stack " +
+			"receives as a parameter from its parent: the rule, run on the template, accepts only a literal ARN or a key " +
+			"of the same template. Control Tower's hook checks the resolved properties, where KmsKeyId is the key's ARN.",
+	}
 	// Without Props.Vpc the functions run in Lambda's own network.
 	guardFunctionVpc = GuardException{
 		Control: "CT.LAMBDA.PR.3",

@@ -171,6 +171,7 @@ type resource struct {
 	Type       string         `json:"Type"`
 	Properties map[string]any `json:"Properties"`
 	Metadata   map[string]any `json:"Metadata"`
+	DependsOn  any            `json:"DependsOn"`
 }
 
 func parseTemplate(t assertions.Template) template {

@@ -71,5 +71,10 @@ func newLogGroup(scope constructs.Construct, id string, name string, logs logSet
 	if name != "" {
 		props.LogGroupName = jsii.String(name)
 	}
-	return awslogs.NewLogGroup(scope, jsii.String(id), props)
+	lg := awslogs.NewLogGroup(scope, jsii.String(id), props)
+	if k := logs.Key; k != nil && *awscdk.Token_IsUnresolved(k.KeyArn()) &&
+		*awscdk.Stack_Of(k).Node().Path() != *awscdk.Stack_Of(scope).Node().Path() {
+		addGuardException(lg, guardLogKeyParameter)
+	}
+	return lg
 }

@@ -2,6 +2,8 @@ package tokenrefresher
 
 import (
 	"fmt"
+	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +38,12 @@ type RefresherProps struct {
 	TokenReplicaRegions []string
 	Logs                logSettings
 	Network             networkSettings
+	// Lanes, from 2 to vendors.MaxLanes, runs the vendor's named
+	// connections in that many lanes (Props.ConnectionLanes): the function
+	// gets CONNECTION_LANES and laneFrontTimeout, and hands every run of a
+	// named connection to its lane; addConnections creates the lanes. 0
+	// or 1: no lanes.
+	Lanes int
 }
 
 // Refresher is one vendor's scheduled refresher: the function, its
@@ -68,6 +76,16 @@ type Refresher struct {
 	// Connections are the vendor's named connections (the default
 	// connection is the fields above), sorted by name.
 	Connections []*Connection
+	// Lanes run the named connections when RefresherProps.Lanes is 2 or
+	// more, in order of their index; only lanes that some connection
+	// hashes to exist. LanesStack is the nested stack that holds them.
+	Lanes      []*Lane
+	LanesStack awscdk.NestedStack
+
+	// props and env are what the lanes copy of the function: its
+	// settings and its default connection's environment.
+	props RefresherProps
+	env   map[string]string
 }
 
 // NewRefresher creates the refresher of props.Spec. It panics on a spec
@@ -76,7 +94,7 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 	spec := props.Spec
 	rate := scheduleRate(spec.Every)
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	r := &Refresher{Construct: c, Spec: spec}
+	r := &Refresher{Construct: c, Spec: spec, props: *props}
 
 	if props.CredentialsSecretName != "" {
 		r.Credentials = awssecretsmanager.Secret_FromSecretNameV2(c, jsii.String("Credentials"), jsii.String(props.CredentialsSecretName))
@@ -118,6 +136,12 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 	if spec.DefaultURL != "" {
 		env[spec.URLEnv] = spec.DefaultURL
 	}
+	r.env = maps.Clone(env)
+	timeout := 0
+	if props.Lanes >= 2 {
+		env[vendors.EnvConnectionLanes] = strconv.Itoa(props.Lanes)
+		timeout = laneFrontTimeout
+	}
 	gf := newGoFunction(c, "Function", goFunctionProps{
 		AssetDir:            props.AssetDir,
 		SourceDir:           props.SourceDir,
@@ -125,6 +149,7 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 		PhysicalName:        functionName(props.NamePrefix, spec.FunctionName()),
 		Description:         fmt.Sprintf("Refreshes the %s token every %s", spec.Title, human(spec.Every)),
 		Environment:         env,
+		Timeout:             timeout,
 		ReservedConcurrency: 1, // two refreshes of one vendor never race
 		Logs:                props.Logs,
 		Network:             props.Network,

@@ -18,30 +18,35 @@ import (
 )
 
 var (
-	synthScale    = flag.String("synth-scale", "", "synthesize 5 vendors × these connection counts, comma-separated (make synth-scale; part of make bench)")
+	synthScale    = flag.String("synth-scale", "", "synthesize 5 vendors × these connection counts, comma-separated, each optionally /<lanes> (1000/10: in 10 lanes) (make synth-scale; part of make bench)")
 	synthScaleOut = flag.String("synth-scale-out", "", "also write the measurement's Markdown table to this file")
 )
 
 // TestSynthScale measures what `cdk synth` does with 5 vendors × N named
-// connections each (c0, c1, ...): the time to build and synthesize the
-// app (cdk-nag's checks included, as in main), the templates written,
-// their resources and size. A size the construct refuses is recorded
-// with its message. It runs only with -synth-scale: 5 × 1,000 takes
-// minutes, so it belongs to make bench, not make test.
+// connections each (c0, c1, ...), without lanes or in L lanes (N/L): the
+// time to build and synthesize the app (cdk-nag's checks included, as in
+// main), the templates written, their resources and size. A size the
+// construct refuses is recorded with its message. It runs only with
+// -synth-scale: 5 × 1,000 takes minutes, so it belongs to make bench, not
+// make test.
 func TestSynthScale(t *testing.T) {
 	if *synthScale == "" {
 		t.Skip("runs with -synth-scale=10,100,1000 (make synth-scale)")
 	}
 	var rows []string
 	for _, f := range strings.Split(*synthScale, ",") {
-		var n int
-		if _, err := fmt.Sscan(f, &n); err != nil {
+		var n, lanes int
+		conns, l, withLanes := strings.Cut(f, "/")
+		if _, err := fmt.Sscan(conns, &n); err != nil {
 			t.Fatalf("-synth-scale: %q is not a number", f)
 		}
-		rows = append(rows, synthRow(t, n))
+		if _, err := fmt.Sscan(l, &lanes); withLanes && err != nil {
+			t.Fatalf("-synth-scale: %q: lanes %q is not a number", f, l)
+		}
+		rows = append(rows, synthRow(t, n, lanes))
 		t.Log(rows[len(rows)-1])
 	}
-	table := "| vendors × connections | shards per vendor | result | synth time | templates (stacks) | resources in all | largest stack | parent stack | templates' size |\n|---|---|---|---|---|---|---|---|---|\n" +
+	table := "| vendors × connections | shards per vendor | lanes per vendor | result | synth time | templates (stacks) | resources in all | largest stack | parent stack | largest lanes stack | templates' size |\n|---|---|---|---|---|---|---|---|---|---|---|\n" +
 		strings.Join(rows, "\n") + "\n"
 	fmt.Print(table)
 	if *synthScaleOut != "" {
@@ -51,7 +56,7 @@ func TestSynthScale(t *testing.T) {
 	}
 }
 
-func synthRow(t *testing.T, n int) (row string) {
+func synthRow(t *testing.T, n, lanes int) (row string) {
 	conns := map[string][]string{}
 	for _, spec := range vendors.All() {
 		for i := range n {
@@ -68,7 +73,7 @@ func synthRow(t *testing.T, n int) (row string) {
 	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
-			row = fmt.Sprintf("| 5 × %d | %d | refused: %v | %s | | | | | |", n, shards, r, time.Since(start).Round(100*time.Millisecond))
+			row = fmt.Sprintf("| 5 × %d | %d | %d | refused: %v | %s | | | | | | |", n, shards, lanes, r, time.Since(start).Round(100*time.Millisecond))
 		}
 	}()
 	ctx := map[string]any{}
@@ -78,13 +83,13 @@ func synthRow(t *testing.T, n int) (row string) {
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(out)})
 	NewStack(app, "TokenRefresher", &StackProps{Props: Props{
 		AssetDir: testAssetDir, Vendors: vendors.All(), AlarmEmail: "ops@example.com", Connections: conns,
-		ConnectionShards: shards,
+		ConnectionShards: shards, ConnectionLanes: lanes,
 	}})
 	app.Synth(nil)
 	took := time.Since(start)
 
 	files, _ := filepath.Glob(filepath.Join(out, "*.template.json"))
-	total, largest, parent, size := 0, 0, 0, int64(0)
+	total, largest, parent, lanesLargest, size := 0, 0, 0, 0, int64(0)
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
@@ -101,7 +106,10 @@ func synthRow(t *testing.T, n int) (row string) {
 		if filepath.Base(f) == "TokenRefresher.template.json" {
 			parent = k
 		}
+		if strings.Contains(filepath.Base(f), "Lanes") {
+			lanesLargest = max(lanesLargest, k)
+		}
 	}
 	sort.Strings(files)
-	return fmt.Sprintf("| 5 × %d | %d | synthesized | %s | %d | %d | %d | %d | %.1f MB |", n, shards, took.Round(100*time.Millisecond), len(files), total, largest, parent, float64(size)/1e6)
+	return fmt.Sprintf("| 5 × %d | %d | %d | synthesized | %s | %d | %d | %d | %d | %d | %.1f MB |", n, shards, lanes, took.Round(100*time.Millisecond), len(files), total, largest, parent, lanesLargest, float64(size)/1e6)
 }

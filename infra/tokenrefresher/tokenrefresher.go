@@ -121,6 +121,17 @@ type Props struct {
 	// deployed, since changing it moves connections between stacks
 	// (docs/deploying.md, "How connections scale").
 	ConnectionShards int
+	// ConnectionLanes, from 2 to vendors.MaxLanes, runs the named
+	// connections of every vendor that has some in that many lanes
+	// instead of one function: lane i is a function
+	// <prefix>-<vendor>-lane-<i> (vendors.LaneFunctionName) with a
+	// reserved concurrency of 1 that runs the connections vendors.LaneOf
+	// puts in it, on schedules spread over the period; the vendor's
+	// function hands it every other run of them. The lanes of a vendor
+	// are in one nested stack. 0 or 1: no lanes, each vendor runs its
+	// connections one at a time (docs/deploying.md, "How connections
+	// scale").
+	ConnectionLanes int
 }
 
 // TokenRefresher is one deployment: a refresher per vendor, the connect
@@ -288,6 +299,9 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 		panic(fmt.Sprintf("tokenrefresher: props: name prefix %q must match %s", p.NamePrefix, namePrefixPattern))
 	case p.ConnectionShards != 0 && (p.ConnectionShards < 1 || p.ConnectionShards > MaxConnectionShards):
 		panic(fmt.Sprintf("tokenrefresher: props: ConnectionShards %d must be between 1 and %d", p.ConnectionShards, MaxConnectionShards))
+	case p.ConnectionLanes < 0 || p.ConnectionLanes > vendors.MaxLanes:
+		panic(fmt.Sprintf("tokenrefresher: props: ConnectionLanes %d (context connectionLanes) must be 0 or 1 (no lanes) or between 2 and %d",
+			p.ConnectionLanes, vendors.MaxLanes))
 	}
 	known := map[string]bool{}
 	for _, v := range p.Vendors {
@@ -329,6 +343,10 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 	var callbacks []NamedFunction
 	breakGlass := p.BreakGlassPrincipalArns
 	for _, spec := range p.Vendors {
+		lanes := 0
+		if len(p.Connections[spec.Name]) > 0 && p.ConnectionLanes >= 2 {
+			lanes = p.ConnectionLanes
+		}
 		r := NewRefresher(stack, exportID(spec.Name), &RefresherProps{
 			Spec:                  spec,
 			AssetDir:              p.AssetDir,
@@ -338,6 +356,7 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 			TokenReplicaRegions:   p.TokenReplicaRegions,
 			Logs:                  logs,
 			Network:               network,
+			Lanes:                 lanes,
 		})
 		s.Refreshers = append(s.Refreshers, r)
 		output(exportID(spec.Name)+"TokenSecret", tokenSecretName(p.NamePrefix, spec.Name), spec.Title+" token secret (apps read it)")
@@ -398,6 +417,12 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 				TokenReplicaRegions: p.TokenReplicaRegions,
 				Shards:              p.ConnectionShards,
 			})
+			if lanes == 0 && len(r.Connections) > serialisedConnections {
+				awscdk.Annotations_Of(r.Construct).AddWarningV2(jsii.String("tokenrefresher:connections-serialised"), jsii.String(fmt.Sprintf(
+					"%s has %d named connections and no lanes: its one function runs them one at a time, which may not fit in its period of %s. "+
+						"Set ConnectionLanes (context connectionLanes) to run them in parallel: docs/deploying.md#how-connections-scale",
+					spec.Title, len(r.Connections), human(spec.Every))), nil)
+			}
 			all := []string{vendors.DefaultConnection}
 			for _, c := range r.Connections {
 				all = append(all, c.Name)
@@ -434,6 +459,8 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 	})
 	for _, r := range s.Refreshers {
 		addConnectionAlarms(p.NamePrefix, r.Spec, r.Connections, s.Alarms.notify)
+		addLaneAlarms(p.NamePrefix, r, s.Alarms)
+		checkLanes(r)
 	}
 	output("AlarmTopicArn", *s.Alarms.Topic.TopicArn(), "SNS topic of every alarm")
 
