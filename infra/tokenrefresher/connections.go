@@ -223,7 +223,7 @@ func addConnections(scope constructs.Construct, props connectionsProps) []*Conne
 	lanes := map[int]*Lane{}
 	if r.props.Lanes >= 2 {
 		r.LanesStack, r.Lanes = addLanes(scope, lanesProps{
-			Refresher: r, Names: names, NamePrefix: props.NamePrefix, Env: env, Layer: layer,
+			Refresher: r, Names: names, NamePrefix: props.NamePrefix, Env: env, Layer: layer, Connect: props.Connect,
 		})
 		for _, l := range r.Lanes {
 			lanes[l.Index] = l

@@ -39,8 +39,9 @@
 // stacks sharded by a hash of the name. With Props.ConnectionLanes, per
 // vendor with named connections: a nested stack of lane functions
 // <prefix>-<vendor>-lane-<i> (reserved concurrency 1 each, with an errors
-// alarm) that run the connections on their schedules, which are spread
-// over the period. Once: managed policies for apps
+// alarm) that run the connections, the default one included, on their
+// schedules, which are spread over the period; the refresher function
+// then hands them every other run and runs none itself. Once: managed policies for apps
 // (reader, rejecter) and operators (tokenctl), an encrypted alarm topic
 // and, unless Props.Dashboard is false, a dashboard.
 //

@@ -37,6 +37,9 @@ type Lane struct {
 	LogGroup awslogs.LogGroup
 	// Connections are the names of the connections in the lane, sorted.
 	Connections []string
+	// Default is true for the lane of the default connection
+	// (vendors.LaneOf of its name): it runs that connection too.
+	Default bool
 }
 
 // lanesProps is what addLanes needs.
@@ -50,6 +53,9 @@ type lanesProps struct {
 	// CREDENTIALS_SECRET_IDS); Layer, when set, ships CONNECTIONS_FILE.
 	Env   map[string]string
 	Layer awslambda.ILayerVersion
+	// Connect is the vendor's connect flow (authorization-code vendors):
+	// its refresh-token secret is the default connection's.
+	Connect *AuthCodeConnect
 }
 
 // laneRolePath is the IAM path of the roles of a vendor's lanes:
@@ -71,21 +77,24 @@ func laneRolePattern(prefix, vendor string) *string {
 }
 
 // addLanes creates, in one nested stack <Vendor>Lanes, a lane function for
-// every lane that at least one of the vendor's named connections hashes
-// to (vendors.LaneOf), and lets the vendor's function and its schedules'
-// role invoke exactly them.
+// every lane that one of the vendor's connections hashes to
+// (vendors.LaneOf; the default connection as "default"), and lets the
+// vendor's function and its schedules' role invoke exactly them. The
+// vendor's function then runs nothing itself: it hands every run to a
+// lane.
 //
 // A lane is the vendor function's bootstrap with its memory, architecture,
 // logging, VPC placement and retries, reserved concurrency 1, and the
-// vendor function's environment for named connections plus
-// CONNECTION_LANES and CONNECTION_LANE. It also gets the default
-// connection's CREDENTIALS_SECRET_ID, TOKEN_SECRET_ID (and
-// REFRESH_SECRET_ID), which the function's configuration requires at cold
-// start (refresh.LoadTargets), but no grant on those secrets: a lane never
-// runs the default connection. Its role may write its own log group and
-// use the named connections' secrets as the vendor function may (the
-// pattern grants, and imported credentials of its own connections, granted
-// by addConnections), nothing else.
+// vendor function's environment plus CONNECTION_LANES and
+// CONNECTION_LANE. Its role may write its own log group and use the named
+// connections' secrets as the vendor function may (the pattern grants,
+// and imported credentials of its own connections, granted by
+// addConnections); the default connection's lane may also use the default
+// connection's secrets as the vendor function may. Nothing else. The other
+// lanes get the default connection's CREDENTIALS_SECRET_ID and
+// TOKEN_SECRET_ID (and REFRESH_SECRET_ID), which the function's
+// configuration requires at cold start (refresh.LoadTargets), but no grant
+// on those secrets.
 //
 // It panics when a lane's function name would be longer than Lambda's 64
 // characters (checkLanes, once the lanes' alarms are in, bounds the
@@ -99,8 +108,10 @@ func addLanes(scope constructs.Construct, p lanesProps) (awscdk.NestedStack, []*
 		i := vendors.LaneOf(name, n)
 		byLane[i] = append(byLane[i], name)
 	}
+	defaultLane := vendors.LaneOf(vendors.DefaultConnection, n)
+	used := func(i int) bool { return len(byLane[i]) > 0 || i == defaultLane }
 	for i := range byLane {
-		if name := vendors.LaneFunctionName(front, i); len(byLane[i]) > 0 && len(name) > 64 {
+		if name := vendors.LaneFunctionName(front, i); used(i) && len(name) > 64 {
 			panic(fmt.Sprintf("tokenrefresher: props: ConnectionLanes: lane function name %q of %s is longer than Lambda's 64 characters; use a shorter name prefix",
 				name, spec.Name))
 		}
@@ -113,7 +124,7 @@ func addLanes(scope constructs.Construct, p lanesProps) (awscdk.NestedStack, []*
 	code := functionCode(r.props.AssetDir, r.props.SourceDir, spec.FunctionName())
 	var lanes []*Lane
 	for i, names := range byLane {
-		if len(names) == 0 {
+		if !used(i) {
 			continue
 		}
 		env := maps.Clone(r.env)
@@ -143,7 +154,14 @@ func addLanes(scope constructs.Construct, p lanesProps) (awscdk.NestedStack, []*
 		grantConnectionSecrets(ns, fn, p.NamePrefix, spec)
 		grantBatchRead(fn)
 		suppressConnectionPatterns(fn.Role(), p.NamePrefix, spec)
-		lanes = append(lanes, &Lane{Index: i, Function: fn, LogGroup: gf.LogGroup, Connections: names})
+		if i == defaultLane {
+			r.Credentials.GrantRead(fn, nil)
+			grantReadWrite(r.Token, fn)
+			if p.Connect != nil {
+				grantCompareAndSwap(p.Connect.RefreshToken, fn)
+			}
+		}
+		lanes = append(lanes, &Lane{Index: i, Function: fn, LogGroup: gf.LogGroup, Connections: names, Default: i == defaultLane})
 	}
 
 	// The vendor's function hands each run of a named connection to its
@@ -164,6 +182,21 @@ func addLanes(scope constructs.Construct, p lanesProps) (awscdk.NestedStack, []*
 		})},
 	})
 	r.Function.Node().AddDependency(ns)
+
+	// The default connection's schedule invokes its lane, by a name that
+	// this stack sets (a reference into the nested stack would add an
+	// output and a parameter for nothing).
+	laneArn := awscdk.Stack_Of(r.Function).FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("lambda"),
+		Resource:     jsii.String("function"),
+		ResourceName: jsii.String(vendors.LaneFunctionName(front, defaultLane)),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+	cfn := r.Schedule.Node().DefaultChild().(awscdk.CfnResource)
+	cfn.AddPropertyOverride(jsii.String("Target.Arn"), laneArn)
+	cfn.AddPropertyOverride(jsii.String("Description"), jsii.String(fmt.Sprintf("Runs the %s refresher every %s in lane %d",
+		spec.Title, human(spec.Every), defaultLane)))
+	r.Schedule.Node().AddDependency(ns)
 	return ns, lanes
 }
 

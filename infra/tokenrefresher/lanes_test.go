@@ -287,6 +287,9 @@ func TestLanes(t *testing.T) {
 							}
 						case strings.Contains(string(j), ":secret:ops/admitad-imported-"):
 							imported = true
+						case l.Default && defaultSecretRef(string(j), vendor):
+							// The default connection's lane: its secrets,
+							// as the vendor function has them.
 						default:
 							t.Errorf("lane %d: %v on %s, which is not its own", l.Index, st.Actions, j)
 						}
@@ -294,6 +297,47 @@ func TestLanes(t *testing.T) {
 				}
 				if want := slices.Contains(l.Connections, testLaneImported); imported != want {
 					t.Errorf("lane %d reads the imported credentials: %v, want %v", l.Index, imported, want)
+				}
+			}
+		})
+
+		t.Run(vendor+" default connection", func(t *testing.T) {
+			d := vendors.LaneOf(vendors.DefaultConnection, testLanes)
+			var lane *Lane
+			for _, l := range r.Lanes {
+				if l.Default != (l.Index == d) {
+					t.Errorf("lane %d: Default = %v", l.Index, l.Default)
+				}
+				if l.Default {
+					lane = l
+				}
+			}
+			if lane == nil {
+				t.Fatalf("no lane %d for the default connection", d)
+			}
+			// Its schedule, in the parent, invokes that lane by name.
+			p := s.schedule(t, functionName(DefaultNamePrefix, vendor))
+			arn, _ := json.Marshal(p["Target"].(map[string]any)["Arn"])
+			if !strings.Contains(string(arn), ":function:"+laneName(spec, d)+`"`) {
+				t.Errorf("the default connection's schedule targets %s, want lane %d", arn, d)
+			}
+			if p["ScheduleExpression"] != "rate("+strings.TrimSuffix(human(spec.Every), "s")+")" && p["ScheduleExpression"] != "rate("+human(spec.Every)+")" {
+				t.Errorf("the default connection's schedule is %v, want its rate", p["ScheduleExpression"])
+			}
+			// Its lane may use its secrets; the other lanes may not.
+			for _, l := range r.Lanes {
+				id := doc.find(t, "AWS::Lambda::Function", "FunctionName", laneName(spec, l.Index))
+				has := false
+				for _, st := range roleStatements(doc, id) {
+					for _, res := range st.Resources {
+						j, _ := json.Marshal(res)
+						if defaultSecretRef(string(j), vendor) && slices.Contains(st.Actions, "secretsmanager:GetSecretValue") {
+							has = true
+						}
+					}
+				}
+				if has != l.Default {
+					t.Errorf("lane %d reads the default connection's secrets: %v, want %v", l.Index, has, l.Default)
 				}
 			}
 		})
@@ -350,8 +394,9 @@ func TestLanes(t *testing.T) {
 			if env[vendors.EnvConnectionLanes] != fmt.Sprint(testLanes) || env[vendors.EnvConnectionLane] != nil {
 				t.Errorf("front: %s = %v, %s = %v", vendors.EnvConnectionLanes, env[vendors.EnvConnectionLanes], vendors.EnvConnectionLane, env[vendors.EnvConnectionLane])
 			}
-			if p["Timeout"] != float64(3*functionTimeout) || p["ReservedConcurrentExecutions"] != float64(1) {
-				t.Errorf("front: timeout %v, reserved concurrency %v", p["Timeout"], p["ReservedConcurrentExecutions"])
+			// It runs nothing itself and may wait for every lane at once.
+			if p["Timeout"] != float64(3*functionTimeout) || p["ReservedConcurrentExecutions"] != float64(testLanes) {
+				t.Errorf("front: timeout %v, reserved concurrency %v, want %d and %d", p["Timeout"], p["ReservedConcurrentExecutions"], 3*functionTimeout, testLanes)
 			}
 			// Exactly this vendor's lanes, unqualified, by one policy of
 			// the lanes stack on the front's role and the scheduler
@@ -848,4 +893,16 @@ func TestLanesReadTheConnectionsLayer(t *testing.T) {
 			t.Errorf("lane %d: layers %v, want the parent's %s", l.Index, got, layers[0])
 		}
 	}
+}
+
+// defaultSecretRef reports whether a policy resource (as JSON) is the
+// parent's reference to one of vendor's default connection's secrets.
+func defaultSecretRef(j, vendor string) bool {
+	v := exportID(vendor)
+	for _, part := range []string{v + "Credentials", v + "Token", v + "ConnectRefreshToken"} {
+		if strings.Contains(j, `"referenceto`) && strings.Contains(j, part) {
+			return true
+		}
+	}
+	return false
 }

@@ -137,10 +137,14 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 		env[spec.URLEnv] = spec.DefaultURL
 	}
 	r.env = maps.Clone(env)
-	timeout := 0
+	// Two runs of one connection never race: the function runs one at a
+	// time. With lanes it runs none itself: it hands each to the lane of
+	// its connection (reserved concurrency 1 each), and may wait for every
+	// lane at once.
+	timeout, reserved := 0, 1
 	if props.Lanes >= 2 {
 		env[vendors.EnvConnectionLanes] = strconv.Itoa(props.Lanes)
-		timeout = laneFrontTimeout
+		timeout, reserved = laneFrontTimeout, props.Lanes
 	}
 	gf := newGoFunction(c, "Function", goFunctionProps{
 		AssetDir:            props.AssetDir,
@@ -150,7 +154,7 @@ func NewRefresher(scope constructs.Construct, id string, props *RefresherProps) 
 		Description:         fmt.Sprintf("Refreshes the %s token every %s", spec.Title, human(spec.Every)),
 		Environment:         env,
 		Timeout:             timeout,
-		ReservedConcurrency: 1, // two refreshes of one vendor never race
+		ReservedConcurrency: reserved,
 		Logs:                props.Logs,
 		Network:             props.Network,
 	})

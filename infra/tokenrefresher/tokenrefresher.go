@@ -121,14 +121,16 @@ type Props struct {
 	// deployed, since changing it moves connections between stacks
 	// (docs/deploying.md, "How connections scale").
 	ConnectionShards int
-	// ConnectionLanes, from 2 to vendors.MaxLanes, runs the named
-	// connections of every vendor that has some in that many lanes
-	// instead of one function: lane i is a function
-	// <prefix>-<vendor>-lane-<i> (vendors.LaneFunctionName) with a
-	// reserved concurrency of 1 that runs the connections vendors.LaneOf
-	// puts in it, on schedules spread over the period; the vendor's
-	// function hands it every other run of them. The lanes of a vendor
-	// are in one nested stack. 0 or 1: no lanes, each vendor runs its
+	// ConnectionLanes, from 2 to vendors.MaxLanes, runs the connections
+	// of every vendor that has named ones in that many lanes instead of
+	// one function: lane i is a function <prefix>-<vendor>-lane-<i>
+	// (vendors.LaneFunctionName) with a reserved concurrency of 1 that
+	// runs the connections vendors.LaneOf puts in it (the default
+	// connection as "default"), on schedules spread over the period; the
+	// vendor's function, with a reserved concurrency of ConnectionLanes,
+	// hands it every other run of them and runs nothing itself. The lanes
+	// of a vendor are in one nested stack. About one lane per 50
+	// connections: 20 for 1,000. 0 or 1: no lanes, each vendor runs its
 	// connections one at a time (docs/deploying.md, "How connections
 	// scale").
 	ConnectionLanes int
@@ -364,10 +366,19 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 		output(exportID(spec.Name)+"Function", functionName(p.NamePrefix, spec.FunctionName()), spec.Title+" refresher function")
 
 		// Only the functions that use a secret read it (and break-glass):
-		// the refresher, and the callback of an authorization-code vendor.
+		// the refresher, the callback of an authorization-code vendor, and
+		// with lanes the lane of the default connection (the lanes' roles
+		// by their path; only that lane has a grant).
 		readers := []awsiam.IRole{r.Function.Role()}
+		guardedBy := func(roles []awsiam.IRole) []*string {
+			arns := roleArns(roles, breakGlass...)
+			if lanes > 0 {
+				arns = append(arns, laneRolePattern(p.NamePrefix, spec.Name))
+			}
+			return arns
+		}
 		if !spec.AuthCode && !r.CredentialsImported {
-			guardReads(r.Credentials, roleArns(readers, breakGlass...))
+			guardReads(r.Credentials, guardedBy(readers))
 		}
 		if spec.AuthCode {
 			a := NewAuthCodeConnect(stack, exportID(spec.Name)+"Connect", &AuthCodeConnectProps{
@@ -381,15 +392,15 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 			s.Connects[spec.Name] = a
 			readers = append(readers, a.Callback.Role())
 			if !r.CredentialsImported {
-				guardReads(r.Credentials, roleArns(readers, breakGlass...))
+				guardReads(r.Credentials, guardedBy(readers))
 			}
-			guardReads(a.RefreshToken, roleArns(readers, breakGlass...))
+			guardReads(a.RefreshToken, guardedBy(readers))
 			guardReads(a.SigningKey, roleArns([]awsiam.IRole{a.Callback.Role()},
 				append(slices.Clone(p.OperatorPrincipalArns), breakGlass...)...))
 			// Writes: the refresh token by the two functions that rotate
 			// and store it; the signing key by the operators who rotate it
 			// (docs/operations.md). Break-glass may do both.
-			guardWrites(a.RefreshToken, roleArns(readers, breakGlass...), p.DeployPrincipalArns)
+			guardWrites(a.RefreshToken, guardedBy(readers), p.DeployPrincipalArns)
 			guardWrites(a.SigningKey, roleArns(nil, append(slices.Clone(p.OperatorPrincipalArns), breakGlass...)...), p.DeployPrincipalArns)
 			callbacks = append(callbacks, NamedFunction{Name: spec.CallbackFunctionName(), Function: a.Callback})
 			output(exportID(spec.Name)+"CallbackUrl", *a.CallbackURL, "Redirect URI to register at "+spec.Title)
@@ -420,7 +431,7 @@ func build(scope constructs.Construct, props *Props) *TokenRefresher {
 			if lanes == 0 && len(r.Connections) > serialisedConnections {
 				awscdk.Annotations_Of(r.Construct).AddWarningV2(jsii.String("tokenrefresher:connections-serialised"), jsii.String(fmt.Sprintf(
 					"%s has %d named connections and no lanes: its one function runs them one at a time, which may not fit in its period of %s. "+
-						"Set ConnectionLanes (context connectionLanes) to run them in parallel: docs/deploying.md#how-connections-scale",
+						"Set ConnectionLanes (context connectionLanes; about one lane per 50 connections) to run them in parallel: docs/deploying.md#how-connections-scale",
 					spec.Title, len(r.Connections), human(spec.Every))), nil)
 			}
 			all := []string{vendors.DefaultConnection}

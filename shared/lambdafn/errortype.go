@@ -49,7 +49,7 @@ const (
 	// (access denied, a secret that does not exist, a bad request).
 	ErrorTypeSecretsManagerRefused = "SecretsManagerRefused"
 	// ErrorTypeLaneUnavailable: the vendor's function could not hand a
-	// named connection's run to the connection's lane (it stayed busy
+	// run to its connection's lane (the lane stayed busy
 	// until the deadline, or could not be invoked); the run did not
 	// happen. A run that the lane made and that failed keeps the lane's
 	// own errorType.
