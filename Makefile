@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # Functions: every folder under functions/ with a main.go.
 FUNCTIONS := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
 BUILD_DIR ?= build
-SYNTH_SCALE ?= 10,100,1000,1000/10
+SYNTH_SCALE ?= 10,100,1000,1000/20
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 STATICCHECK_VERSION := v0.8.2
 
@@ -61,7 +61,7 @@ simulate: ## Simulate 10, 100 and 1,000 connections of one vendor, today, queued
 	go test -count=1 -run '^TestCurve$$' ./internal/scalesim -curve -curve-out $(CURDIR)/bench/scale.md
 
 .PHONY: synth-scale
-synth-scale: ## Time the synth of 5 vendors × 10, 100 and 1,000 connections, and 1,000 in 10 lanes (minutes); writes bench/synth.md.
+synth-scale: ## Time the synth of 5 vendors × 10, 100 and 1,000 connections, and 1,000 in 20 lanes (minutes); writes bench/synth.md.
 	go test -count=1 -timeout 60m -run '^TestSynthScale$$' ./infra/tokenrefresher -synth-scale=$(SYNTH_SCALE) -synth-scale-out $(CURDIR)/bench/synth.md
 
 .PHONY: lint
