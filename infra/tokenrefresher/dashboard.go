@@ -2,12 +2,15 @@ package tokenrefresher
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/token-refresher/token-refresher/shared/vendors"
 )
 
 // DashboardProps configures the dashboard.
@@ -21,7 +24,8 @@ const widgetWidth = 6
 
 // NewDashboard creates a CloudWatch dashboard with one row per vendor: time
 // left on the stored token, refresh outcomes, vendor latency, and the
-// function's invocations, errors and throttles.
+// function's invocations, errors and throttles; and, for a vendor with
+// lanes, a row with its lanes' together.
 func NewDashboard(scope constructs.Construct, id string, props *DashboardProps) awscloudwatch.Dashboard {
 	d := awscloudwatch.NewDashboard(scope, jsii.String(id), &awscloudwatch.DashboardProps{
 		DashboardName:   jsii.String(props.NamePrefix),
@@ -74,8 +78,51 @@ func NewDashboard(scope constructs.Construct, id string, props *DashboardProps) 
 				Left:  functionMetrics(r.Function),
 			}),
 		))
+		if len(r.Lanes) > 0 {
+			d.AddWidgets(lanesWidget(props.NamePrefix, r, period))
+		}
 	}
 	return d
+}
+
+// lanesWidget graphs a vendor's lanes together: their runs, failed runs
+// and throttled invocations (a lane busy with one connection when another's
+// run arrives), each the sum over the lanes, so that the widget keeps one
+// line per statistic however many lanes there are. The lanes' metrics are
+// named by the lanes' function names, which the stack sets, rather than by
+// reference into their nested stack.
+func lanesWidget(prefix string, r *Refresher, period time.Duration) awscloudwatch.IWidget {
+	front := functionName(prefix, r.Spec.FunctionName())
+	sum := func(metric, label string) awscloudwatch.IMetric {
+		using := map[string]awscloudwatch.IMetric{}
+		ids := make([]string, 0, len(r.Lanes))
+		for _, l := range r.Lanes {
+			id := fmt.Sprintf("%s%d", strings.ToLower(metric), l.Index) // unique in the graph
+			ids = append(ids, id)
+			using[id] = awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace:     jsii.String("AWS/Lambda"),
+				MetricName:    jsii.String(metric),
+				DimensionsMap: &map[string]*string{"FunctionName": jsii.String(vendors.LaneFunctionName(front, l.Index))},
+				Statistic:     jsii.String("Sum"),
+				Period:        awscdk.Duration_Seconds(jsii.Number(period.Seconds())),
+			})
+		}
+		return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression:   jsii.String("SUM([" + strings.Join(ids, ",") + "])"),
+			UsingMetrics: &using,
+			Label:        jsii.String(label),
+			Period:       awscdk.Duration_Seconds(jsii.Number(period.Seconds())),
+		})
+	}
+	return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+		Title: jsii.String(fmt.Sprintf("%s: its %d lanes (%s-lane-*)", r.Spec.Name, len(r.Lanes), front)),
+		Width: jsii.Number(4 * widgetWidth),
+		Left: &[]awscloudwatch.IMetric{
+			sum("Invocations", "runs"),
+			sum("Errors", "failed runs"),
+			sum("Throttles", "throttled invocations"),
+		},
+	})
 }
 
 // expiryMetrics are the SecondsUntilExpiry lines of a vendor's

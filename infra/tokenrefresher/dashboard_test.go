@@ -1,7 +1,10 @@
 package tokenrefresher
 
 import (
+	"encoding/json"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -47,5 +50,44 @@ func TestDashboardCanBeLeftOut(t *testing.T) {
 func TestDashboardIsOnByDefault(t *testing.T) {
 	if testStack.Dashboard == nil || len(testDoc.ofType("AWS::CloudWatch::Dashboard")) != 1 {
 		t.Error("the default stack has no dashboard")
+	}
+}
+
+// TestDashboardShowsTheLanes: a vendor with lanes gets a widget with its
+// lanes' runs, failed runs and throttles, each summed over exactly its
+// lanes, named by their function names.
+func TestDashboardShowsTheLanes(t *testing.T) {
+	s := lanesStack(t)
+	body := ""
+	for _, id := range s.parent.ofType("AWS::CloudWatch::Dashboard") {
+		b, _ := json.Marshal(s.parent.Resources[id].Properties["DashboardBody"])
+		body = string(b)
+	}
+	if body == "" {
+		t.Fatal("no dashboard")
+	}
+	for vendor := range testLaneConnections {
+		spec := vendors.MustLookup(vendor)
+		r, _ := s.lanesOf(t, vendor)
+		front := functionName(DefaultNamePrefix, spec.FunctionName())
+		if want := fmt.Sprintf(`%s: its %d lanes (%s-lane-*)`, vendor, len(r.Lanes), front); !strings.Contains(body, want) {
+			t.Errorf("no widget titled %q", want)
+		}
+		for i := range testLanes {
+			name := vendors.LaneFunctionName(front, i)
+			in := strings.Contains(body, `\"FunctionName\",\"`+name+`\"`)
+			exists := false
+			for _, l := range r.Lanes {
+				exists = exists || l.Index == i
+			}
+			if in != exists {
+				t.Errorf("%s on the dashboard: %v, but the lane exists: %v", name, in, exists)
+			}
+		}
+	}
+	for _, stat := range []string{"runs", "failed runs", "throttled invocations"} {
+		if n := strings.Count(body, `\"label\":\"`+stat+`\"`); n != len(testLaneConnections) {
+			t.Errorf("%d lines labelled %q, want one per vendor with lanes", n, stat)
+		}
 	}
 }
